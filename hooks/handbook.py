@@ -1,0 +1,290 @@
+"""Read the handbook's content model from the Markdown sources, and check it.
+
+Not a hook itself: the hooks in this folder and the tests import it.
+
+Content model (see CONTRIBUTING.md):
+
+- ``docs/<chapter>/<page>.<lang>.md`` for ``lang`` in :data:`LANGS`; chapters are listed,
+  in reading order and with their titles, in ``data/chapters.tsv``.
+- A question is a level-2 heading with an explicit id and a difficulty::
+
+      ## RMSNorm 相比 LayerNorm 有什么特点? { #rmsnorm-vs-layernorm data-difficulty="2" }
+
+- A question ends with a references block (``**参考文献**`` / ``**References**`` and a list).
+- Code is included from ``snippets/`` by section: ``--8<-- "snippets/<chapter>/<page>.py:<section>"``.
+
+Every problem found is reported as ``path:line: message`` so a contributor can go straight to it.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+REFERENCES_MARKER = {"zh": "**参考文献**", "en": "**References**"}
+
+HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
+ATTRS_RE = re.compile(r"^(?P<title>.*?)\s*\{:?\s*(?P<attrs>[^{}]*)\}\s*$")
+ID_RE = re.compile(r"(?:^|\s)#([^\s}]+)")
+DIFFICULTY_RE = re.compile(r"""(?:^|\s)data-difficulty=["']?([^"'\s}]*)["']?""")
+VALID_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+INCLUDE_RE = re.compile(r"""--8<--\s+["']([^"']+)["']""")
+FENCE_RE = re.compile(r"^\s*(```+|~~~+)")
+LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+\S")
+
+
+@dataclass
+class Question:
+    id: str | None
+    title: str
+    difficulty: int | None
+    line: int
+    has_references: bool = False
+    raw_difficulty: str | None = None
+
+
+@dataclass
+class Page:
+    path: Path
+    rel: str                      # e.g. "norms/rmsnorm" (no language suffix, no extension)
+    lang: str
+    meta: dict
+    title: str | None
+    questions: list[Question] = field(default_factory=list)
+    includes: list[tuple[str, int]] = field(default_factory=list)   # (target, line)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def chapter(self) -> str | None:
+        return self.rel.split("/")[0] if "/" in self.rel else None
+
+    @property
+    def is_index(self) -> bool:
+        return self.rel == "index" or self.rel.endswith("/index")
+
+    def url(self) -> str:
+        """Site-relative URL of the page (``use_directory_urls``), e.g. ``en/norms/rmsnorm/``."""
+        prefix = "" if self.lang == DEFAULT_LANG else f"{self.lang}/"
+        path = self.rel[: -len("index")] if self.is_index else self.rel + "/"
+        return prefix + path
+
+
+def split_front_matter(text: str) -> tuple[dict, str, int]:
+    """Return (meta, body, number of lines the front matter takes)."""
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 4)
+        if end != -1:
+            meta = yaml.safe_load(text[4:end]) or {}
+            head = text[: end + 5]
+            return meta, text[end + 5 :], head.count("\n")
+    return {}, text, 0
+
+
+def lang_of(path: Path) -> str | None:
+    parts = path.name.split(".")
+    return parts[-2] if len(parts) >= 3 and parts[-2] in LANGS else None
+
+
+def rel_of(path: Path, docs: Path) -> str:
+    rel = path.relative_to(docs).as_posix()
+    return rel.rsplit(".", 2)[0]
+
+
+def parse_page(path: Path, docs: Path) -> Page:
+    """Parse one ``*.<lang>.md`` page: front matter, H1 title, questions, snippet includes."""
+    text = path.read_text(encoding="utf-8")
+    meta, body, offset = split_front_matter(text)
+    lang = lang_of(path) or DEFAULT_LANG
+    page = Page(path=path, rel=rel_of(path, docs), lang=lang, meta=meta, title=meta.get("title"))
+    marker = REFERENCES_MARKER[lang]
+    in_fence: str | None = None
+    current: Question | None = None
+    after_marker = False
+    for lineno, line in enumerate(body.splitlines(), start=offset + 1):
+        for target in INCLUDE_RE.findall(line):
+            page.includes.append((target, lineno))
+        fence = FENCE_RE.match(line)
+        if fence:
+            token = fence.group(1)
+            if in_fence is None:
+                in_fence = token
+            elif token.startswith(in_fence[0]) and len(token) >= len(in_fence):
+                in_fence = None
+            continue
+        if in_fence:
+            continue
+        heading = HEADING_RE.match(line)
+        if heading:
+            level, content = len(heading.group(1)), heading.group(2)
+            if level == 1 and page.title is None:
+                page.title = ATTRS_RE.sub(r"\g<title>", content)
+            if level == 2:
+                current = _parse_question(content, lineno)
+                page.questions.append(current)
+                after_marker = False
+            elif level == 1:
+                current = None
+            continue
+        if current is None:
+            continue
+        if line.strip() == marker:
+            after_marker = True
+        elif after_marker and LIST_ITEM_RE.match(line):
+            current.has_references = True
+    return page
+
+
+def _parse_question(content: str, lineno: int) -> Question:
+    m = ATTRS_RE.match(content)
+    if not m:
+        return Question(id=None, title=content, difficulty=None, line=lineno)
+    attrs = m.group("attrs")
+    qid = ID_RE.search(attrs)
+    diff = DIFFICULTY_RE.search(attrs)
+    raw = diff.group(1) if diff else None
+    difficulty = int(raw) if raw in {"1", "2", "3"} else None
+    return Question(id=qid.group(1) if qid else None, title=m.group("title"),
+                    difficulty=difficulty, line=lineno, raw_difficulty=raw)
+
+
+def iter_pages(docs: Path, lang: str | None = None) -> list[Page]:
+    """All language-suffixed Markdown pages under ``docs`` (optionally of one language), sorted."""
+    pattern = f"*.{lang}.md" if lang else "*.md"
+    return [parse_page(p, docs) for p in sorted(docs.rglob(pattern)) if lang_of(p)]
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    """Read a UTF-8, tab-separated file with a header row (blank lines and ``#`` lines skipped)."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = [line for line in fh if line.strip() and not line.startswith("#")]
+    return list(csv.DictReader(rows, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def chapters(root: Path) -> list[dict[str, str]]:
+    """Rows of ``data/chapters.tsv``: slug, zh, en (reading order)."""
+    return read_tsv(root / "data" / "chapters.tsv")
+
+
+def _loc(page: Page | Path, line: int | None = None, root: Path | None = None) -> str:
+    path = page.path if isinstance(page, Page) else page
+    if root is not None:
+        try:
+            path = path.relative_to(root)
+        except ValueError:
+            pass
+    return f"{path}:{line}" if line else str(path)
+
+
+def check_docs(docs: Path, root: Path | None = None) -> list[str]:
+    """Check the content model of every page under ``docs``; return ``path:line: message`` strings.
+
+    - every page exists in every language (``x.zh.md`` ↔ ``x.en.md``);
+    - every level-2 heading of a chapter page is a question: a valid, unique id and a difficulty 1–3;
+    - the same question ids in the same order in both languages;
+    - every question has a references block with at least one item;
+    - the same snippet includes, in the same order, in both languages;
+    - pages of the chapters in ``data/chapters.tsv`` carry ``tags`` in their front matter.
+    """
+    root = root or docs.parent
+    chapter_slugs = {row["slug"] for row in chapters(root)}
+    problems: list[str] = []
+    pages = {(p.rel, p.lang): p for p in iter_pages(docs)}
+    rels = sorted({rel for rel, _ in pages})
+    seen_ids: dict[tuple[str, str], str] = {}
+    for rel in rels:
+        for lang in LANGS:
+            if (rel, lang) not in pages:
+                other = next(pages[(rel, o)] for o in LANGS if (rel, o) in pages)
+                problems.append(f"{_loc(other, root=root)}: no {lang} version "
+                                f"(expected docs/{rel}.{lang}.md)")
+        for lang in LANGS:
+            page = pages.get((rel, lang))
+            if page is None:
+                continue
+            if page.chapter in chapter_slugs and not page.meta.get("tags"):
+                problems.append(f"{_loc(page, 1, root)}: front matter has no 'tags'")
+            for q in page.questions:
+                where = _loc(page, q.line, root)
+                if page.is_index or page.chapter not in chapter_slugs:
+                    continue
+                if q.id is None:
+                    problems.append(f"{where}: question heading has no explicit id "
+                                    f"(write '## {q.title} {{ #some-id data-difficulty=\"2\" }}')")
+                    continue
+                if not VALID_ID_RE.match(q.id):
+                    problems.append(f"{where}: question id '{q.id}' must be lowercase ASCII words "
+                                    "joined by '-'")
+                if q.difficulty is None:
+                    got = f"'{q.raw_difficulty}'" if q.raw_difficulty is not None else "none"
+                    problems.append(f"{where}: question '{q.id}' needs data-difficulty=\"1|2|3\" "
+                                    f"(got {got})")
+                if not q.has_references:
+                    problems.append(f"{where}: question '{q.id}' has no references block "
+                                    f"('{REFERENCES_MARKER[lang]}' followed by a list)")
+                key = (lang, q.id)
+                if key in seen_ids:
+                    problems.append(f"{where}: question id '{q.id}' already used at {seen_ids[key]}")
+                else:
+                    seen_ids[key] = where
+        zh, en = pages.get((rel, "zh")), pages.get((rel, "en"))
+        if zh is None or en is None:
+            continue
+        zh_ids, en_ids = [q.id for q in zh.questions], [q.id for q in en.questions]
+        if zh_ids != en_ids:
+            problems.append(_first_difference(zh, en, zh_ids, en_ids, root))
+        zh_inc, en_inc = [t for t, _ in zh.includes], [t for t, _ in en.includes]
+        if zh_inc != en_inc:
+            problems.append(_first_include_difference(zh, en, root))
+    return problems
+
+
+def _first_difference(zh: Page, en: Page, zh_ids: list, en_ids: list, root: Path) -> str:
+    for i in range(max(len(zh_ids), len(en_ids))):
+        a = zh_ids[i] if i < len(zh_ids) else None
+        b = en_ids[i] if i < len(en_ids) else None
+        if a != b:
+            za = _loc(zh, zh.questions[i].line, root) if a is not None or i < len(zh.questions) else _loc(zh, root=root)
+            eb = _loc(en, en.questions[i].line, root) if i < len(en.questions) else _loc(en, root=root)
+            return (f"{za}: question #{i + 1} is '{a}' in zh but '{b}' in en ({eb}); "
+                    "ids must be identical and in the same order")
+    return f"{_loc(zh, root=root)}: question ids differ from {_loc(en, root=root)}"
+
+
+def _first_include_difference(zh: Page, en: Page, root: Path) -> str:
+    for i in range(max(len(zh.includes), len(en.includes))):
+        a = zh.includes[i] if i < len(zh.includes) else (None, None)
+        b = en.includes[i] if i < len(en.includes) else (None, None)
+        if a[0] != b[0]:
+            return (f"{_loc(zh, a[1], root)}: snippet include #{i + 1} is {a[0]!r} in zh but "
+                    f"{b[0]!r} in en ({_loc(en, b[1], root)}); both languages must include the same code")
+    return f"{_loc(zh, root=root)}: snippet includes differ from {_loc(en, root=root)}"
+
+
+def question_records(docs: Path, root: Path) -> list[dict]:
+    """One record per question id, both languages merged: what ``questions.json`` lists."""
+    order = {row["slug"]: i for i, row in enumerate(chapters(root))}
+    by_id: dict[str, dict] = {}
+    for page in iter_pages(docs):
+        if page.is_index or page.chapter is None:
+            continue
+        for q in page.questions:
+            if q.id is None:
+                continue
+            rec = by_id.setdefault(q.id, {
+                "id": q.id, "chapter": page.chapter, "page": page.rel,
+                "difficulty": q.difficulty, "title": {}, "url": {}, "tags": {},
+                "order": (order.get(page.chapter, len(order)), page.meta.get("order", 100), page.rel),
+                "qindex": len(by_id),
+            })
+            rec["title"][page.lang] = q.title
+            rec["url"][page.lang] = f"{page.url()}#{q.id}"
+            rec["tags"][page.lang] = list(page.meta.get("tags") or [])
+    records = sorted(by_id.values(), key=lambda r: (r["order"], r["qindex"]))
+    for rec in records:
+        del rec["order"], rec["qindex"]
+    return records

@@ -1,0 +1,65 @@
+"""Render Jupyter notebooks as pages when mkdocs-static-i18n is active.
+
+mkdocs-jupyter marks ``*.ipynb`` files as documentation pages in its ``on_files``.
+mkdocs-static-i18n runs its own ``on_files`` later (priority -100) and rebuilds every
+``File`` object, which loses that mark: the notebook is then copied as a static file
+to the page's URL and readers get raw JSON (ultrabug/mkdocs-static-i18n issue #198;
+``mkdocs build --strict`` does not notice).
+
+This hook runs after i18n and turns the localized notebook files back into pages,
+with the destination i18n chose for the language (``en/labs/demo/index.html``), and gives
+them their language alternates so the language switcher stays on the notebook.
+``tests/test_site.py`` fails if a built notebook page is JSON.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+from types import SimpleNamespace
+
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+
+
+class NotebookPage(File):
+    """A notebook file that MkDocs treats as a page (mkdocs-jupyter renders it)."""
+
+    def is_documentation_page(self) -> bool:
+        return True
+
+    def is_static_page(self) -> bool:
+        return False
+
+
+@event_priority(-200)          # after mkdocs-static-i18n (-100)
+def on_files(files: Files, config) -> Files:
+    for file in files:
+        if not file.src_uri.endswith(".ipynb") or file.is_documentation_page():
+            continue
+        file.__class__ = NotebookPage
+        parent, name = posixpath.split(file.dest_uri)     # e.g. "en/labs", "demo.ipynb"
+        stem = name.rsplit(".", 1)[0]
+        if config.use_directory_urls and stem != "index":
+            dest = posixpath.join(parent, stem, "index.html")
+        else:
+            dest = posixpath.join(parent, stem + ".html")
+        file.dest_uri = dest
+        file.abs_dest_path = os.path.normpath(os.path.join(config.site_dir, dest))
+        file.url = file._get_url(config.use_directory_urls)
+        file.alternates = _alternates(file, config)
+    return files
+
+
+def _alternates(file: File, config) -> dict:
+    """URLs of the same notebook in every language it exists in (used by the language switcher)."""
+    i18n = config.plugins.get("i18n")
+    if i18n is None:
+        return {}
+    parent, name = posixpath.split(file.src_uri)               # "labs", "demo.zh.ipynb"
+    stem = name.split(".")[0]
+    out = {}
+    for lang in i18n.build_languages:
+        if os.path.isfile(os.path.join(config.docs_dir, parent, f"{stem}.{lang}.ipynb")):
+            prefix = "" if lang == i18n.default_language else f"{lang}/"
+            out[lang] = SimpleNamespace(url=posixpath.join(prefix + parent, stem) + "/")
+    return out

@@ -1,0 +1,147 @@
+"""Checks on the built site: strict build, no third-party requests, notebooks rendered as pages,
+both languages present with their switcher, generated question lists and questions.json.
+
+`built_site` (tests/conftest.py) runs `mkdocs build --strict` once per session and fails on any warning.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+
+import handbook
+from checks import external_resource_problems, notebook_page_problems
+
+pytestmark = pytest.mark.build
+
+
+def test_no_third_party_resources(built_site):
+    assert external_resource_problems(built_site) == []
+
+
+def test_notebooks_are_pages_not_json(built_site, root):
+    notebooks = sorted((root / "docs").rglob("*.ipynb"))
+    assert notebooks, "expected at least the demo notebook"
+    assert notebook_page_problems(built_site, root / "docs") == []
+
+
+def test_math_and_mermaid_are_self_hosted(built_site):
+    html = (built_site / "index.html").read_text(encoding="utf-8")
+    for asset in ("assets/vendor/katex/katex.min.js", "assets/vendor/mermaid/mermaid.min.js",
+                  "assets/vendor/katex/katex.min.css"):
+        assert f'"{asset}"' in html or f"'{asset}'" in html, asset
+        assert (built_site / asset).is_file(), asset
+    css = (built_site / "assets/vendor/katex/katex.min.css").read_text(encoding="utf-8")
+    fonts = re.findall(r"url\((fonts/[^)]+\.woff2)\)", css)
+    assert fonts and all((built_site / "assets/vendor/katex" / f).is_file() for f in fonts)
+
+
+def test_every_page_is_built_in_both_languages(built_site, root):
+    for page in handbook.iter_pages(root / "docs"):
+        out = built_site / page.url() / "index.html"
+        assert out.is_file(), f"{page.path.relative_to(root)} → {out.relative_to(built_site)} missing"
+        html = out.read_text(encoding="utf-8")
+        assert f'<html lang="{page.lang}"' in html, out
+        for q in page.questions:
+            if q.id:
+                assert f'id="{q.id}"' in html, f"{out}: anchor #{q.id} missing"
+
+
+def _switcher_links(html: str) -> dict[str, str]:
+    return dict((lang, href) for href, lang in
+                re.findall(r'<a href="([^"]*)" hreflang="([a-z]+)" class="md-select__link"', html))
+
+
+def test_language_switcher_points_at_the_same_page(built_site, root):
+    """On every page (notebooks included) each language link leads to that page in the other language."""
+    docs = root / "docs"
+    urls: dict[str, dict[str, str]] = {}
+    for page in handbook.iter_pages(docs):
+        urls.setdefault(page.rel, {})[page.lang] = page.url()
+    for nb in docs.rglob("*.ipynb"):
+        stem, lang = nb.name.split(".")[0], nb.name.split(".")[-2]
+        rel = (nb.parent.relative_to(docs) / stem).as_posix()
+        urls.setdefault(rel, {})[lang] = ("" if lang == handbook.DEFAULT_LANG else f"{lang}/") + rel + "/"
+    assert len(urls) >= 10
+    for rel, by_lang in urls.items():
+        for lang, url in by_lang.items():
+            links = _switcher_links((built_site / url / "index.html").read_text(encoding="utf-8"))
+            assert set(links) == set(handbook.LANGS), (url, links)
+            for other, href in links.items():
+                target = urljoin(f"http://site/{url}", href)
+                assert target == f"http://site/{by_lang[other]}", (url, other, href)
+
+
+def test_questions_json(built_site, root):
+    data = json.loads((built_site / "questions.json").read_text(encoding="utf-8"))
+    pages = handbook.iter_pages(root / "docs")
+    chapter_slugs = {row["slug"] for row in handbook.chapters(root)}
+    expected = {q.id for p in pages if p.chapter in chapter_slugs and not p.is_index for q in p.questions}
+    assert data["count"] == len(data["questions"]) == len(expected)
+    assert {q["id"] for q in data["questions"]} == expected
+    for q in data["questions"]:
+        assert set(q["title"]) == set(q["url"]) == {"zh", "en"}, q["id"]
+        assert q["difficulty"] in (1, 2, 3), q["id"]
+        assert q["url"]["en"] == "en/" + q["url"]["zh"]
+        page_html = (built_site / q["url"]["zh"].split("#")[0] / "index.html").read_text(encoding="utf-8")
+        assert f'id="{q["id"]}"' in page_html
+
+
+def _anchored_links(html: str, page_url: str) -> dict[str, str]:
+    """{anchor: absolute page URL} of every link with a #fragment on a built page."""
+    return {frag: urljoin(f"http://site/{page_url}", href)
+            for href, frag in re.findall(r'<a href="([^"#]*)#([^"]+)"', html)}
+
+
+def test_question_index_links_every_question(built_site, root):
+    data = json.loads((built_site / "questions.json").read_text(encoding="utf-8"))
+    for lang in handbook.LANGS:
+        index_url = ("" if lang == handbook.DEFAULT_LANG else f"{lang}/") + "questions/"
+        links = _anchored_links((built_site / index_url / "index.html").read_text(encoding="utf-8"), index_url)
+        for q in data["questions"]:
+            assert links.get(q["id"]) == "http://site/" + q["url"][lang].split("#")[0], (lang, q["id"])
+
+
+def test_chapter_index_lists_its_questions(built_site, root):
+    data = json.loads((built_site / "questions.json").read_text(encoding="utf-8"))
+    for q in data["questions"]:
+        for lang in handbook.LANGS:
+            chapter_url = ("" if lang == handbook.DEFAULT_LANG else f"{lang}/") + q["chapter"] + "/"
+            html = (built_site / chapter_url / "index.html").read_text(encoding="utf-8")
+            assert _anchored_links(html, chapter_url).get(q["id"]) == "http://site/" + q["url"][lang].split("#")[0]
+
+
+# ------------------------------------------------------------ negative tests on hand-made sites
+
+def test_external_script_is_reported(tmp_path):
+    (tmp_path / "page").mkdir()
+    (tmp_path / "page/index.html").write_text(
+        '<!doctype html>\n<html><head>\n<script src="https://cdn.example.com/x.js"></script>\n'
+        '<link rel="stylesheet" href="//fonts.example.com/a.css">\n<a href="https://github.com/x">ok</a>\n'
+        '</head><body><img srcset="local.png 1x, https://img.example.com/b.png 2x"></body></html>',
+        encoding="utf-8")
+    (tmp_path / "style.css").write_text('@import "https://fonts.example.com/c.css";\n'
+                                        'b { background: url(data:image/png;base64,AAAA) }\n', encoding="utf-8")
+    assert external_resource_problems(tmp_path) == [
+        "page/index.html:3: <script> loads https://cdn.example.com/x.js from another host",
+        "page/index.html:4: <link> loads //fonts.example.com/a.css from another host",
+        "page/index.html:6: <img> loads https://img.example.com/b.png from another host",
+        "style.css:1: stylesheet loads https://fonts.example.com/c.css from another host",
+    ]
+
+
+def test_raw_json_notebook_page_is_reported(tmp_path):
+    docs, site = tmp_path / "docs", tmp_path / "site"
+    (docs / "labs").mkdir(parents=True)
+    for lang in ("zh", "en"):
+        (docs / f"labs/demo.{lang}.ipynb").write_text('{"cells": []}', encoding="utf-8")
+    (site / "labs/demo").mkdir(parents=True)
+    (site / "labs/demo/index.html").write_text('{\n "cells": [{"cell_type": "code"}]\n}', encoding="utf-8")
+    assert notebook_page_problems(site, docs) == [
+        "docs/labs/demo.en.ipynb: no built page at en/labs/demo/index.html",
+        "docs/labs/demo.zh.ipynb: built page labs/demo/index.html is not HTML (starts with '{\\n \"cells\": [{\"cell_') "
+        ": the notebook was copied as raw JSON".replace(") :", "):"),
+    ]

@@ -139,7 +139,8 @@ def test_missing_tags(tree):
 def test_broken_page_stops_the_build(tree, root):
     """The build runs the same checks: a missing difficulty fails `mkdocs build` naming file and line."""
     shutil.copy(root / "mkdocs.yml", tree / "mkdocs.yml")
-    shutil.copytree(root / "hooks", tree / "hooks", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("hooks", "overrides"):
+        shutil.copytree(root / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
     edit(tree / "docs/demo/page.en.md", ' data-difficulty="3"', "")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "-d", str(tree / "site")],

@@ -1,0 +1,120 @@
+"""Tests for snippets/norms/deepnorm.py: closed-form constants, block formula, init scaling."""
+import math
+
+import torch
+import torch.nn as nn
+
+from snippets import load
+
+dn = load("norms/deepnorm")
+
+
+def test_decoder_only_constants_by_hand():
+    # M = 6 decoder layers: alpha = 12 ** 0.25, beta = 48 ** -0.25.
+    alpha, beta = dn.deepnorm_constants("decoder", n_dec=6)["decoder"]
+    assert math.isclose(alpha, 12 ** 0.25) and math.isclose(alpha, 1.8612097182, rel_tol=1e-9)
+    assert math.isclose(beta, 48 ** -0.25) and math.isclose(beta, 0.3799178428, rel_tol=1e-9)
+
+
+def test_encoder_only_constants_by_hand():
+    # N = 18: alpha = (36) ** 0.25 = sqrt(6), beta = (144) ** -0.25 = 1 / sqrt(12).
+    alpha, beta = dn.deepnorm_constants("encoder", n_enc=18)["encoder"]
+    assert math.isclose(alpha, math.sqrt(6))
+    assert math.isclose(beta, 1 / math.sqrt(12))
+
+
+def test_encoder_decoder_constants_by_hand():
+    # N = M = 16: N^4 M = 16^5 = 2^20, (2^20)^(1/16) = 2^1.25.
+    c = dn.deepnorm_constants("encoder-decoder", n_enc=16, n_dec=16)
+    enc_a, enc_b = c["encoder"]
+    dec_a, dec_b = c["decoder"]
+    assert math.isclose(enc_a, 0.81 * 2 ** 1.25)
+    assert math.isclose(enc_b, 0.87 * 2 ** -1.25)
+    assert math.isclose(dec_a, 48 ** 0.25)     # (3 * 16) ** (1/4)
+    assert math.isclose(dec_b, 192 ** -0.25)   # (12 * 16) ** (-1/4)
+
+
+def test_alpha_grows_and_beta_shrinks_with_depth():
+    prev_a, prev_b = 0.0, 1.0
+    for m in (1, 6, 24, 100, 1000):
+        a, b = dn.deepnorm_constants("decoder", n_dec=m)["decoder"]
+        assert a > prev_a and b < prev_b
+        prev_a, prev_b = a, b
+
+
+def test_residual_block_formula_with_nn_layernorm():
+    torch.manual_seed(0)
+    d, alpha = 16, 2.5
+    ffn = dn.FeedForward(d, 4 * d)
+    block = dn.DeepNormResidual(ffn, d, alpha)
+    nn.init.normal_(block.norm.weight)
+    nn.init.normal_(block.norm.bias)
+    x = torch.randn(3, 5, d)
+    # Oracle: an independent nn.LayerNorm with copied affine params, and an nn.Linear-built FFN.
+    ref_ln = nn.LayerNorm(d)
+    ref_ln.load_state_dict(block.norm.state_dict())
+    fc1, fc2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+    fc1.load_state_dict(ffn.fc1.state_dict())
+    fc2.load_state_dict(ffn.fc2.state_dict())
+    g = fc2(torch.nn.functional.gelu(fc1(x)))
+    torch.testing.assert_close(block(x), ref_ln(alpha * x + g))
+
+
+def test_alpha_one_is_post_ln():
+    torch.manual_seed(1)
+    d = 8
+    sub = nn.Linear(d, d)
+    block = dn.DeepNormResidual(sub, d, alpha=1.0)
+    x = torch.randn(2, 3, d)
+    torch.testing.assert_close(block(x), nn.functional.layer_norm(x + sub(x), (d,)))
+
+
+def test_init_scales_ffn_value_output_by_beta():
+    # Statistical check with a fixed seed. Xavier normal std = gain * sqrt(2 / (fan_in + fan_out)).
+    # With d = 512 each square matrix has 262,144 entries, so the sample std is within
+    # about 0.2% of the target (1 / sqrt(2n)); we allow 2%.
+    torch.manual_seed(0)
+    d, d_ff, m = 512, 1024, 24
+    alpha, beta = dn.deepnorm_constants("decoder", n_dec=m)["decoder"]
+    layer = dn.DeepNormDecoderLayer(d, n_heads=8, d_ff=d_ff, alpha=alpha)
+    dn.deepnorm_init_(layer, beta)
+    attn, ffn = layer.attn.sublayer, layer.ffn.sublayer
+    xavier_sq = math.sqrt(2 / (d + d))
+    xavier_ff = math.sqrt(2 / (d + d_ff))
+    expected = {
+        "q_proj": xavier_sq, "k_proj": xavier_sq,                  # gain 1
+        "v_proj": beta * xavier_sq, "out_proj": beta * xavier_sq,  # gain beta
+        "fc1": beta * xavier_ff, "fc2": beta * xavier_ff,
+    }
+    modules = {"q_proj": attn.q_proj, "k_proj": attn.k_proj, "v_proj": attn.v_proj,
+               "out_proj": attn.out_proj, "fc1": ffn.fc1, "fc2": ffn.fc2}
+    for name, mod in modules.items():
+        std = mod.weight.std().item()
+        assert abs(std / expected[name] - 1) < 0.02, (name, std, expected[name])
+        assert torch.count_nonzero(mod.bias) == 0
+    # The ratio v_proj / q_proj std is beta.
+    ratio = attn.v_proj.weight.std() / attn.q_proj.weight.std()
+    assert abs(ratio.item() / beta - 1) < 0.03
+
+
+def test_self_attention_matches_sdpa_causal():
+    # Oracle: F.scaled_dot_product_attention with is_causal=True on the same projections.
+    torch.manual_seed(2)
+    b, s, d, h = 2, 7, 32, 4
+    attn = dn.SelfAttention(d, h)
+    x = torch.randn(b, s, d)
+    heads = lambda t: t.view(b, s, h, d // h).transpose(1, 2)
+    o = torch.nn.functional.scaled_dot_product_attention(
+        heads(attn.q_proj(x)), heads(attn.k_proj(x)), heads(attn.v_proj(x)), is_causal=True
+    )
+    ref = attn.out_proj(o.transpose(1, 2).reshape(b, s, d))
+    torch.testing.assert_close(attn(x), ref)
+
+
+def test_init_leaves_other_linear_layers_alone():
+    # Only fc1/fc2/v_proj/out_proj (gain beta) and q_proj/k_proj (gain 1) are re-initialised.
+    torch.manual_seed(3)
+    model = nn.ModuleDict({"layer": dn.DeepNormDecoderLayer(64, 4, 128, alpha=2.0), "head": nn.Linear(64, 10)})
+    head_before = model["head"].weight.detach().clone()
+    dn.deepnorm_init_(model, beta=0.3)
+    torch.testing.assert_close(model["head"].weight, head_before)

@@ -188,6 +188,8 @@ def check_docs(docs: Path, root: Path | None = None) -> list[str]:
     - the same question ids in the same order in both languages;
     - every question has a references block with at least one item;
     - the same snippet includes, in the same order, in both languages;
+    - every include names an existing file under ``snippets/`` and a section marked in it (never
+      line numbers), so the error points at the page rather than at a pymdownx traceback;
     - pages of the chapters in ``data/chapters.tsv`` carry ``tags`` in their front matter.
     """
     root = root or docs.parent
@@ -231,6 +233,9 @@ def check_docs(docs: Path, root: Path | None = None) -> list[str]:
                     problems.append(f"{where}: question id '{q.id}' already used at {seen_ids[key]}")
                 else:
                     seen_ids[key] = where
+        for lang in LANGS:
+            if (rel, lang) in pages:
+                problems += _include_problems(pages[(rel, lang)], root)
         zh, en = pages.get((rel, "zh")), pages.get((rel, "en"))
         if zh is None or en is None:
             continue
@@ -240,6 +245,27 @@ def check_docs(docs: Path, root: Path | None = None) -> list[str]:
         zh_inc, en_inc = [t for t, _ in zh.includes], [t for t, _ in en.includes]
         if zh_inc != en_inc:
             problems.append(_first_include_difference(zh, en, root))
+    return problems
+
+
+def _include_problems(page: Page, root: Path) -> list[str]:
+    problems = []
+    for target, line in page.includes:
+        where = _loc(page, line, root)
+        path, _, section = target.partition(":")
+        if not path.startswith("snippets/"):
+            problems.append(f"{where}: include {target!r}: code comes from snippets/<chapter>/<page>.py")
+            continue
+        if not section or re.fullmatch(r"[\d:-]+", section):
+            problems.append(f"{where}: include {target!r}: name a section ('{path}:<section>'), "
+                            "not the whole file or line numbers")
+            continue
+        file = root / path
+        if not file.is_file():
+            problems.append(f"{where}: include {target!r}: {path} does not exist")
+        elif f"--8<-- [start:{section}]" not in file.read_text(encoding="utf-8"):
+            problems.append(f"{where}: include {target!r}: {path} has no section "
+                            f"'# --8<-- [start:{section}]'")
     return problems
 
 

@@ -124,6 +124,9 @@ def test_heading_in_code_block_is_not_a_question(tree):
 
 
 def test_snippet_includes_differ(tree):
+    snippet = tree / "snippets/demo/page.py"
+    snippet.write_text(snippet.read_text(encoding="utf-8") + "# --8<-- [start:triple]\n# --8<-- [end:triple]\n",
+                       encoding="utf-8")
     edit(tree / "docs/demo/page.en.md", "page.py:double", "page.py:triple")
     assert problems(tree) == [
         "docs/demo/page.zh.md:14: snippet include #1 is 'snippets/demo/page.py:double' in zh but "
@@ -147,3 +150,23 @@ def test_broken_page_stops_the_build(tree, root):
                           cwd=tree, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0
     assert "docs/demo/page.en.md:25: question 'second-question' needs data-difficulty" in proc.stdout + proc.stderr
+
+
+def test_include_of_missing_section(tree):
+    for lang in ("zh", "en"):
+        edit(tree / f"docs/demo/page.{lang}.md", "page.py:double", "page.py:triple")
+    assert problems(tree) == [
+        "docs/demo/page.zh.md:14: include 'snippets/demo/page.py:triple': snippets/demo/page.py has no "
+        "section '# --8<-- [start:triple]'",
+        "docs/demo/page.en.md:14: include 'snippets/demo/page.py:triple': snippets/demo/page.py has no "
+        "section '# --8<-- [start:triple]'"]
+
+
+def test_include_of_missing_file_and_line_numbers(tree):
+    edit(tree / "docs/demo/page.zh.md", "snippets/demo/page.py:double", "snippets/demo/other.py:double")
+    edit(tree / "docs/demo/page.en.md", "snippets/demo/page.py:double", "snippets/demo/page.py:3:5")
+    found = problems(tree)
+    assert found[:2] == [
+        "docs/demo/page.zh.md:14: include 'snippets/demo/other.py:double': snippets/demo/other.py does not exist",
+        "docs/demo/page.en.md:14: include 'snippets/demo/page.py:3:5': name a section "
+        "('snippets/demo/page.py:<section>'), not the whole file or line numbers"]

@@ -145,3 +145,19 @@ def test_raw_json_notebook_page_is_reported(tmp_path):
         "docs/labs/demo.zh.ipynb: built page labs/demo/index.html is not HTML (starts with '{\\n \"cells\": [{\"cell_') "
         ": the notebook was copied as raw JSON".replace(") :", "):"),
     ]
+
+
+def test_tags_page_per_language(built_site, root):
+    """Each language's tags page lists that language's tags and links only to that language's pages."""
+    for lang in handbook.LANGS:
+        prefix = "" if lang == handbook.DEFAULT_LANG else f"{lang}/"
+        html = (built_site / prefix / "tags" / "index.html").read_text(encoding="utf-8")
+        article = html[html.index("<article"):html.index("</article>")]
+        tags = {t for p in handbook.iter_pages(root / "docs", lang) for t in p.meta.get("tags") or []}
+        assert tags
+        for tag in tags:
+            assert f">{tag}<" in article, (lang, tag)
+        targets = {urljoin(f"http://site/{prefix}tags/", h) for h in re.findall(r'<a href="([^"#]+)"', article)}
+        for target in targets:
+            path = target.removeprefix("http://site/")
+            assert path.startswith("en/") == (lang == "en"), (lang, target)

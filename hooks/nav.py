@@ -72,7 +72,7 @@ def on_nav(nav: Navigation, config, files) -> Navigation:
     sections.sort(key=lambda s: (rank.get(slug(s), len(rank)), s.title))
     pages.sort(key=_page_key)
     # Home first, then the chapters, then reference pages (question index, glossary, tags, labs).
-    home = [p for p in pages if isinstance(p, Page) and p.is_homepage]
+    home = [p for p in pages if isinstance(p, Page) and p.is_index]     # the language's home page
     rest = [p for p in pages if p not in home]
     items = home + sections + rest
     ordered = Navigation(items, _get_by_type(items, Page))

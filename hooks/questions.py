@@ -2,8 +2,9 @@
 
 - Before the build, the content model of ``docs/`` is checked (``handbook.check_docs``); a
   broken page stops the build with ``path:line: message`` for every problem.
-- ``<!-- question-index -->`` in a page is replaced by every question of the language being
-  built, grouped by chapter: title (linked to its anchor), difficulty, page.
+- ``<!-- question-index -->`` in a page is replaced by a table of every question of the language
+  being built: title (linked to its anchor), chapter, difficulty, page; readers filter it in the
+  browser by chapter, difficulty and tag (``assets/javascripts/question-index.js``).
 - ``<!-- questions -->`` in a chapter's ``index`` page is replaced by that chapter's pages and
   their questions.
 - ``questions.json`` at the site root (a generated file) lists every question once, with both
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from html import escape
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -23,8 +25,10 @@ import handbook
 
 STARS = {1: "★☆☆", 2: "★★☆", 3: "★★★"}
 LABELS = {
-    "zh": {"question": "问题", "difficulty": "难度", "page": "页面", 1: "基础", 2: "进阶", 3: "高级"},
-    "en": {"question": "Question", "difficulty": "Difficulty", "page": "Page",
+    "zh": {"question": "问题", "difficulty": "难度", "page": "页面", "chapter": "章节", "tag": "标签",
+           "all": "全部", "count": "显示 {shown} / {total} 题", 1: "基础", 2: "进阶", 3: "高级"},
+    "en": {"question": "Question", "difficulty": "Difficulty", "page": "Page", "chapter": "Chapter", "tag": "Tag",
+           "all": "All", "count": "Showing {shown} of {total} questions",
            1: "basic", 2: "intermediate", 3: "advanced"},
 }
 
@@ -63,23 +67,51 @@ def _link(from_rel: str, target_rel: str, anchor: str = "") -> str:
     return href + (f"#{anchor}" if anchor else "")
 
 
+def _url(from_rel: str, page: handbook.Page, anchor: str = "") -> str:
+    """Relative URL (``use_directory_urls``) from a source page to another page of the same language."""
+    here = posixpath.dirname(from_rel) if from_rel.endswith("index") else from_rel
+    there = page.rel[: -len("index")].rstrip("/") if page.is_index else page.rel
+    href = posixpath.relpath(there or ".", here or ".")
+    return (href if href.endswith("/") else href + "/") + (f"#{anchor}" if anchor else "")
+
+
 def _question_index(docs: Path, root: Path, lang: str, from_rel: str) -> str:
+    """One table of every question, with filters by chapter, difficulty and tag (``question-index.js``)."""
     labels = LABELS[lang]
-    out = []
+    rows, chapters, tags = [], [], set()
     for row in handbook.chapters(root):
         pages = _chapter_pages(docs, lang, row["slug"]) if (docs / row["slug"]).is_dir() else []
         questions = [(p, q) for p in pages for q in p.questions]
-        if not questions:
-            continue
-        out.append(f"## [{row[lang]}]({_link(from_rel, row['slug'] + '/index')}) {{ #chapter-{row['slug']} }}\n")
-        out.append(f"| {labels['question']} | {labels['difficulty']} | {labels['page']} |")
-        out.append("|---|:---:|---|")
+        if questions:
+            chapters.append((row["slug"], row[lang]))
         for page, q in questions:
-            title = q.title.replace("|", "\\|")
-            out.append(f"| [{title}]({_link(from_rel, page.rel, q.id)}) | {_difficulty(lang, q.difficulty)} "
-                       f"| [{page.title}]({_link(from_rel, page.rel)}) |")
-        out.append("")
-    return "\n".join(out)
+            page_tags = [str(t) for t in page.meta.get("tags") or []]
+            tags.update(page_tags)
+            rows.append(
+                f'<tr data-chapter="{row["slug"]}" data-difficulty="{q.difficulty or ""}" '
+                f'data-tags="{escape("|".join(page_tags))}">'
+                f'<td><a href="{_url(from_rel, page, q.id)}">{escape(q.title)}</a></td>'
+                f'<td>{escape(row[lang])}</td><td>{_difficulty(lang, q.difficulty)}</td>'
+                f'<td><a href="{_url(from_rel, page)}">{escape(page.title or page.rel)}</a></td></tr>')
+
+    def select(name: str, options: list[tuple[str, str]]) -> str:
+        opts = "".join(f'<option value="{escape(v)}">{escape(t)}</option>' for v, t in options)
+        return (f'<label>{labels[name]} <select data-filter="{name}">'
+                f'<option value="">{labels["all"]}</option>{opts}</select></label>')
+
+    levels = [(str(n), f"{STARS[n]} {labels[n]}") for n in (1, 2, 3)]
+    return "\n".join([
+        '<div class="hb-qindex">',
+        '<div class="hb-qindex__filters">',
+        select("chapter", chapters), select("difficulty", levels),
+        select("tag", [(t, t) for t in sorted(tags, key=str.lower)]),
+        f'<span class="hb-qindex__count" data-template="{labels["count"]}"></span>',
+        "</div>",
+        f'<table><thead><tr><th>{labels["question"]}</th><th>{labels["chapter"]}</th>'
+        f'<th>{labels["difficulty"]}</th><th>{labels["page"]}</th></tr></thead>',
+        "<tbody>", *rows, "</tbody></table>",
+        "</div>", "",
+    ])
 
 
 def _chapter_questions(docs: Path, lang: str, chapter: str, from_rel: str) -> str:

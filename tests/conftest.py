@@ -1,15 +1,20 @@
 """Shared fixtures: the repository root and the site built once per test session."""
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +37,34 @@ def built_site(tmp_path_factory) -> Path:
     assert not warnings, "the build printed warnings:\n" + "\n".join(warnings)
     print(f"\nmkdocs build --strict: {seconds:.1f} s")
     return site
+
+
+@pytest.fixture(scope="session")
+def server(built_site):
+    """The built site served on 127.0.0.1 (a free port) for the session; stopped afterwards."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(built_site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (``playwright install`` cannot download here)."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian chromium is required (apt-get install chromium; .ci/run does it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
 
 # tests/fixtures/ holds small handbook trees used by the negative tests; they are data, not tests.
 collect_ignore_glob = ["fixtures/*"]

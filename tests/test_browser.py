@@ -3,10 +3,7 @@
 and the language switcher keeps the reader on the same question."""
 from __future__ import annotations
 
-import functools
-import http.server
 import re
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,33 +11,6 @@ import pytest
 import handbook
 
 pytestmark = pytest.mark.build
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def server(built_site):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(built_site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian chromium is required (apt-get install chromium; .ci/run does it)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _pages(root: Path) -> list[tuple[str, Path]]:
@@ -98,34 +68,35 @@ def test_language_switcher_keeps_the_question(browser, server, root):
     page = browser.new_page()
     page.goto(f"{server}{question_page.url()}#{qid}", wait_until="networkidle")
     page.locator("a.md-select__link[hreflang=en]").first.dispatch_event("click")
-    page.wait_for_url(re.compile(re.escape(f"en/{question_page.url()}#{qid}") + "$"))
+    page.wait_for_url(f"{server}en/{question_page.url()}#{qid}")
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator(f"h2#{qid}").count() == 1
     page.locator("a.md-select__link[hreflang=zh]").first.dispatch_event("click")
-    page.wait_for_url(re.compile(re.escape(f"/{question_page.url()}#{qid}") + "$"))
+    page.wait_for_url(f"{server}{question_page.url()}#{qid}")
     assert page.locator("html").get_attribute("lang") == "zh"
     page.close()
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("均方根归一化", "norms/rmsnorm/"),
-    ("激活函数", "activations/"),
-    ("attention", "norms/"),          # English word on a Chinese-default site: must not be stemmed away
-    ("RMSNorm", "norms/rmsnorm/"),
-    ("SwiGLU", "activations/glu/"),
-    ("DeepNorm", "norms/deepnorm/"),
-])
-def test_search_finds_chinese_and_english_terms(browser, server, query, expected):
-    """Chinese is segmented (jieba) and English words are found whole (search pipeline: stopWordFilter).
-    The page that answers the query must be among the first five results."""
+
+def test_question_index_filters(browser, server, built_site):
+    """The question index filters by chapter, difficulty and tag in the browser (no server)."""
+    import json
+
+    questions = json.loads((built_site / "questions.json").read_text(encoding="utf-8"))["questions"]
     page = browser.new_page()
-    page.goto(server, wait_until="networkidle")
-    page.keyboard.press("s")                       # Material's shortcut: focus the search box
-    box = page.locator("input.md-search__input")
-    box.fill(query)
-    box.press("End")                               # a key event: Material searches on keyboard input
-    page.wait_for_selector(".md-search-result__item", timeout=15_000)
-    hrefs = page.eval_on_selector_all(".md-search-result__item > a.md-search-result__link",
-                                      "links => links.slice(0, 5).map(a => a.href)")
-    assert any(expected in h for h in hrefs), (query, hrefs)
+    for lang in handbook.LANGS:
+        prefix = "" if lang == handbook.DEFAULT_LANG else f"{lang}/"
+        page.goto(f"{server}{prefix}questions/", wait_until="networkidle")
+        visible = "document.querySelectorAll('.hb-qindex tbody tr:not([hidden])').length"
+        assert page.evaluate(visible) == len(questions)
+        chapter = questions[0]["chapter"]
+        page.select_option("select[data-filter=chapter]", chapter)
+        assert page.evaluate(visible) == sum(q["chapter"] == chapter for q in questions)
+        page.select_option("select[data-filter=difficulty]", "2")
+        expected = sum(q["chapter"] == chapter and q["difficulty"] == 2 for q in questions)
+        assert page.evaluate(visible) == expected
+        assert str(expected) in page.locator(".hb-qindex__count").inner_text()
+        tag = questions[-1]["tags"][lang][0]
+        page.goto(f"{server}{prefix}questions/?tag={tag}", wait_until="networkidle")   # preset from the URL
+        assert page.evaluate(visible) == sum(tag in q["tags"][lang] for q in questions)
     page.close()

@@ -1,0 +1,145 @@
+"""Search that answers in the reader's language, with synonyms.
+
+mkdocs-static-i18n writes one search index for all languages, so a Chinese page would also show
+English results. This hook, after the last language is built:
+
+- splits ``search/search_index.json`` into ``search_index.zh.json`` and ``search_index.en.json``
+  (by the ``en/`` location prefix); ``search_index.json`` keeps the default language only;
+  ``assets/javascripts/search.js`` (loaded in ``<head>`` by ``overrides/main.html``) makes
+  each page load the index of its own language;
+- indexes every entry that mentions a term of a group in ``data/search_synonyms.tsv`` under all
+  the group's terms (so "RoPE" finds 旋转位置编码): in a ``syn_title`` field when the title
+  mentions it (boosted like a title) and a ``syn_text`` field when only the text does (weighted like
+  text);
+- lowers the weight of a page's own entry (its title and intro) on pages that hold questions, and of
+  the chapter index pages (their question lists repeat the titles), so the question itself (its
+  heading anchor and title) is the result shown, not a page with the answer folded under "more";
+- writes ``search/vocab.<lang>.json``: every Chinese word of the index with its jieba log
+  probability, so ``search.js`` can cut a Chinese query the way jieba cut the pages (jieba's
+  maximum-probability route over the same dictionary) before Material's worker sees it;
+- before the build, adds the Chinese terms of those groups to jieba's dictionary, so the index
+  keeps them whole (旋转位置编码 stays one token).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import jieba
+from mkdocs.plugins import event_priority
+
+import handbook
+
+FIELDS = {"syn_title": 300.0, "syn_text": 1.0}
+PAGE_ENTRY_BOOST = 0.05
+HAN = re.compile(r"[\u4e00-\u9fff]")
+TAG = re.compile(r"<[^>]+>")
+
+
+def load_synonyms(root: Path) -> list[list[str]]:
+    rows = handbook.read_tsv(root / "data" / "search_synonyms.tsv")
+    return [[t.strip() for t in row["terms"].split("|") if t.strip()] for row in rows]
+
+
+def _pattern(term: str) -> re.Pattern:
+    if HAN.search(term):
+        return re.compile(re.escape(term.replace(" ", "")))
+    return re.compile(r"(?<![\w-])" + re.escape(term) + r"(?![\w-])", re.IGNORECASE)
+
+
+def _segment(term: str) -> str:
+    """Tokens as Material's search plugin writes them: Han runs cut by jieba, zero-width separated."""
+    return re.sub(r"[\u4e00-\u9fff]+", lambda m: "\u200b" + "\u200b".join(jieba.cut(m.group(0))) + "\u200b",
+                  term).strip("\u200b")
+
+
+def _terms(text: str, compiled) -> list[str]:
+    """Every term (jieba-segmented) of each group that ``text`` mentions."""
+    out: list[str] = []
+    for group in compiled:
+        if any(p.search(text) for _, p in group):
+            out += [_segment(t) for t, _ in group]
+    return out
+
+
+def expand(entries: list[dict], groups: list[list[str]]) -> int:
+    """Add ``syn_title`` / ``syn_text`` fields to entries mentioning a group's term; return how many."""
+    compiled = [[(t, _pattern(t)) for t in group] for group in groups]
+    expanded = 0
+    for entry in entries:
+        title = TAG.sub(" ", entry.get("title", "")).replace("\u200b", "")
+        text = TAG.sub(" ", entry.get("text", "")).replace("\u200b", "")
+        in_title = _terms(title, compiled)
+        in_text = [t for t in _terms(text, compiled) if t not in in_title]
+        if in_title:
+            entry["syn_title"] = " ".join(in_title)
+        if in_text:
+            entry["syn_text"] = " ".join(in_text)
+        expanded += bool(in_title or in_text)
+    return expanded
+
+
+def vocabulary(docs: list[dict], separator: str) -> dict[str, float]:
+    """Chinese words of the indexed fields → jieba log probability (rounded), for query segmentation."""
+    split = re.compile(separator)
+    total = jieba.dt.total
+    words: dict[str, float] = {}
+    for d in docs:
+        for field in ("title", "text", "syn_title", "syn_text"):
+            for token in split.split(TAG.sub(" ", d.get(field, ""))):
+                token = token.strip().lower()
+                if token and token not in words and all(HAN.match(ch) for ch in token):
+                    words[token] = round(math.log(max(jieba.dt.FREQ.get(token, 0), 1) / total), 2)
+    return dict(sorted(words.items()))
+
+
+def _i18n(config):
+    return config.plugins.get("i18n")
+
+
+def on_config(config):
+    for group in load_synonyms(Path(config.config_file_path).parent):
+        for term in group:
+            if HAN.search(term) and " " not in term:
+                jieba.add_word(term, freq=2_000_000)      # keep the term one token, like a dictionary word
+    return config
+
+
+@event_priority(-200)          # after mkdocs-static-i18n (-100) has written the combined index
+def on_post_build(config) -> None:
+    i18n = _i18n(config)
+    if i18n is not None and i18n.building:
+        return                 # a nested language build: the combined index is not complete yet
+    path = Path(config.site_dir) / "search" / "search_index.json"
+    index = json.loads(path.read_text(encoding="utf-8"))
+    expand(index["docs"], load_synonyms(Path(config.config_file_path).parent))
+    root = Path(config.config_file_path).parent
+    question_ids = {q.id for p in handbook.iter_pages(Path(config.docs_dir)) for q in p.questions}
+    chapter_indexes = {f"{prefix}{row['slug']}/" for row in handbook.chapters(root) for prefix in ("", "en/")}
+    with_questions = {d["location"].partition("#")[0] for d in index["docs"]
+                      if d["location"].partition("#")[2] in question_ids}
+    for d in index["docs"]:
+        page, _, fragment = d["location"].partition("#")
+        if (not fragment and page in with_questions) or page in chapter_indexes:
+            d["boost"] = PAGE_ENTRY_BOOST     # a page's intro, or a chapter's generated question list
+    index["config"].setdefault("fields", {"title": {"boost": 1000.0}, "text": {"boost": 1.0},
+                                          "tags": {"boost": 1000000.0}})
+    index["config"]["fields"].update({name: {"boost": boost} for name, boost in FIELDS.items()})
+    languages = i18n.build_languages if i18n else [handbook.DEFAULT_LANG]
+    default = i18n.default_language if i18n else handbook.DEFAULT_LANG
+    others = tuple(f"{lang}/" for lang in languages if lang != default)
+    for lang in languages:
+        if lang == default:
+            docs = [d for d in index["docs"] if not d["location"].startswith(others)]
+        else:
+            docs = [d for d in index["docs"] if d["location"].startswith(f"{lang}/")]
+        part = {"config": {**index["config"], "lang": [lang]}, "docs": docs}
+        text = json.dumps(part, ensure_ascii=False, separators=(",", ":"))
+        (path.parent / f"search_index.{lang}.json").write_text(text, encoding="utf-8")
+        vocab = json.dumps(vocabulary(docs, index["config"]["separator"]), ensure_ascii=False,
+                           separators=(",", ":"))
+        (path.parent / f"vocab.{lang}.json").write_text(vocab, encoding="utf-8")
+        if lang == default:
+            path.write_text(text, encoding="utf-8")

@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1:8000
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install serve test build vendor clean
+.PHONY: install serve test build pdf vendor clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: install                        ## every check: content model, snippets, te
 build: install                       ## the static site in site/
 	$(PY) -m mkdocs build --strict
 
+pdf: install                         ## handbook-zh.pdf and handbook-en.pdf (needs chromium, fonts-wqy-microhei)
+	$(PY) tools/print_pdf.py
+
 vendor:                              ## refresh the self-hosted KaTeX and mermaid from npm (package.json)
 	npm ci --ignore-scripts
 	rm -rf docs/assets/vendor/katex docs/assets/vendor/mermaid
@@ -37,4 +40,4 @@ vendor:                              ## refresh the self-hosted KaTeX and mermai
 	cp node_modules/mermaid/dist/mermaid.min.js node_modules/mermaid/LICENSE docs/assets/vendor/mermaid/
 
 clean:
-	rm -rf site .cache .pytest_cache
+	rm -rf site build .cache .pytest_cache handbook-*.pdf

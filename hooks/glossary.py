@@ -19,7 +19,7 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         return markdown
     i18n = config.plugins.get("i18n")
     lang = getattr(i18n, "current_language", None) or handbook.DEFAULT_LANG
-    rows = handbook.read_tsv(Path(config.config_file_path).parent / "data" / "glossary.tsv")
+    rows = handbook.read_tsv(handbook.repo_root(config) / "data" / "glossary.tsv")
     first, second = ("zh", "en") if lang == "zh" else ("en", "zh")
     rows.sort(key=lambda r: r["en"].lower())
     head = HEADERS[lang]

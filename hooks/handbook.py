@@ -165,6 +165,11 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(rows, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
+def repo_root(config) -> Path:
+    """The repository root: the folder that holds ``docs/`` (also for the print configs in ``print/``)."""
+    return Path(config.docs_dir).resolve().parent
+
+
 def chapters(root: Path) -> list[dict[str, str]]:
     """Rows of ``data/chapters.tsv``: slug, zh, en (reading order)."""
     return read_tsv(root / "data" / "chapters.tsv")

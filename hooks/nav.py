@@ -9,7 +9,8 @@ mkdocs-static-i18n has built the language's navigation:
 - titles any other folder section (e.g. ``labs``) with the title of its ``index`` page;
 - orders the other top-level pages and the pages inside a chapter by the ``order`` key of
   their front matter (default 100), the chapter's ``index`` page first;
-- re-links previous/next page links to follow the new order.
+- re-links previous/next page links to follow the new order, and hands the order to the
+  print-site plugin in the print builds (``print/*.yml``).
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def _page_key(item):
 @event_priority(-200)          # after mkdocs-static-i18n (-100)
 def on_nav(nav: Navigation, config, files) -> Navigation:
     lang = _language(config)
-    root = Path(config.config_file_path).parent
+    root = handbook.repo_root(config)
     rows = handbook.chapters(root)
     rank = {row["slug"]: i for i, row in enumerate(rows)}
     titles = {row["slug"]: row[lang] for row in rows}
@@ -78,4 +79,7 @@ def on_nav(nav: Navigation, config, files) -> Navigation:
     ordered = Navigation(items, _get_by_type(items, Page))
     ordered.homepage = nav.homepage
     _add_previous_and_next_links(ordered.pages)
+    print_site = config.plugins.get("print-site")
+    if print_site is not None:         # the print build (print/*.yml) joins pages in this same order
+        print_site.renderer.items = ordered.items
     return ordered

@@ -34,7 +34,7 @@ LABELS = {
 
 
 def _root(config) -> Path:
-    return Path(config.config_file_path).parent
+    return handbook.repo_root(config)
 
 
 def _language(config) -> str:

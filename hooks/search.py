@@ -100,7 +100,7 @@ def _i18n(config):
 
 
 def on_config(config):
-    for group in load_synonyms(Path(config.config_file_path).parent):
+    for group in load_synonyms(handbook.repo_root(config)):
         for term in group:
             if HAN.search(term) and " " not in term:
                 jieba.add_word(term, freq=2_000_000)      # keep the term one token, like a dictionary word
@@ -114,8 +114,8 @@ def on_post_build(config) -> None:
         return                 # a nested language build: the combined index is not complete yet
     path = Path(config.site_dir) / "search" / "search_index.json"
     index = json.loads(path.read_text(encoding="utf-8"))
-    expand(index["docs"], load_synonyms(Path(config.config_file_path).parent))
-    root = Path(config.config_file_path).parent
+    expand(index["docs"], load_synonyms(handbook.repo_root(config)))
+    root = handbook.repo_root(config)
     question_ids = {q.id for p in handbook.iter_pages(Path(config.docs_dir)) for q in p.questions}
     chapter_indexes = {f"{prefix}{row['slug']}/" for row in handbook.chapters(root) for prefix in ("", "en/")}
     with_questions = {d["location"].partition("#")[0] for d in index["docs"]

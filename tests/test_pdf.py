@@ -1,0 +1,103 @@
+"""The printed handbook: `make pdf` (tools/print_pdf.py) writes handbook-zh.pdf and handbook-en.pdf.
+
+Checked with poppler: fonts embedded (a CJK font by name), every question title of every chapter in
+the right language, no raw LaTeX or mermaid source, an outline (bookmarks) down to the questions,
+a plausible page count; and a chapter missing from the print page stops the build.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import handbook
+
+pytestmark = pytest.mark.build
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import print_pdf  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pdfs() -> dict[str, Path]:
+    """Run what `make pdf` runs, in its own process (Playwright's sync API allows one per thread)."""
+    proc = subprocess.run([sys.executable, "tools/print_pdf.py"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=1800)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    print("\n" + proc.stdout)
+    return {lang: ROOT / f"handbook-{lang}.pdf" for lang in handbook.LANGS}
+
+
+def _text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def _squash(s: str) -> str:
+    """Text without whitespace and soft hyphenation, so titles wrapped over lines still match."""
+    return re.sub(r"\s+", "", s).replace("\u00ad", "")
+
+
+def _questions(lang: str) -> list[tuple[str, str, str]]:
+    return [(p.chapter, q.id, q.title) for p in handbook.iter_pages(ROOT / "docs", lang)
+            if p.chapter and not p.is_index for q in p.questions]
+
+
+@pytest.mark.parametrize("lang", handbook.LANGS)
+def test_fonts_are_embedded(pdfs, lang):
+    out = subprocess.run(["pdffonts", str(pdfs[lang])], capture_output=True, text=True, check=True).stdout
+    rows = out.splitlines()[2:]
+    assert rows and all(" yes " in row[60:] for row in rows), "a font is not embedded:\n" + out
+    assert any("WenQuanYiMicroHei" in row for row in rows), "no CJK font embedded:\n" + out
+
+
+@pytest.mark.parametrize("lang", handbook.LANGS)
+def test_every_question_title_is_in_the_pdf(pdfs, lang):
+    text = _squash(_text(pdfs[lang]))
+    questions = _questions(lang)
+    assert questions
+    missing = [(c, qid, t) for c, qid, t in questions if _squash(re.sub(r"[`*$\\]", "", t)) not in text]
+    assert not missing, f"{lang}: question titles not found in the PDF: {missing[:5]}"
+    other = "en" if lang == "zh" else "zh"
+    foreign = [t for _, _, t in _questions(other) if _squash(t) in text]
+    assert not foreign, f"{lang} PDF contains {other} question titles: {foreign[:3]}"
+
+
+@pytest.mark.parametrize("lang", handbook.LANGS)
+def test_no_raw_latex_or_mermaid_source(pdfs, lang):
+    text = _text(pdfs[lang])
+    for raw in ("$$", "\\frac", "\\(", "\\[", "\\mathrm", "```"):
+        assert raw not in text, f"{lang}: raw {raw!r} in the PDF"
+    for source in re.findall(r"^```mermaid\n(.*?)^```", "".join(
+            p.read_text(encoding="utf-8") for p in (ROOT / "docs").rglob(f"*.{lang}.md")), re.M | re.S):
+        first = source.strip().splitlines()[0].strip()          # e.g. "flowchart LR"
+        assert first not in text, f"{lang}: mermaid source {first!r} printed as text"
+
+
+@pytest.mark.parametrize("lang", handbook.LANGS)
+def test_outline_and_page_count(pdfs, lang):
+    xml = subprocess.run(["pdftohtml", "-xml", "-i", "-stdout", "-f", "1", "-l", "1", str(pdfs[lang])],
+                         capture_output=True, text=True, check=True).stdout
+    outline = re.findall(r'<item page="\d+">([^<]*)', xml)
+    questions = _questions(lang)
+    assert {t for _, _, t in questions} & set(outline), "the outline does not reach the questions"
+    chapters = {row[lang] for row in handbook.chapters(ROOT)}
+    assert chapters & set(outline)
+    info = subprocess.run(["pdfinfo", str(pdfs[lang])], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    content_pages = sum(1 for p in handbook.iter_pages(ROOT / "docs", lang) if p.chapter and not p.is_index)
+    assert content_pages <= pages <= 15 * content_pages + 20, (pages, content_pages)
+
+
+def test_missing_chapter_fails_the_print(tmp_path, pdfs):
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "build" / "print" / "en" / "print_page", site / "print_page")
+    html = (site / "print_page" / "index.html").read_text(encoding="utf-8")
+    chapter = next(row["slug"] for row in handbook.chapters(ROOT) if (ROOT / "docs" / row["slug"]).is_dir())
+    (site / "print_page" / "index.html").write_text(
+        html.replace(f'<section class="print-page" id="{chapter}"', '<section class="print-page" id="x"'), encoding="utf-8")
+    with pytest.raises(print_pdf.PrintError, match=f"chapters missing from the print page: {chapter}"):
+        print_pdf.check_chapters(site, "en")

@@ -1,0 +1,55 @@
+"""SFT data utilities: multi-task mixing rates (T5 style) and normalised exact dedup.
+
+Pages: docs/fine-tuning/sft_data.{zh,en}.md
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+
+# --8<-- [start:mixing]
+def mixing_rates(sizes: dict[str, int], cap: int | None = None,
+                 temperature: float = 1.0) -> dict[str, float]:
+    """Sampling probability of each task in a multi-task mixture.
+
+    Examples-proportional mixing with an artificial size limit `cap` (K in T5),
+    then temperature scaling r_i^(1/T) renormalised. T=1: proportional; T->inf: uniform.
+    """
+    eff = {t: min(n, cap) if cap is not None else n for t, n in sizes.items()}
+    total = sum(eff.values())
+    rates = {t: (n / total) ** (1.0 / temperature) for t, n in eff.items()}
+    z = sum(rates.values())
+    return {t: r / z for t, r in rates.items()}
+# --8<-- [end:mixing]
+
+
+# --8<-- [start:dedup]
+def normalise(text: str) -> str:
+    """NFKC (full-width -> half-width), lower-case, collapse whitespace."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def dedup_exact(samples: list[dict[str, str]], key: str = "prompt") -> list[dict[str, str]]:
+    """Keep the first sample of each normalised `key` (e.g. the instruction)."""
+    seen: set[str] = set()
+    kept = []
+    for s in samples:
+        h = hashlib.sha1(normalise(s[key]).encode("utf-8")).hexdigest()
+        if h not in seen:
+            seen.add(h)
+            kept.append(s)
+    return kept
+# --8<-- [end:dedup]
+
+
+if __name__ == "__main__":
+    sizes = {"math": 1_000_000, "code": 200_000, "chat": 50_000, "safety": 5_000}
+    for T in (1.0, 2.0, 5.0):
+        r = mixing_rates(sizes, cap=300_000, temperature=T)
+        print(f"T={T}:", {k: round(v, 3) for k, v in r.items()})
+    data = [{"prompt": "写一首诗"}, {"prompt": "写一首诗 "}, {"prompt": "Hello  World"},
+            {"prompt": "hello world"}, {"prompt": "Ｈｅｌｌｏ world"}]
+    print("kept after dedup:", [s["prompt"] for s in dedup_exact(data)])

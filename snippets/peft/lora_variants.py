@@ -1,0 +1,82 @@
+"""LoRA variants: DoRA (magnitude / direction) and AdaLoRA (SVD form, orthogonality, budget).
+
+Pages: docs/peft/lora_variants.{zh,en}.md
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+
+# --8<-- [start:dora]
+class DoRALinear(nn.Module):
+    """W' = m * (W0 + s B A) / ||W0 + s B A||_row ; y = W' x + b.
+
+    m (out_features,) is trainable and starts at the row norms of W0, so W' = W0 at
+    init. The norm is detached (treated as a constant in backward), as the DoRA paper
+    suggests to save memory. Row = one output feature in PyTorch's (out, in) layout.
+    """
+
+    def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16.0) -> None:
+        super().__init__()
+        self.base = base
+        for p in base.parameters():
+            p.requires_grad_(False)
+        self.A = nn.Parameter(torch.empty(r, base.in_features))
+        self.B = nn.Parameter(torch.zeros(base.out_features, r))
+        nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))
+        self.scaling = alpha / r
+        self.m = nn.Parameter(base.weight.detach().norm(dim=1).clone())   # (out,)
+
+    def weight(self) -> torch.Tensor:
+        """The merged weight W' (out, in)."""
+        v = self.base.weight + self.scaling * self.B @ self.A
+        return self.m[:, None] * v / v.norm(dim=1, keepdim=True).detach()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight(), self.base.bias)
+# --8<-- [end:dora]
+
+
+# --8<-- [start:adalora]
+def adalora_delta(P: torch.Tensor, lam: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
+    """AdaLoRA update in SVD form: Delta W = P diag(lam) Q.
+    P: (out, r), lam: (r,), Q: (r, in). Pruning a rank = zeroing one lam entry."""
+    return P @ torch.diag(lam) @ Q
+
+
+def orthogonal_regulariser(P: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
+    """||P^T P - I||_F^2 + ||Q Q^T - I||_F^2 keeps P, Q close to orthonormal."""
+    r = P.shape[1]
+    eye = torch.eye(r, dtype=P.dtype)
+    return (P.T @ P - eye).pow(2).sum() + (Q @ Q.T - eye).pow(2).sum()
+
+
+def adalora_budget(step: int, total_steps: int, b_init: int, b_target: int,
+                   t_init: int, t_final: int) -> int:
+    """Cubic schedule of the total rank budget: b_init for the first t_init steps,
+    then b_target + (b_init - b_target) (1 - (t - t_i) / (T - t_i - t_f))^3,
+    then b_target for the last t_final steps."""
+    if step < t_init:
+        return b_init
+    if step >= total_steps - t_final:
+        return b_target
+    frac = (step - t_init) / (total_steps - t_init - t_final)
+    return int(b_target + (b_init - b_target) * (1 - frac) ** 3)
+# --8<-- [end:adalora]
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    base = nn.Linear(16, 8)
+    dora = DoRALinear(base, r=2, alpha=4)
+    x = torch.randn(3, 16)
+    print("DoRA at init equals frozen layer:", torch.allclose(dora(x), base(x), atol=1e-6))
+    nn.init.normal_(dora.B)
+    print("row norms of W' equal m:", torch.allclose(dora.weight().norm(dim=1), dora.m, atol=1e-5))
+    P, _ = torch.linalg.qr(torch.randn(8, 4))
+    print("orthogonal regulariser of an orthonormal P, Q:",
+          round(orthogonal_regulariser(P, P.T.contiguous()).item(), 8))
+    print("budget:", [adalora_budget(t, 1000, 96, 48, 100, 200) for t in (0, 100, 300, 500, 800, 999)])

@@ -1,0 +1,94 @@
+"""Multi-head attention (MHA), multi-query (MQA) and grouped-query attention (GQA),
+KV-cache size per token, and the weight-absorption trick of multi-head latent attention (MLA).
+
+Pages: docs/transformer/multi_head.{zh,en}.md
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+# --8<-- [start:gqa]
+class GroupedQueryAttention(nn.Module):
+    """n_heads query heads share n_kv_heads key/value heads.
+
+    n_kv_heads == n_heads -> MHA (Vaswani et al., 2017)
+    n_kv_heads == 1       -> MQA (Shazeer, 2019)
+    1 < n_kv_heads < n_heads -> GQA (Ainslie et al., 2023): n_heads // n_kv_heads query heads per group.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, n_kv_heads: int | None = None, bias: bool = True) -> None:
+        super().__init__()
+        n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
+        assert d_model % n_heads == 0 and n_heads % n_kv_heads == 0
+        self.h, self.h_kv, self.dh = n_heads, n_kv_heads, d_model // n_heads
+        self.q_proj = nn.Linear(d_model, n_heads * self.dh, bias=bias)
+        self.k_proj = nn.Linear(d_model, n_kv_heads * self.dh, bias=bias)   # smaller than q_proj
+        self.v_proj = nn.Linear(d_model, n_kv_heads * self.dh, bias=bias)   # when n_kv_heads < n_heads
+        self.o_proj = nn.Linear(n_heads * self.dh, d_model, bias=bias)
+
+    def forward(self, x: torch.Tensor, causal: bool = False) -> torch.Tensor:
+        b, s, _ = x.shape                                                    # x: (batch, seq, d_model)
+        q = self.q_proj(x).view(b, s, self.h, self.dh).transpose(1, 2)       # (b, h, s, dh)
+        k = self.k_proj(x).view(b, s, self.h_kv, self.dh).transpose(1, 2)    # (b, h_kv, s, dh): what the KV cache stores
+        v = self.v_proj(x).view(b, s, self.h_kv, self.dh).transpose(1, 2)
+        group = self.h // self.h_kv
+        k = k.repeat_interleave(group, dim=1)                                # (b, h, s, dh): query head i uses kv head i // group
+        v = v.repeat_interleave(group, dim=1)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.dh)                # (b, h, s, s)
+        if causal:
+            scores = scores.masked_fill(torch.ones(s, s, dtype=torch.bool).triu(1), float("-inf"))
+        o = torch.softmax(scores, dim=-1) @ v                                # (b, h, s, dh)
+        return self.o_proj(o.transpose(1, 2).reshape(b, s, self.h * self.dh))
+# --8<-- [end:gqa]
+
+
+# --8<-- [start:kv_cache]
+def kv_cache_bytes_per_token(n_layers: int, n_kv_heads: int, head_dim: int, bytes_per_elem: int = 2) -> int:
+    """MHA / GQA / MQA: a key and a value vector per KV head per layer."""
+    return 2 * n_layers * n_kv_heads * head_dim * bytes_per_elem
+
+
+def mla_cache_bytes_per_token(n_layers: int, kv_lora_rank: int, rope_head_dim: int, bytes_per_elem: int = 2) -> int:
+    """MLA (DeepSeek-V2): one latent c_KV (kv_lora_rank) + one shared RoPE key (rope_head_dim) per layer."""
+    return n_layers * (kv_lora_rank + rope_head_dim) * bytes_per_elem
+# --8<-- [end:kv_cache]
+
+
+# --8<-- [start:mla_absorb]
+def mla_scores_naive(q: torch.Tensor, c_kv: torch.Tensor, w_uk: torch.Tensor) -> torch.Tensor:
+    """Up-project the cached latent to per-head keys, then dot with the queries.
+
+    q: (heads, q_len, dh); c_kv: (k_len, d_c) cached latents; w_uk: (heads, d_c, dh).
+    Returns scores (heads, q_len, k_len) = q (c W_UK)^T.
+    """
+    k = torch.einsum("tc,hcd->htd", c_kv, w_uk)          # (heads, k_len, dh): materialised keys
+    return q @ k.transpose(-2, -1)
+
+
+def mla_scores_absorbed(q: torch.Tensor, c_kv: torch.Tensor, w_uk: torch.Tensor) -> torch.Tensor:
+    """Same scores without ever building the keys: absorb W_UK into the query.
+
+    q k^T = q (c W_UK)^T = (q W_UK^T) c^T, so each head attends directly over the
+    d_c-dimensional latents. This only works because the content part of the key carries
+    no position-dependent rotation; DeepSeek-V2 adds RoPE through a separate, decoupled key.
+    """
+    q_latent = q @ w_uk.transpose(-2, -1)                 # (heads, q_len, d_c)
+    return q_latent @ c_kv.T                              # (heads, q_len, k_len)
+# --8<-- [end:mla_absorb]
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 64)
+    for n_kv in (8, 2, 1):
+        m = GroupedQueryAttention(64, n_heads=8, n_kv_heads=n_kv)
+        n_params = sum(p.numel() for p in m.parameters())
+        print(f"n_kv_heads={n_kv}: output {tuple(m(x, causal=True).shape)}, params {n_params}")
+    mib = 2 ** 20
+    print(f"KV cache / token, fp16: LLaMA-2-7B (MHA 32x32x128) {kv_cache_bytes_per_token(32, 32, 128) / mib:.3f} MiB, "
+          f"Llama-3-8B (GQA 8 kv heads) {kv_cache_bytes_per_token(32, 8, 128) / mib:.3f} MiB")
+    print("DeepSeek-V2 elements/token/layer: MHA-128 heads", 2 * 128 * 128, "vs MLA", 512 + 64)

@@ -1,0 +1,81 @@
+"""MoE layer vs a dense computation of every expert, hand-computed balance loss, capacity and bias."""
+import math
+
+import pytest
+import torch
+
+from snippets import load
+
+moe = load("architectures/moe")
+
+
+def dense_reference(layer, x):
+    """Run EVERY expert on every token, then keep the top-k ones by hand (no capacity limit)."""
+    x = x.reshape(-1, x.shape[-1])
+    probs = torch.softmax(x @ layer.router.weight.T, dim=-1)          # (T, N)
+    all_out = torch.stack([e(x) for e in layer.experts], dim=1)      # (T, N, d)
+    y = torch.zeros_like(x)
+    for t in range(x.shape[0]):
+        order = sorted(range(layer.n_experts), key=lambda e: -probs[t, e].item())[: layer.k]
+        z = sum(probs[t, e] for e in order)
+        for e in order:
+            y[t] += probs[t, e] / z * all_out[t, e]
+    for e in layer.shared:
+        y = y + e(x)
+    return y
+
+
+@pytest.mark.parametrize("k,n_shared", [(1, 0), (2, 0), (2, 1)])
+def test_matches_dense_computation_of_selected_experts(k, n_shared):
+    torch.manual_seed(k + 10 * n_shared)
+    layer = moe.MoELayer(d_model=12, d_ff=20, n_experts=6, k=k, n_shared=n_shared).double()
+    x = torch.randn(2, 9, 12, dtype=torch.float64)
+    y, _, _ = layer(x)
+    torch.testing.assert_close(y.reshape(-1, 12), dense_reference(layer, x))
+
+
+def test_switch_loss_on_hand_built_routing():
+    # 4 tokens, 2 experts. Top-1 choices: 0, 0, 0, 1 -> f = (3/4, 1/4).
+    probs = torch.tensor([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4], [0.3, 0.7]])
+    idx = probs.argmax(-1, keepdim=True)
+    # P = (0.65, 0.35); loss = 2 * (0.75 * 0.65 + 0.25 * 0.35) = 1.15
+    assert moe.switch_balance_loss(probs, idx, 2).item() == pytest.approx(1.15)
+
+
+def test_switch_loss_is_one_when_uniform_and_grows_when_skewed():
+    n = 4
+    uniform = torch.full((8, n), 1 / n)
+    idx = torch.arange(8).remainder(n).unsqueeze(-1)                  # each expert gets 2 tokens
+    assert moe.switch_balance_loss(uniform, idx, n).item() == pytest.approx(1.0)
+    collapsed = torch.tensor([[1.0, 0, 0, 0]]).repeat(8, 1)           # everything to expert 0
+    assert moe.switch_balance_loss(collapsed, torch.zeros(8, 1, dtype=torch.long), n).item() == pytest.approx(n)
+
+
+def test_capacity_drops_overflow_tokens():
+    torch.manual_seed(0)
+    layer = moe.MoELayer(d_model=8, d_ff=8, n_experts=4, k=1, capacity_factor=1.0)
+    with torch.no_grad():                      # force every token to expert 2
+        layer.router.weight.zero_()
+        layer.router.weight[2] = 0.0
+        layer.bias[2] = 1.0                    # bias only changes the choice
+    x = torch.randn(1, 12, 8)
+    y, _, idx = layer(x)
+    assert (idx == 2).all()
+    cap = moe.expert_capacity(12, 4, 1, 1.0)
+    assert cap == math.ceil(12 / 4) == 3
+    nonzero_rows = (y.reshape(12, 8).abs().sum(-1) > 0).sum().item()
+    assert nonzero_rows == cap                 # only the first `cap` tokens were processed
+
+
+def test_bias_changes_choice_not_gate_weights():
+    logits = torch.tensor([[2.0, 1.0, 0.0]])
+    idx0, w0, _ = moe.top_k_route(logits, 1)
+    idx1, w1, probs = moe.top_k_route(logits, 1, bias=torch.tensor([0.0, 0.0, 5.0]), renormalize=False)
+    assert idx0.item() == 0 and idx1.item() == 2
+    assert w1.item() == pytest.approx(torch.softmax(logits, -1)[0, 2].item())   # unbiased probability
+
+
+def test_bias_update_direction():
+    idx = torch.tensor([[0], [0], [0], [1]])                          # loads 3, 1, 0 (mean 4/3)
+    new = moe.update_routing_bias(torch.zeros(3), idx, gamma=0.1)
+    torch.testing.assert_close(new, torch.tensor([-0.1, 0.1, 0.1]))

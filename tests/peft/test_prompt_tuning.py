@@ -1,0 +1,84 @@
+"""Tests for snippets/peft/prompt_tuning.py.
+
+Oracles: peft's trainable-parameter counts on a tiny random Llama built from a config,
+and F.scaled_dot_product_attention with an explicit prefix-aware mask.
+"""
+import warnings
+
+import torch
+import torch.nn.functional as F
+from peft import PrefixTuningConfig, PromptEncoderConfig, PromptTuningConfig, TaskType, get_peft_model
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from snippets import load
+
+pt = load("peft/prompt_tuning")
+
+CFG = dict(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=3,
+           num_attention_heads=4, num_key_value_heads=4)
+
+
+def _peft_trainable(peft_config) -> int:
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_peft_model(LlamaForCausalLM(LlamaConfig(**CFG)), peft_config)
+    return model.get_nb_trainable_parameters()[0]
+
+
+def test_prompt_tuning_count_matches_peft():
+    n = _peft_trainable(PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=7))
+    assert n == pt.prompt_tuning_params(7, 16) == 7 * 16
+
+
+def test_prefix_tuning_counts_match_peft():
+    n = _peft_trainable(PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=5))
+    assert n == pt.prefix_tuning_params(5, 3, 16) == 5 * 3 * 2 * 16
+    n = _peft_trainable(PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=5,
+                                           prefix_projection=True, encoder_hidden_size=12))
+    assert n == pt.prefix_tuning_params(5, 3, 16, projection_hidden=12)
+
+
+def test_p_tuning_mlp_count_matches_peft():
+    n = _peft_trainable(PromptEncoderConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=6,
+                                            encoder_hidden_size=10))
+    assert n == pt.p_tuning_params(6, 16, 10)
+
+
+def test_soft_prompt_shape():
+    out = pt.prepend_soft_prompt(torch.randn(3, 9, 16), torch.randn(5, 16))
+    assert out.shape == (3, 14, 16)
+
+
+def test_prefix_attention_matches_sdpa_with_explicit_mask():
+    torch.manual_seed(0)
+    b, s, d, h, p = 2, 6, 16, 4, 3
+    x = torch.randn(b, s, d)
+    wq, wk, wv = (torch.randn(d, d) / 4 for _ in range(3))
+    pk, pv = torch.randn(p, d), torch.randn(p, d)
+    out = pt.prefix_attention(x, wq, wk, wv, pk, pv, n_heads=h)
+    assert out.shape == (b, h, s, d // h)                # length unchanged by the prefix
+
+    heads = lambda t: t.reshape(b, -1, h, d // h).transpose(1, 2)
+    q = heads(x @ wq)
+    k = heads(torch.cat([pk.expand(b, -1, -1), x @ wk], dim=1))
+    v = heads(torch.cat([pv.expand(b, -1, -1), x @ wv], dim=1))
+    allowed = torch.zeros(s, p + s, dtype=torch.bool)
+    for i in range(s):
+        allowed[i, : p + i + 1] = True                   # all prefix slots + real tokens <= i
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+    torch.testing.assert_close(out, ref)
+
+
+def test_prefix_attention_is_causal_over_real_tokens():
+    torch.manual_seed(1)
+    b, s, d, h = 1, 5, 8, 2
+    x = torch.randn(b, s, d)
+    wq, wk, wv = (torch.randn(d, d) / 3 for _ in range(3))
+    pk, pv = torch.randn(2, d), torch.randn(2, d)
+    out = pt.prefix_attention(x, wq, wk, wv, pk, pv, n_heads=h)
+    x2 = x.clone()
+    x2[:, -1] += 10.0                                     # change only the last token
+    out2 = pt.prefix_attention(x2, wq, wk, wv, pk, pv, n_heads=h)
+    torch.testing.assert_close(out[:, :, :-1], out2[:, :, :-1])
+    assert not torch.allclose(out[:, :, -1], out2[:, :, -1])

@@ -1,0 +1,77 @@
+"""Tests for snippets/position-encoding/absolute.py: nn.MultiheadAttention invariants and closed forms."""
+import math
+
+import torch
+from torch import nn
+
+from snippets import load
+
+ab = load("position-encoding/absolute")
+
+
+def test_attention_without_positions_is_permutation_equivariant():
+    torch.manual_seed(0)
+    attn = nn.MultiheadAttention(16, 4, batch_first=True).eval()
+    x = torch.randn(2, 6, 16)
+    perm = torch.randperm(6)
+    out = ab.self_attention_no_position(x, attn)
+    torch.testing.assert_close(ab.self_attention_no_position(x[:, perm], attn), out[:, perm], atol=1e-6, rtol=1e-5)
+    # Adding sinusoidal positions breaks the symmetry.
+    pe = ab.sinusoidal_position_encoding(6, 16)
+    out_pe = ab.self_attention_no_position(x + pe, attn)
+    assert not torch.allclose(ab.self_attention_no_position(x[:, perm] + pe, attn), out_pe[:, perm], atol=1e-3)
+
+
+def test_causal_mask_alone_breaks_permutation_equivariance():
+    torch.manual_seed(1)
+    attn = nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    x = torch.randn(1, 5, 8)
+    perm = torch.tensor([4, 3, 2, 1, 0])
+    out = ab.self_attention_no_position(x, attn, causal=True)
+    assert not torch.allclose(ab.self_attention_no_position(x[:, perm], attn, causal=True), out[:, perm], atol=1e-3)
+
+
+def test_sinusoidal_values_by_hand():
+    d = 8
+    pe = ab.sinusoidal_position_encoding(3, d)
+    torch.testing.assert_close(pe[0], torch.tensor([0.0, 1.0] * 4))
+    w = [10000 ** (-2 * i / d) for i in range(4)]                    # 1, 0.1, 0.01, 0.001
+    expected = [f(1 * wi) for wi in w for f in (math.sin, math.cos)]
+    torch.testing.assert_close(pe[1], torch.tensor(expected))
+    assert pe.abs().max() <= 1.0
+
+
+def test_sinusoidal_norm_and_dot_product_depends_only_on_offset():
+    d = 32
+    pe = ab.sinusoidal_position_encoding(200, d).double()
+    torch.testing.assert_close(pe.norm(dim=-1), torch.full((200,), math.sqrt(d / 2), dtype=torch.float64),
+                               atol=1e-5, rtol=1e-5)
+    w = torch.tensor([10000 ** (-2 * i / d) for i in range(d // 2)], dtype=torch.float64)
+    for p, k in ((0, 5), (17, 5), (120, 5), (3, 40), (90, 40)):
+        closed_form = torch.cos(k * w).sum()                          # sum_i cos(k w_i)
+        torch.testing.assert_close(pe[p] @ pe[p + k], closed_form, atol=1e-5, rtol=1e-5)
+
+
+def test_shift_is_a_fixed_linear_map():
+    # PE[p + k] = M_k PE[p], M_k block-diagonal with 2x2 rotations by k w_i, the same for every p.
+    d, k = 16, 7
+    pe = ab.sinusoidal_position_encoding(100, d).double()
+    m = torch.zeros(d, d, dtype=torch.float64)
+    for i in range(d // 2):
+        a = k * 10000 ** (-2 * i / d)
+        # (sin(x+a), cos(x+a)) = [[cos a, sin a], [-sin a, cos a]] (sin x, cos x)
+        m[2 * i:2 * i + 2, 2 * i:2 * i + 2] = torch.tensor([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
+    torch.testing.assert_close(pe[k:] , pe[:-k] @ m.T, atol=1e-5, rtol=1e-5)
+
+
+def test_learned_embedding_adds_rows_and_refuses_long_inputs():
+    torch.manual_seed(2)
+    layer = ab.LearnedPositionEmbedding(max_len=8, d_model=4)
+    x = torch.randn(2, 5, 4)
+    torch.testing.assert_close(layer(x), x + layer.table.weight[:5])
+    try:
+        layer(torch.randn(1, 9, 4))
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("positions beyond max_len must fail")

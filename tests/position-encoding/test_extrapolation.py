@@ -1,0 +1,78 @@
+"""Tests for snippets/position-encoding/extrapolation.py: Hugging Face ROPE_INIT_FUNCTIONS and the
+boundary behaviour each method states."""
+import math
+
+import torch
+from transformers import LlamaConfig
+from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+from snippets import load
+
+ex = load("position-encoding/extrapolation")
+
+D, BASE = 128, 10000.0
+
+
+def _hf(rope_parameters: dict, max_pos: int, **kw):
+    cfg = LlamaConfig(hidden_size=D * 2, num_attention_heads=2, max_position_embeddings=max_pos,
+                      rope_parameters={"rope_theta": BASE, **rope_parameters})
+    inv_freq, attn = ROPE_INIT_FUNCTIONS[rope_parameters["rope_type"]](cfg, None, **kw)
+    return inv_freq.double(), attn
+
+
+def test_pi_matches_transformers_linear_and_scales_every_frequency():
+    ref, _ = _hf({"rope_type": "linear", "factor": 4.0}, 4096)
+    torch.testing.assert_close(ex.pi_inv_freq(D, BASE, 4.0), ref, rtol=1e-6, atol=0)
+    torch.testing.assert_close(ex.pi_inv_freq(D, BASE, 4.0) * 4.0, ex.base_inv_freq(D, BASE))
+
+
+def test_ntk_aware_matches_transformers_dynamic_at_s_times_length():
+    # HF "dynamic" NTK with factor 1 uses scale = seq_len / max_position_embeddings.
+    for s in (2.0, 8.0):
+        ref, _ = _hf({"rope_type": "dynamic", "factor": 1.0}, 4096, seq_len=int(4096 * s))
+        torch.testing.assert_close(ex.ntk_aware_inv_freq(D, BASE, s), ref, rtol=1e-5, atol=0)
+
+
+def test_ntk_aware_boundaries():
+    s = 16.0
+    theta, f = ex.base_inv_freq(D, BASE), ex.ntk_aware_inv_freq(D, BASE, s)
+    assert f[0] == theta[0] == 1.0                                   # highest frequency unchanged
+    torch.testing.assert_close(f[-1], theta[-1] / s)                 # lowest frequency = PI
+    assert torch.all(f <= theta) and torch.all(f >= theta / s - 1e-15)   # in between: partial interpolation
+
+
+def test_yarn_matches_transformers():
+    for s, truncate in ((8.0, True), (8.0, False), (32.0, True)):
+        ref, attn = _hf({"rope_type": "yarn", "factor": s, "original_max_position_embeddings": 4096,
+                         "truncate": truncate}, int(4096 * s))
+        torch.testing.assert_close(ex.yarn_inv_freq(D, BASE, s, 4096, truncate=truncate), ref, rtol=1e-5, atol=0)
+        assert math.isclose(ex.yarn_attention_factor(s), attn)
+
+
+def test_yarn_boundaries():
+    s, L = 8.0, 4096
+    theta, f = ex.base_inv_freq(D, BASE), ex.yarn_inv_freq(D, BASE, s, L, truncate=False)
+    turns = L * theta / (2 * math.pi)                                # r_i = L / lambda_i
+    fast, slow = turns > 32, turns < 1
+    assert fast.any() and slow.any()
+    torch.testing.assert_close(f[fast], theta[fast])                 # r > beta: extrapolate (unchanged)
+    torch.testing.assert_close(f[slow], theta[slow] / s)             # r < alpha: interpolate like PI
+    mid = ~(fast | slow)
+    assert torch.all(f[mid] < theta[mid]) and torch.all(f[mid] > theta[mid] / s)
+    # attention temperature: sqrt(1/t) = 0.1 ln s + 1, and no change at s = 1
+    assert ex.yarn_attention_factor(1.0) == 1.0
+    assert math.isclose(ex.yarn_attention_factor(math.e ** 2), 1.2)
+
+
+def test_llama3_scaling_matches_transformers_and_bands():
+    cfg = dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+               original_max_position_embeddings=8192)
+    c = LlamaConfig(hidden_size=D * 2, num_attention_heads=2, max_position_embeddings=131072,
+                    rope_parameters={"rope_theta": 500000.0, **cfg})
+    ref, _ = ROPE_INIT_FUNCTIONS["llama3"](c, None)
+    f = ex.llama3_inv_freq(D)
+    torch.testing.assert_close(f, ref.double(), rtol=1e-5, atol=0)
+    theta = ex.base_inv_freq(D, 500000.0)
+    wavelen = 2 * math.pi / theta
+    torch.testing.assert_close(f[wavelen < 2048], theta[wavelen < 2048])
+    torch.testing.assert_close(f[wavelen > 8192], theta[wavelen > 8192] / 8)

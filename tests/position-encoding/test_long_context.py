@@ -1,0 +1,41 @@
+"""Tests for snippets/position-encoding/long_context.py: hand-computed memory, a loop-built mask with
+F.scaled_dot_product_attention, and needle placement by hand."""
+import torch
+import torch.nn.functional as F
+
+from snippets import load
+
+lc = load("position-encoding/long_context")
+
+
+def test_kv_cache_by_hand():
+    # Llama-3.1-8B: 2 * 32 * 8 * 128 * 2 B = 128 KiB per token; x 131072 tokens = 16 GiB.
+    assert lc.kv_cache_gib(131072, 32, 8, 128) == 16.0
+    # LLaMA-2-7B-style MHA (32 KV heads): 4x more, 64 GiB; batch of 4 at 32k tokens: 4 * 16 = 64 GiB too.
+    assert lc.kv_cache_gib(131072, 32, 32, 128) == 64.0
+    assert lc.kv_cache_gib(32768, 32, 32, 128, batch=4) == 64.0
+
+
+def test_sink_window_mask_matches_loop_definition_and_sdpa():
+    seq, window, n_sink = 12, 4, 2
+    expected = torch.zeros(seq, seq, dtype=torch.bool)
+    for i in range(seq):
+        for j in range(i + 1):
+            expected[i, j] = (i - j < window) or (j < n_sink)
+    mask = lc.sink_window_mask(seq, window, n_sink)
+    assert torch.equal(mask, expected)
+    assert int(mask.sum(-1).max()) == window + n_sink                # bounded cache per query
+    # With window >= seq and no sinks needed, it is plain causal attention.
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 2, seq, 8) for _ in range(3))
+    torch.testing.assert_close(
+        F.scaled_dot_product_attention(q, k, v, attn_mask=lc.sink_window_mask(seq, seq, 0)),
+        F.scaled_dot_product_attention(q, k, v, is_causal=True))
+
+
+def test_needle_position_and_recall():
+    filler = [f"S{i}." for i in range(20)]
+    for depth, k in ((0.0, 0), (0.25, 5), (0.5, 10), (1.0, 20)):
+        text, idx = lc.build_needle_prompt(filler, "NEEDLE.", depth)
+        assert idx == k and text.split(" ")[k] == "NEEDLE." and len(text.split(" ")) == 21
+    assert lc.needle_recall(["It is 4217.", "no idea", "4217"], "4217") == 2 / 3

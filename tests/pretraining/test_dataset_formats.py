@@ -1,0 +1,92 @@
+"""Format validators vs independent JSON Schemas (jsonschema) on good and bad records,
+hand-labelled semantic cases, and the C(K, 2) pair count of a ranking."""
+import math
+
+import jsonschema
+import pytest
+
+from snippets import load
+
+df = load("pretraining/dataset_formats")
+
+MSG = {"type": "object", "required": ["role", "content"], "additionalProperties": False,
+       "properties": {"role": {"enum": ["system", "user", "assistant", "tool"]},
+                      "content": {"type": "string", "pattern": r"\S"}}}
+SFT_SCHEMA = {"oneOf": [
+    {"type": "object", "required": ["messages"], "additionalProperties": False,
+     "properties": {"messages": {"type": "array", "minItems": 1, "items": MSG,
+                                 "contains": {"properties": {"role": {"const": "user"}}}}}},
+    {"type": "object", "required": ["prompt", "completion"],
+     "properties": {"prompt": {"type": "string", "pattern": r"\S"},
+                    "completion": {"type": "string", "pattern": r"\S"}}},
+]}
+PREF_SCHEMA = {"type": "object", "required": ["prompt", "chosen", "rejected"],
+               "properties": {k: {"type": "string", "pattern": r"\S"} for k in ("prompt", "chosen", "rejected")}}
+
+U = {"role": "user", "content": "What is 2+2?"}
+A = {"role": "assistant", "content": "4"}
+
+# Structural cases: the validator and the schema must agree.
+SFT_CASES = [
+    {"messages": [U, A]},
+    {"messages": [{"role": "system", "content": "Be brief."}, U, A]},
+    {"prompt": "Translate: chat", "completion": "cat"},
+    {"messages": []},
+    {"messages": [U, {"role": "bot", "content": "4"}]},
+    {"messages": [U, {"role": "assistant", "content": "   "}]},
+    {"messages": [A]},
+    {"prompt": "Translate: chat"},
+    {"text": "raw pre-training text"},
+]
+PREF_CASES = [
+    {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Lyon."},
+    {"prompt": "Capital of France?", "chosen": "Paris."},
+    {"prompt": "", "chosen": "Paris.", "rejected": "Lyon."},
+    {"chosen": "Paris.", "rejected": "Lyon."},
+]
+
+
+def schema_ok(schema, rec):
+    try:
+        jsonschema.validate(rec, schema)
+        return True
+    except jsonschema.ValidationError:
+        return False
+
+
+@pytest.mark.parametrize("rec", SFT_CASES)
+def test_sft_validator_agrees_with_json_schema(rec):
+    assert (df.validate_sft(rec) == []) == schema_ok(SFT_SCHEMA, rec)
+
+
+@pytest.mark.parametrize("rec", PREF_CASES)
+def test_preference_validator_agrees_with_json_schema(rec):
+    assert (df.validate_preference(rec) == []) == schema_ok(PREF_SCHEMA, rec)
+
+
+def test_semantic_rules_beyond_the_schema():
+    # These pass a purely structural schema but are useless or harmful as training data.
+    assert df.validate_sft({"messages": [A, U]})                       # nothing to learn at the end
+    assert df.validate_sft({"messages": [U, {"role": "system", "content": "x"}, A]})
+    assert df.validate_preference({"prompt": "Q", "chosen": "same", "rejected": "same"})
+    assert df.validate_preference({"prompt": "Q", "chosen": "a", "rejected": [A]})
+    # conversational preference pair is fine
+    assert df.validate_preference({"prompt": [U], "chosen": [A], "rejected": [{"role": "assistant",
+                                                                              "content": "5"}]}) == []
+
+
+def test_prompt_only_and_unpaired():
+    assert df.validate_prompt_only({"prompt": [U], "answer": "4"}) == []
+    assert df.validate_prompt_only({"prompt": [U, A]})                 # already answered
+    assert df.validate_prompt_only({"prompt": "Q", "completion": "A"})
+    assert df.validate_unpaired({"prompt": "Q", "completion": "A", "label": True}) == []
+    assert df.validate_unpaired({"prompt": "Q", "completion": "A", "label": "good"})
+
+
+@pytest.mark.parametrize("k", [2, 4, 9])
+def test_ranking_to_pairs(k):
+    ranked = [f"r{i}" for i in range(k)]                               # r0 best
+    pairs = df.ranking_to_pairs("Q", ranked)
+    assert len(pairs) == math.comb(k, 2)                               # InstructGPT: K = 4..9
+    assert all(int(p["chosen"][1:]) < int(p["rejected"][1:]) for p in pairs)
+    assert all(df.validate_preference(p) == [] for p in pairs)

@@ -1,0 +1,55 @@
+"""Causal-LM loss vs Hugging Face LlamaForCausalLM(labels=...); MLM masking statistics and invariants."""
+import math
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from snippets import load
+
+obj = load("pretraining/objectives")
+
+
+def test_causal_lm_loss_matches_transformers():
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=97, hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=4)).eval()
+    ids = torch.randint(0, 97, (3, 11))
+    labels = ids.clone()
+    labels[0, :4] = -100                                 # e.g. an SFT prompt that is not trained on
+    with torch.no_grad():
+        out = model(ids, labels=labels)                  # HF shifts the labels internally
+    torch.testing.assert_close(obj.causal_lm_loss(out.logits, ids, labels), out.loss)
+
+
+def test_causal_lm_loss_uniform_model_is_log_vocab():
+    ids = torch.randint(0, 50, (2, 9))
+    assert obj.causal_lm_loss(torch.zeros(2, 9, 50), ids).item() == pytest.approx(math.log(50))
+
+
+def test_causal_lm_loss_perfect_model_is_zero():
+    ids = torch.randint(0, 20, (1, 8))
+    logits = torch.full((1, 8, 20), -1e4)
+    logits[0, torch.arange(7), ids[0, 1:]] = 1e4          # position t puts all mass on token t+1
+    assert obj.causal_lm_loss(logits, ids).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_mlm_mask_statistics_and_invariants():
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(10, 5000, (256, 256), generator=g)
+    special = torch.zeros_like(ids, dtype=torch.bool)
+    special[:, 0] = special[:, -1] = True
+    x, y = obj.mlm_mask(ids, mask_token_id=3, vocab_size=5000, special=special, generator=g)
+    chosen = y != -100
+    n_regular = (~special).sum().item()
+    assert not chosen[special].any()                                   # specials never targets
+    assert torch.equal(y[chosen], ids[chosen])                         # labels are the originals
+    assert torch.equal(x[~chosen], ids[~chosen])                       # others untouched
+    assert chosen.sum().item() / n_regular == pytest.approx(0.15, abs=0.005)
+    c = chosen.sum().item()
+    masked = (x[chosen] == 3).sum().item() / c
+    unchanged = (x[chosen] == ids[chosen]).sum().item() / c
+    assert masked == pytest.approx(0.8, abs=0.01)
+    # 10% kept on purpose, plus random replacements that happen to draw the same token (~1/5000)
+    assert unchanged == pytest.approx(0.1, abs=0.01)
+    assert 1 - masked - unchanged == pytest.approx(0.1, abs=0.01)

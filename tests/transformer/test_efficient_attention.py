@@ -1,0 +1,84 @@
+"""Tests for snippets/transformer/efficient_attention.py: nn.MultiheadAttention parameter count,
+torch FlopCounterMode, torch.softmax / logsumexp, F.scaled_dot_product_attention, quadratic linear attention."""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from snippets import load
+
+ea = load("transformer/efficient_attention")
+
+
+def test_param_count_matches_nn_multiheadattention_and_hand():
+    for d, h in ((64, 4), (512, 8)):
+        ref = nn.MultiheadAttention(d, h, bias=True)
+        assert ea.attention_params(d, h, h, d // h, bias=True) == sum(p.numel() for p in ref.parameters())
+    # LLaMA-2-7B layer by hand: 4 * 4096^2 = 67,108,864; Llama-3-8B (8 KV heads): 2*4096^2 + 2*4096*1024.
+    assert ea.attention_params(4096, 32, 32, 128) == 67_108_864
+    assert ea.attention_params(4096, 32, 8, 128) == 2 * 4096 ** 2 + 2 * 4096 * 1024
+
+
+def test_flops_match_torch_flop_counter():
+    torch.manual_seed(0)
+    n, d, h, h_kv = 24, 32, 4, 2
+    dh = d // h
+    x = torch.randn(1, n, d)
+    wq, wk, wv, wo = torch.randn(d, d), torch.randn(h_kv * dh, d), torch.randn(h_kv * dh, d), torch.randn(d, d)
+    with FlopCounterMode(display=False) as counter:
+        q = F.linear(x, wq).view(1, n, h, dh).transpose(1, 2)
+        k = F.linear(x, wk).view(1, n, h_kv, dh).transpose(1, 2).repeat_interleave(h // h_kv, 1)
+        v = F.linear(x, wv).view(1, n, h_kv, dh).transpose(1, 2).repeat_interleave(h // h_kv, 1)
+        p = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(dh), -1)
+        F.linear((p @ v).transpose(1, 2).reshape(1, n, d), wo)
+    assert ea.attention_flops(n, d, h, h_kv, dh)["total"] == counter.get_total_flops()
+
+
+def test_quadratic_term_overtakes_projections_beyond_2d():
+    d = 1024
+    at = lambda n: ea.attention_flops(n, d, 8, 8, 128)     # noqa: E731
+    # 8 n d^2 (projections) vs 4 n^2 d (Q K^T and P V): equal at n = 2d.
+    c = at(2 * d)
+    assert c["projections"] == c["scores"] + c["weighted_sum"]
+    assert at(4 * d)["scores"] * 2 > at(4 * d)["projections"]
+
+
+def test_online_softmax_matches_torch_even_with_huge_logits():
+    torch.manual_seed(1)
+    x = torch.randn(3, 37) * 5
+    x[0, 30] = 1000.0                                  # exp(1000) overflows without max subtraction
+    for block in (1, 4, 8, 37, 64):
+        torch.testing.assert_close(ea.online_softmax(x, block), torch.softmax(x, -1))
+
+
+def test_tiled_attention_matches_sdpa_for_many_block_sizes():
+    torch.manual_seed(2)
+    q, k, v = torch.randn(2, 3, 29, 16), torch.randn(2, 3, 29, 16), torch.randn(2, 3, 29, 16)
+    for causal in (False, True):
+        ref = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        scores = q @ k.transpose(-2, -1) / 4.0
+        if causal:
+            scores = scores.masked_fill(torch.ones(29, 29, dtype=torch.bool).triu(1), float("-inf"))
+        for bq, bk in ((1, 1), (4, 4), (8, 5), (16, 32), (29, 29), (64, 64)):
+            out, lse = ea.tiled_attention(q, k, v, bq, bk, causal=causal)
+            torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(lse, torch.logsumexp(scores, -1), atol=1e-5, rtol=1e-5)
+
+
+def test_tiled_attention_with_fewer_queries_than_keys():
+    torch.manual_seed(3)
+    q, k, v = torch.randn(1, 2, 5, 8), torch.randn(1, 2, 40, 8), torch.randn(1, 2, 40, 8)
+    out, _ = ea.tiled_attention(q, k, v, 2, 7)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v), atol=1e-5, rtol=1e-5)
+
+
+def test_linear_attention_recurrence_equals_quadratic_form():
+    torch.manual_seed(4)
+    q, k, v = (torch.randn(2, 2, 11, 6, dtype=torch.float64) for _ in range(3))
+    # Oracle: the "attention-like" form, phi(Q) phi(K)^T masked causally and row-normalised.
+    phi_q, phi_k = F.elu(q) + 1, F.elu(k) + 1
+    a = (phi_q @ phi_k.transpose(-2, -1)).tril()
+    expected = (a @ v) / (a.sum(-1, keepdim=True) + 1e-6)
+    torch.testing.assert_close(ea.causal_linear_attention(q, k, v), expected)

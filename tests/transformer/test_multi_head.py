@@ -1,0 +1,81 @@
+"""Tests for snippets/transformer/multi_head.py: nn.MultiheadAttention, F.scaled_dot_product_attention(enable_gqa),
+hand-computed KV-cache sizes, and the MLA absorption identity."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snippets import load
+
+mh = load("transformer/multi_head")
+
+
+def test_mha_matches_nn_multiheadattention_with_copied_weights():
+    torch.manual_seed(0)
+    d, h = 32, 4
+    ref = nn.MultiheadAttention(d, h, batch_first=True)
+    nn.init.normal_(ref.in_proj_bias)
+    nn.init.normal_(ref.out_proj.bias)
+    mine = mh.GroupedQueryAttention(d, h)                   # n_kv_heads defaults to n_heads: plain MHA
+    wq, wk, wv = ref.in_proj_weight.chunk(3)
+    bq, bk, bv = ref.in_proj_bias.chunk(3)
+    with torch.no_grad():
+        for lin, w, b in ((mine.q_proj, wq, bq), (mine.k_proj, wk, bk), (mine.v_proj, wv, bv),
+                          (mine.o_proj, ref.out_proj.weight, ref.out_proj.bias)):
+            lin.weight.copy_(w)
+            lin.bias.copy_(b)
+    x = torch.randn(3, 7, d)
+    expected, _ = ref(x, x, x, need_weights=False)
+    torch.testing.assert_close(mine(x), expected, atol=1e-5, rtol=1e-5)
+    causal = torch.ones(7, 7, dtype=torch.bool).triu(1)      # True = masked, nn.MultiheadAttention convention
+    expected_c, _ = ref(x, x, x, attn_mask=causal, need_weights=False)
+    torch.testing.assert_close(mine(x, causal=True), expected_c, atol=1e-5, rtol=1e-5)
+
+
+def test_gqa_and_mqa_match_sdpa_enable_gqa():
+    torch.manual_seed(1)
+    d, h = 48, 6
+    x = torch.randn(2, 5, d)
+    for n_kv in (3, 2, 1):
+        m = mh.GroupedQueryAttention(d, h, n_kv, bias=False)
+        b, s, dh = 2, 5, d // h
+        q = m.q_proj(x).view(b, s, h, dh).transpose(1, 2)
+        k = m.k_proj(x).view(b, s, n_kv, dh).transpose(1, 2)
+        v = m.v_proj(x).view(b, s, n_kv, dh).transpose(1, 2)
+        o = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        expected = m.o_proj(o.transpose(1, 2).reshape(b, s, d))
+        torch.testing.assert_close(m(x, causal=True), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_gqa_projection_sizes():
+    m = mh.GroupedQueryAttention(4096, 32, 8, bias=False)    # Llama-3-8B attention shapes
+    assert m.k_proj.weight.shape == (1024, 4096) and m.q_proj.weight.shape == (4096, 4096)
+    # 4096*4096*2 (q, o) + 4096*1024*2 (k, v) = 41,943,040 parameters, by hand
+    assert sum(p.numel() for p in m.parameters()) == 41_943_040
+
+
+def test_kv_cache_sizes_by_hand():
+    # LLaMA-2-7B: 32 layers, 32 heads x 128, fp16: 2*32*32*128*2 = 524,288 B = 0.5 MiB per token.
+    assert mh.kv_cache_bytes_per_token(32, 32, 128, 2) == 524_288
+    # Llama-3-8B: 8 KV heads -> a quarter of that; MQA (1 KV head) -> 1/32.
+    assert mh.kv_cache_bytes_per_token(32, 8, 128, 2) == 131_072
+    assert mh.kv_cache_bytes_per_token(32, 1, 128, 2) == 16_384
+    # 4k tokens of LLaMA-2-7B cache = 2 GiB.
+    assert mh.kv_cache_bytes_per_token(32, 32, 128, 2) * 4096 == 2 * 2 ** 30
+    # DeepSeek-V2: d_c = 512, d_h^R = 64 -> 576 elements per layer; MHA with 128 heads x 128 dims -> 32,768;
+    # 576 / (2 * 128) = 2.25, the paper's "GQA with only 2.25 groups".
+    mla = mh.mla_cache_bytes_per_token(1, 512, 64, bytes_per_elem=1)
+    assert mla == 576
+    assert mh.kv_cache_bytes_per_token(1, 128, 128, 1) == 32_768
+    assert mla / (2 * 128) == 2.25
+
+
+def test_mla_absorbed_scores_equal_naive_scores():
+    torch.manual_seed(2)
+    heads, q_len, k_len, d_c, dh = 4, 3, 10, 16, 8
+    q = torch.randn(heads, q_len, dh, dtype=torch.float64)
+    c = torch.randn(k_len, d_c, dtype=torch.float64)
+    w_uk = torch.randn(heads, d_c, dh, dtype=torch.float64)
+    # Oracle: build each head's keys with an explicit loop.
+    expected = torch.stack([q[i] @ (c @ w_uk[i]).T for i in range(heads)])
+    torch.testing.assert_close(mh.mla_scores_naive(q, c, w_uk), expected)
+    torch.testing.assert_close(mh.mla_scores_absorbed(q, c, w_uk), expected)

@@ -1,0 +1,167 @@
+"""Tool use: a safe calculator tool, a ReAct loop driven by any text-in/text-out model, and
+parsing + validating a JSON function call against the tool's JSON Schema.
+
+Pages: docs/agents/tool_use.{zh,en}.md
+"""
+from __future__ import annotations
+
+import ast
+import json
+import operator
+import re
+from typing import Any, Callable
+
+
+# --8<-- [start:tools]
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+        ast.Div: operator.truediv, ast.Pow: operator.pow, ast.USub: operator.neg,
+        ast.UAdd: operator.pos}
+
+
+def calculator(expression: str) -> str:
+    """Evaluate + - * / ** and parentheses on numbers. Never eval() model output: names,
+    calls and attributes are rejected."""
+    def ev(node: ast.AST) -> float:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](ev(node.operand))
+        raise ValueError(f"unsupported expression: {ast.dump(node)[:40]}")
+    return str(ev(ast.parse(expression, mode="eval").body))
+
+
+def make_search(kb: dict[str, str]) -> Callable[[str], str]:
+    """A stand-in search tool: the first entry whose key occurs in the query."""
+    def search(query: str) -> str:
+        for key, text in kb.items():
+            if key.lower() in query.lower():
+                return text
+        return "no result"
+    return search
+# --8<-- [end:tools]
+
+
+# --8<-- [start:react]
+ACTION_RE = re.compile(r"Action:\s*(\w+)\[(.*)\]\s*$", re.MULTILINE)
+FINAL_RE = re.compile(r"Final Answer:\s*(.*)", re.DOTALL)
+
+
+def react(model: Callable[[str], str], tools: dict[str, Callable[[str], str]],
+          question: str, max_steps: int = 5) -> tuple[str | None, list[tuple[str, str, str]]]:
+    """ReAct (Yao et al., 2022): the model writes Thought / Action lines, the harness runs the
+    tool and appends an Observation, until the model writes 'Final Answer:' or steps run out.
+    Returns (answer or None, trace of (tool, input, observation))."""
+    prompt = (f"Tools: {', '.join(tools)}. Use 'Action: tool[input]' or 'Final Answer: ...'.\n"
+              f"Question: {question}\n")
+    trace: list[tuple[str, str, str]] = []
+    for _ in range(max_steps):
+        step = model(prompt)                       # e.g. "Thought: ...\nAction: search[...]"
+        prompt += step + "\n"
+        if (m := FINAL_RE.search(step)):
+            return m.group(1).strip(), trace
+        if not (m := ACTION_RE.search(step)):
+            obs = "Error: no Action or Final Answer found"   # tell the model, let it retry
+            name, arg = "", ""
+        else:
+            name, arg = m.group(1), m.group(2)
+            try:
+                obs = tools[name](arg) if name in tools else f"Error: unknown tool {name!r}"
+            except Exception as e:                 # a failing tool is an observation, not a crash
+                obs = f"Error: {e}"
+        trace.append((name, arg, obs))
+        prompt += f"Observation: {obs}\n"
+    return None, trace
+# --8<-- [end:react]
+
+
+# --8<-- [start:tool_spec]
+# What the model is sent for one tool (OpenAI-style; other vendors use the same JSON Schema core).
+WEATHER_TOOL: dict = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"},
+                           "unit": {"type": "string", "enum": ["C", "F"]}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    },
+}
+# --8<-- [end:tool_spec]
+
+
+# --8<-- [start:function_call]
+class ToolCallError(ValueError):
+    """The model's tool call could not be used; the message says why (fed back to the model)."""
+
+
+_TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
+          "object": dict, "array": list}
+
+
+def _check(value: Any, schema: dict, path: str) -> None:
+    t = schema.get("type")
+    if t is not None:
+        ok = isinstance(value, _TYPES[t]) and not (t in ("integer", "number")
+                                                   and isinstance(value, bool))
+        if not ok:
+            raise ToolCallError(f"{path}: expected {t}, got {type(value).__name__}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise ToolCallError(f"{path}: {value!r} is not one of {schema['enum']}")
+    if t == "object":
+        props = schema.get("properties", {})
+        for key in schema.get("required", []):
+            if key not in value:
+                raise ToolCallError(f"{path}: missing required field {key!r}")
+        if schema.get("additionalProperties") is False:
+            extra = set(value) - set(props)
+            if extra:
+                raise ToolCallError(f"{path}: unexpected fields {sorted(extra)}")
+        for key, sub in props.items():
+            if key in value:
+                _check(value[key], sub, f"{path}.{key}")
+    if t == "array" and "items" in schema:
+        for i, item in enumerate(value):
+            _check(item, schema["items"], f"{path}[{i}]")
+
+
+def parse_tool_call(text: str, tools: dict[str, dict]) -> tuple[str, dict]:
+    """Parse '{"name": ..., "arguments": {...}}' and validate the arguments against the tool's
+    JSON Schema (subset: type, enum, required, properties, additionalProperties, items)."""
+    try:
+        call = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ToolCallError(f"invalid JSON: {e.msg} at position {e.pos}") from None
+    if not isinstance(call, dict) or "name" not in call or "arguments" not in call:
+        raise ToolCallError("expected an object with 'name' and 'arguments'")
+    if call["name"] not in tools:
+        raise ToolCallError(f"unknown tool {call['name']!r}; available: {sorted(tools)}")
+    _check(call["arguments"], tools[call["name"]], "arguments")
+    return call["name"], call["arguments"]
+# --8<-- [end:function_call]
+
+
+if __name__ == "__main__":
+    # A scripted stand-in for the LLM; the knowledge base is made up.
+    script = iter(["Thought: I need the head count first.\nAction: search[Acme head count]",
+                   "Thought: Now multiply.\nAction: calculator[1234 * 12]",
+                   "Thought: Done.\nFinal Answer: 14808"])
+    tools = {"search": make_search({"Acme": "Acme Corp has 1234 employees."}),
+             "calculator": calculator}
+    answer, trace = react(lambda prompt: next(script), tools,
+                          "Acme gives each employee 12 notebooks. How many notebooks is that?")
+    for step in trace:
+        print("tool call:", step)
+    print("answer:", answer)
+    weather = WEATHER_TOOL["function"]["parameters"]
+    print(parse_tool_call('{"name": "get_weather", "arguments": {"city": "Beijing"}}',
+                          {"get_weather": weather}))
+    try:
+        parse_tool_call('{"name": "get_weather", "arguments": {"unit": "K"}}', {"get_weather": weather})
+    except ToolCallError as e:
+        print("rejected:", e)

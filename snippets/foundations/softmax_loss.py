@@ -1,0 +1,99 @@
+"""Numerically stable softmax / log-sum-exp, cross-entropy, perplexity, KL divergence.
+
+Pages: docs/foundations/softmax_loss.{zh,en}.md
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+# --8<-- [start:softmax]
+def logsumexp(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """log(sum(exp(x))) without overflow: factor out the max m, log sum exp(x - m) + m."""
+    m = x.amax(dim=dim, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))      # all -inf row -> stays -inf
+    return (x - m).exp().sum(dim=dim).log() + m.squeeze(dim)
+
+
+def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Stable softmax: subtracting the row max changes nothing mathematically but keeps exp() <= 1."""
+    z = (x - x.amax(dim=dim, keepdim=True)).exp()
+    return z / z.sum(dim=dim, keepdim=True)
+
+
+def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """log p_i = (x_i - m) - log sum_j exp(x_j - m): never takes log of an underflowed 0.
+
+    Subtract the max first: x_i - logsumexp(x) would cancel two large numbers
+    (e.g. 1e4 - (1e4 + log 2) in float32 loses about 3 digits).
+    """
+    shifted = x - x.amax(dim=dim, keepdim=True)
+    return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
+
+
+def naive_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Textbook exp(x) / sum exp(x): overflows to inf/inf = nan for large logits."""
+    return x.exp() / x.exp().sum(dim=dim, keepdim=True)
+# --8<-- [end:softmax]
+
+
+# --8<-- [start:cross_entropy]
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Mean next-token NLL. logits: (batch, seq, vocab); targets: (batch, seq) token ids.
+
+    CE = -(1/T) sum_t log softmax(logits_t)[y_t], averaged over non-ignored positions.
+    """
+    logp = log_softmax(logits.float(), dim=-1)                      # (b, s, V)
+    mask = targets != ignore_index
+    safe = targets.masked_fill(~mask, 0)
+    nll = -logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)          # (b, s)
+    return (nll * mask).sum() / mask.sum()
+
+
+def perplexity(mean_nll: torch.Tensor) -> torch.Tensor:
+    """PPL = exp(mean NLL in nats): the effective number of equally likely next tokens."""
+    return mean_nll.exp()
+# --8<-- [end:cross_entropy]
+
+
+# --8<-- [start:kl]
+def kl_divergence(logp: torch.Tensor, logq: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """KL(P || Q) = sum_i p_i (log p_i - log q_i), from log-probabilities (0 log 0 = 0)."""
+    p = logp.exp()
+    return torch.where(p > 0, p * (logp - logq), torch.zeros_like(p)).sum(dim)
+
+
+def fit_gaussian_to_mixture(direction: str, grid: torch.Tensor) -> tuple[float, float]:
+    """Fit q = N(mu, sigma^2) to the bimodal p = 0.5 N(-3, 1) + 0.5 N(3, 1) on a grid.
+
+    direction="forward" minimises KL(p || q) (mode-covering);
+    direction="reverse" minimises KL(q || p) (mode-seeking). Brute-force search over (mu, sigma).
+    """
+    def log_normal(x, mu, s):
+        return -0.5 * ((x - mu) / s) ** 2 - torch.log(torch.as_tensor(s) * math.sqrt(2 * math.pi))
+    logp = torch.logaddexp(log_normal(grid, -3.0, 1.0), log_normal(grid, 3.0, 1.0)) + math.log(0.5)
+    dx = float(grid[1] - grid[0])
+    mus = torch.arange(-4.0, 4.01, 0.1, dtype=grid.dtype)[:, None, None]       # (M, 1, 1)
+    sigmas = torch.arange(0.5, 4.51, 0.05, dtype=grid.dtype)[None, :, None]    # (1, S, 1)
+    logq = log_normal(grid, mus, sigmas)                                       # (M, S, G)
+    a, b = (logp, logq) if direction == "forward" else (logq, logp)
+    kl = (a.exp() * (a - b)).sum(-1) * dx                                      # (M, S)
+    i, j = divmod(int(kl.argmin()), kl.shape[1])
+    return float(mus[i, 0, 0]), float(sigmas[0, j, 0])
+# --8<-- [end:kl]
+
+
+if __name__ == "__main__":
+    x = torch.tensor([1e4, 1e4 - 1.0, -1e4])
+    print("naive softmax  :", naive_softmax(x).tolist())
+    print("stable softmax :", [round(v, 4) for v in softmax(x).tolist()])
+    torch.manual_seed(0)
+    V = 50
+    logits, y = torch.randn(2, 8, V), torch.randint(0, V, (2, 8))
+    ce = cross_entropy(logits, y)
+    print(f"CE {ce:.3f} nats, PPL {perplexity(ce):.1f} (uniform guess would be PPL {V})")
+    grid = torch.linspace(-12, 12, 1201, dtype=torch.float64)
+    print("forward KL fit (mu, sigma):", fit_gaussian_to_mixture("forward", grid))
+    print("reverse KL fit (mu, sigma):", fit_gaussian_to_mixture("reverse", grid))

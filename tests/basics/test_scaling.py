@@ -1,0 +1,45 @@
+"""Chinchilla closed-form optimum vs numerical minimisation; 20-tokens rule by hand; emergence toy."""
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+
+from snippets import load
+
+sc = load("basics/scaling")
+
+
+@pytest.mark.parametrize("flops", [1e20, 5.76e23, 1e26])
+def test_closed_form_optimum_matches_numerical_minimum(flops):
+    # Minimise L(N, C / (6N)) over log N numerically.
+    res = minimize_scalar(lambda logn: sc.chinchilla_loss(math.exp(logn), flops / 6 / math.exp(logn)),
+                          bounds=(math.log(1e6), math.log(1e14)), method="bounded",
+                          options={"xatol": 1e-10})
+    n_opt, d_opt = sc.chinchilla_optimal(flops)
+    assert math.log(n_opt) == pytest.approx(res.x, abs=1e-4)
+    assert 6 * n_opt * d_opt == pytest.approx(flops)
+
+
+def test_exponents_sum_to_one():
+    # N_opt ∝ C^a, D_opt ∝ C^b with a + b = 1 (since C = 6 N D).
+    (n1, d1), (n2, d2) = sc.chinchilla_optimal(1e22), sc.chinchilla_optimal(1e24)
+    a = math.log(n2 / n1) / math.log(100)
+    b = math.log(d2 / d1) / math.log(100)
+    assert a + b == pytest.approx(1.0)
+    assert a == pytest.approx(0.28 / (0.34 + 0.28))
+
+
+def test_twenty_tokens_rule_gopher_budget_by_hand():
+    # Gopher's budget 5.76e23 FLOPs: N = sqrt(5.76e23 / 120) ≈ 69.3B, D ≈ 1.39T (Chinchilla: 70B, 1.4T).
+    n, d = sc.twenty_tokens_rule(5.76e23)
+    assert n == pytest.approx(69.28e9, rel=1e-3)
+    assert d == pytest.approx(1.3856e12, rel=1e-3)
+
+
+def test_emergence_toy_is_smooth_per_token_but_sharp_exact_match():
+    p = np.linspace(0.5, 1.0, 51)
+    em = np.array([sc.exact_match_from_token_accuracy(x, 20) for x in p])
+    assert np.allclose(em, p ** 20)
+    # Exact match stays < 5% over the first 70% of the p range, then rises to 1.
+    assert em[p <= 0.85].max() < 0.05 and em[-1] == 1.0

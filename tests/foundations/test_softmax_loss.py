@@ -1,0 +1,77 @@
+"""Softmax / LSE / CE / PPL / KL vs torch built-ins, closed forms and invariants."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from snippets import load
+
+sl = load("foundations/softmax_loss")
+
+
+@pytest.mark.parametrize("scale", [1.0, 100.0, 1e4])
+def test_softmax_and_logsumexp_match_torch_on_huge_inputs(scale):
+    torch.manual_seed(0)
+    x = torch.randn(4, 7, 33) * scale
+    x[0, 0, :3] = torch.tensor([1e4, -1e4, 1e4])
+    torch.testing.assert_close(sl.softmax(x), torch.softmax(x, -1))
+    torch.testing.assert_close(sl.logsumexp(x), torch.logsumexp(x, -1))
+    torch.testing.assert_close(sl.log_softmax(x), torch.log_softmax(x, -1))
+    assert torch.isfinite(sl.softmax(x)).all()
+
+
+def test_naive_softmax_overflows_where_stable_does_not():
+    x = torch.tensor([1e4, 1e4 - 1.0])
+    assert torch.isnan(sl.naive_softmax(x)).all()
+    # exp(0) / (exp(0) + exp(-1)) computed by hand
+    torch.testing.assert_close(sl.softmax(x), torch.tensor([1 / (1 + math.exp(-1)), 1 / (1 + math.e)]))
+
+
+def test_logsumexp_all_minus_inf_row():
+    x = torch.full((2, 3), float("-inf"))
+    assert torch.equal(sl.logsumexp(x), torch.logsumexp(x, -1))
+
+
+def test_cross_entropy_matches_f_cross_entropy_with_ignore_index():
+    torch.manual_seed(1)
+    b, s, V = 3, 5, 11
+    logits, y = torch.randn(b, s, V) * 5, torch.randint(0, V, (b, s))
+    y[0, :2] = -100                                                  # e.g. prompt tokens not trained on
+    ref = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), ignore_index=-100)
+    torch.testing.assert_close(sl.cross_entropy(logits, y), ref)
+
+
+def test_perplexity_closed_forms():
+    V = 50
+    uniform = torch.zeros(1, 4, V)
+    ce = sl.cross_entropy(uniform, torch.randint(0, V, (1, 4)))
+    torch.testing.assert_close(ce, torch.tensor(math.log(V)))
+    torch.testing.assert_close(sl.perplexity(ce), torch.tensor(float(V)))
+    # probabilities 1/2 and 1/8 for the two targets -> PPL = (2 * 8) ** (1/2) = 4
+    logits = torch.log(torch.tensor([[[0.5, 0.5, 1e-30], [0.125, 0.875, 1e-30]]]))
+    torch.testing.assert_close(sl.perplexity(sl.cross_entropy(logits, torch.tensor([[0, 0]]))), torch.tensor(4.0))
+
+
+def test_kl_matches_f_kl_div_both_directions_and_is_nonnegative():
+    torch.manual_seed(2)
+    logp = torch.log_softmax(torch.randn(6, 20), -1)
+    logq = torch.log_softmax(torch.randn(6, 20), -1)
+    # F.kl_div(input=log q, target=log p, log_target=True) = sum p (log p - log q) = KL(p || q)
+    fwd = F.kl_div(logq, logp, reduction="none", log_target=True).sum(-1)
+    rev = F.kl_div(logp, logq, reduction="none", log_target=True).sum(-1)
+    torch.testing.assert_close(sl.kl_divergence(logp, logq), fwd)
+    torch.testing.assert_close(sl.kl_divergence(logq, logp), rev)
+    assert (sl.kl_divergence(logp, logq) >= 0).all()
+    assert not torch.allclose(fwd, rev)                               # KL is not symmetric
+    assert sl.kl_divergence(logp, logp).abs().max() < 1e-6
+
+
+def test_forward_kl_is_mode_covering_reverse_is_mode_seeking():
+    grid = torch.linspace(-12, 12, 1201, dtype=torch.float64)
+    mu_f, s_f = sl.fit_gaussian_to_mixture("forward", grid)
+    mu_r, s_r = sl.fit_gaussian_to_mixture("reverse", grid)
+    # Forward KL to a Gaussian = moment matching: mean 0, variance 1 + 3^2 = 10.
+    assert abs(mu_f) < 0.05 and abs(s_f - math.sqrt(10)) < 0.06
+    # Reverse KL locks onto one mode N(+-3, 1).
+    assert abs(abs(mu_r) - 3) < 0.15 and abs(s_r - 1) < 0.1

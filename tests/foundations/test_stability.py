@@ -1,0 +1,52 @@
+"""Clipping vs clip_grad_norm_, init variance vs closed form, float formats vs torch.finfo."""
+import math
+
+import pytest
+import torch
+
+from snippets import load
+
+st = load("foundations/stability")
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 5.0, 1e3])
+def test_clip_matches_clip_grad_norm_(max_norm):
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(4, 5)), torch.nn.Parameter(torch.randn(7))]
+    grads = [torch.randn_like(p) * 3 for p in params]
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    ref_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    clipped, norm = st.clip_grad_norm(grads, max_norm)
+    assert norm == pytest.approx(float(ref_norm), rel=1e-6)
+    for c, p in zip(clipped, params):
+        torch.testing.assert_close(c, p.grad)
+
+
+def test_clip_hand_example_keeps_direction():
+    clipped, norm = st.clip_grad_norm([torch.tensor([3.0]), torch.tensor([4.0])], 1.0, eps=0.0)
+    assert norm == 5.0
+    torch.testing.assert_close(torch.cat(clipped), torch.tensor([0.6, 0.8]))
+
+
+def test_float_formats_match_torch_finfo():
+    for dtype, (e, m) in {torch.float16: (5, 10), torch.bfloat16: (8, 7), torch.float32: (8, 23)}.items():
+        fi, f = torch.finfo(dtype), st.float_format(e, m)
+        assert f["max"] == fi.max and f["tiny"] == fi.tiny and f["eps"] == fi.eps
+    assert torch.tensor(70000.0).half().isinf()           # above fp16 max
+    assert torch.isfinite(torch.tensor(70000.0).bfloat16())
+
+
+def test_init_std_matches_torch_init_and_depth_closed_form():
+    w = torch.empty(512, 256)
+    torch.nn.init.xavier_normal_(w)
+    assert float(w.std()) == pytest.approx(st.init_std(256, 512, "xavier"), rel=0.02)
+    torch.nn.init.kaiming_normal_(w, nonlinearity="relu")         # fan_in mode: fan_in = 256
+    assert float(w.std()) == pytest.approx(st.init_std(256, 512, "kaiming"), rel=0.02)
+    # Per layer, E[h^2] is multiplied by fan_in * std^2 / 2 (ReLU keeps half the second moment).
+    width = 256
+    for std in (0.02, st.init_std(width, width, "xavier"), st.init_std(width, width, "kaiming")):
+        rms = st.activation_scale_through_depth(12, width, std)
+        mean_square_ratio = (rms[-1] / rms[1]) ** 2                 # 10 layers apart
+        expected = (width * std ** 2 / 2) ** 10
+        assert math.log(mean_square_ratio) == pytest.approx(math.log(expected), abs=0.5)

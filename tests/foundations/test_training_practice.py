@@ -1,0 +1,36 @@
+"""Weighted / smoothed CE vs F.cross_entropy, temperature sampling closed forms, weight averaging."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from snippets import load
+
+tp = load("foundations/training_practice")
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_matches_f_cross_entropy(smoothing, weighted):
+    torch.manual_seed(0)
+    logits, y = torch.randn(20, 4, dtype=torch.float64), torch.randint(0, 4, (20,))
+    w = torch.tensor([0.2, 1.0, 3.0, 0.5], dtype=torch.float64) if weighted else None
+    ref = F.cross_entropy(logits, y, weight=w, label_smoothing=smoothing)
+    torch.testing.assert_close(tp.weighted_label_smoothed_ce(logits, y, w, smoothing), ref)
+
+
+def test_temperature_sampling_closed_forms():
+    sizes = [900.0, 100.0]
+    assert tp.temperature_sampling(sizes, 1.0) == pytest.approx([0.9, 0.1])
+    assert tp.temperature_sampling(sizes, 0.0) == pytest.approx([0.5, 0.5])
+    # alpha = 0.5: sqrt(0.9) : sqrt(0.1) = 3 : 1
+    assert tp.temperature_sampling(sizes, 0.5) == pytest.approx([0.75, 0.25])
+
+
+def test_average_state_dicts_equals_averaged_model_output():
+    torch.manual_seed(1)
+    a, b = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    avg = torch.nn.Linear(3, 2)
+    avg.load_state_dict(tp.average_state_dicts([a.state_dict(), b.state_dict()]))
+    x = torch.randn(5, 3)
+    # For a linear model, averaging weights == averaging outputs (not true for deep nets).
+    torch.testing.assert_close(avg(x), (a(x) + b(x)) / 2)

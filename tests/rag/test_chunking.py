@@ -1,0 +1,78 @@
+"""Tests for snippets/rag/chunking.py: boundaries, overlap and coverage, checked by hand."""
+import random
+
+import pytest
+
+from snippets import load
+
+ch = load("rag/chunking")
+
+
+def test_fixed_size_hand_example():
+    # 10 chars, size 4, overlap 1 -> step 3 -> windows [0:4], [3:7], [6:10].
+    assert ch.fixed_size_chunks("abcdefghij", 4, 1) == [(0, "abcd"), (3, "defg"), (6, "ghij")]
+    # No overlap: plain partition, last window shorter.
+    assert ch.fixed_size_chunks("abcdefghij", 4, 0) == [(0, "abcd"), (4, "efgh"), (8, "ij")]
+
+
+@pytest.mark.parametrize("size,overlap", [(7, 0), (7, 3), (16, 15), (50, 10)])
+def test_fixed_size_overlap_and_coverage(size, overlap):
+    rng = random.Random(size * 100 + overlap)
+    text = "".join(rng.choice("abc 。\n") for _ in range(123))
+    chunks = ch.fixed_size_chunks(text, size, overlap)
+    for start, chunk in chunks:
+        assert chunk == text[start:start + size] and 0 < len(chunk) <= size
+    # Consecutive windows share exactly `overlap` characters.
+    for (s0, c0), (s1, c1) in zip(chunks, chunks[1:]):
+        assert s1 - s0 == size - overlap
+        if overlap:
+            assert c0[-overlap:] == c1[:overlap]
+    # Coverage: every character is in some window and the last window reaches the end.
+    covered = set()
+    for start, chunk in chunks:
+        covered.update(range(start, start + len(chunk)))
+    assert covered == set(range(len(text)))
+    assert chunks[-1][0] + len(chunks[-1][1]) == len(text)
+
+
+def test_fixed_size_rejects_bad_overlap():
+    with pytest.raises(ValueError):
+        ch.fixed_size_chunks("abc", 4, 4)
+
+
+def test_recursive_split_respects_sentences_and_size():
+    sentences = ["第一句话比较短。", "第二句话稍微长一点点。", "第三句。", "Fourth is here. ",
+                 "第五句结束了。"]
+    text = "".join(sentences)
+    chunks = ch.recursive_split(text, size=20)
+    assert "".join(chunks) == text                      # coverage, no overlap, nothing lost
+    assert all(len(c) <= 20 for c in chunks)
+    # Every sentence is shorter than 20 chars, so no sentence may be cut in the middle:
+    # each chunk is a concatenation of whole sentences.
+    for c in chunks:
+        rest = c
+        while rest:
+            head = next(s for s in sentences if rest.startswith(s))
+            rest = rest[len(head):]
+
+
+def test_recursive_split_prefers_paragraphs():
+    a, b = "x" * 8 + "\n\n", "y" * 8
+    assert ch.recursive_split(a + b, size=12) == [a, b]     # 10 + 8 > 12: split at the paragraph
+
+
+def test_recursive_split_hard_cut_for_long_words():
+    word = "z" * 25
+    chunks = ch.recursive_split(word, size=10)
+    assert chunks == ["z" * 10, "z" * 10, "z" * 5]
+
+
+def test_recursive_split_random_text_invariants():
+    rng = random.Random(0)
+    alphabet = list("abcde") + [" ", "。", "，", "\n", "\n\n", ". "]
+    for trial in range(50):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 300)))
+        size = rng.randint(3, 40)
+        chunks = ch.recursive_split(text, size)
+        assert "".join(chunks) == text
+        assert all(0 < len(c) <= size for c in chunks)

@@ -1,0 +1,50 @@
+"""Tests for snippets/rag/evaluation.py: metrics by hand, and invariants on the labelled set."""
+import math
+
+import pytest
+
+from snippets import load
+
+ev = load("rag/evaluation")
+
+
+def test_recall_mrr_ndcg_by_hand():
+    ranked = ["a", "b", "c", "d"]
+    assert ev.recall_at_k(ranked, {"b", "d"}, 1) == 0.0
+    assert ev.recall_at_k(ranked, {"b", "d"}, 2) == 0.5
+    assert ev.recall_at_k(ranked, {"b", "d"}, 4) == 1.0
+    assert ev.reciprocal_rank(ranked, {"c", "d"}) == pytest.approx(1 / 3)
+    assert ev.reciprocal_rank(ranked, {"z"}) == 0.0
+    # Relevant at ranks 2 and 4: DCG = 1/log2(3) + 1/log2(5); ideal (ranks 1, 2) = 1 + 1/log2(3).
+    expected = (1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3))
+    assert ev.ndcg_at_k(ranked, {"b", "d"}, 4) == pytest.approx(expected)
+    assert ev.ndcg_at_k(["b", "d", "a"], {"b", "d"}, 3) == pytest.approx(1.0)
+
+
+def test_dataset_labels_point_into_corpus():
+    for _, rel in ev.QUERIES:
+        assert rel and rel <= set(ev.CORPUS)
+
+
+@pytest.fixture(scope="module")
+def ranked():
+    tok, model = ev.retrieval.load_encoder()
+    return ev.rankings([q for q, _ in ev.QUERIES], tok, model)
+
+
+def test_rankings_are_full_permutations_and_recall_reaches_one(ranked):
+    n = len(ev.CORPUS)
+    for name, rows in ranked.items():
+        for row, (_, rel) in zip(rows, ev.QUERIES):
+            assert sorted(row) == sorted(ev.CORPUS)
+            recalls = [ev.recall_at_k(row, rel, k) for k in range(1, n + 1)]
+            assert recalls == sorted(recalls) and recalls[-1] == 1.0
+
+
+def test_exact_code_queries_win_with_bm25(ranked):
+    # Only one document contains each code token, and BM25 scores exact tokens, so by
+    # construction BM25 must put that document first; RRF keeps it at the top.
+    for i, (query, rel) in enumerate(ev.QUERIES):
+        if any(ch.isdigit() for ch in query):
+            assert ranked["bm25"][i][0] in rel, query
+            assert ranked["hybrid"][i][0] in rel, query

@@ -1,0 +1,72 @@
+"""Tests for snippets/system-design/reliability.py: Young's interval against a numeric
+minimisation and hand numbers; traffic-split share and stickiness; hand-worked canary runs."""
+import math
+
+import numpy as np
+import pytest
+
+from snippets import load
+
+r = load("system-design/reliability")
+
+
+def test_young_interval_hand_number():
+    # C = 2 min, M = 54 d * 24 h / 419 = 3.093 h = 185.6 min -> sqrt(2 * 2 * 185.6) = 27.25 min
+    m_min = 54 * 24 * 60 / 419
+    assert r.young_interval(2.0, m_min) == pytest.approx(math.sqrt(4 * m_min))
+    assert r.young_interval(2.0, m_min) == pytest.approx(27.25, abs=0.01)
+    # 1,000 nodes with a 50,000 h node MTBF -> the job fails every 50 h
+    assert r.cluster_mtbf(50_000, 1000) == pytest.approx(50.0)
+
+
+def test_young_interval_minimises_waste_numerically():
+    c, m = 0.05, 4.0                                   # hours
+    grid = np.linspace(0.01, 3.0, 300_001)
+    waste = c / grid + grid / (2 * m)                   # the model written out independently
+    t_numeric = grid[np.argmin(waste)]
+    assert r.young_interval(c, m) == pytest.approx(t_numeric, rel=1e-3)
+    # At the optimum the two loss terms are equal, total waste = sqrt(2C/M)
+    t = r.young_interval(c, m)
+    assert r.wasted_fraction(t, c, m) == pytest.approx(math.sqrt(2 * c / m))
+
+
+def test_traffic_split_share_and_stickiness():
+    users = [f"u{i}" for i in range(40_000)]
+    for pct in (1, 5, 25, 50):
+        share = sum(r.routes_to_canary(u, pct) for u in users) / len(users)
+        # binomial std at 40k users is < 0.25 percentage points; allow 4 std
+        assert abs(share - pct / 100) < 4 * math.sqrt(0.25 / len(users)) + 1e-9
+    at5 = {u for u in users if r.routes_to_canary(u, 5)}
+    at25 = {u for u in users if r.routes_to_canary(u, 25)}
+    assert at5 <= at25                                  # raising the split never moves users back
+    assert all(r.routes_to_canary(u, 100) for u in users[:100])
+    assert not any(r.routes_to_canary(u, 0) for u in users[:100])
+
+
+def test_canary_healthy_run_is_promoted():
+    ctl = r.CanaryController(steps=(5, 50, 100), min_requests=100, max_abs_increase=0.01)
+    # baseline 0.5% errors; canary 0.6%, 1.0%, 1.4% -> all within +1 point
+    assert ctl.observe(1000, 6, 19000, 95) == "advance" and ctl.canary_percent == 50
+    assert ctl.observe(10000, 100, 10000, 50) == "advance" and ctl.canary_percent == 100
+    assert ctl.observe(20000, 280, 20000, 100) == "promote"
+    assert ctl.state == "promoted"
+    assert ctl.observe(10, 10, 10, 0) == "promoted"     # terminal state
+
+
+def test_canary_rolls_back_on_error_spike():
+    ctl = r.CanaryController(steps=(1, 5, 25), min_requests=500, max_abs_increase=0.01)
+    assert ctl.observe(600, 3, 60000, 300) == "advance"         # 0.5% vs 0.5%
+    # canary 2.0% vs baseline 0.5%: 2.0 > 0.5 + 1.0 -> roll back, traffic goes to 0
+    assert ctl.observe(3000, 60, 57000, 285) == "rollback"
+    assert ctl.canary_percent == 0.0 and ctl.state == "rolled_back"
+    assert ctl.history == ["advance", "rollback"]
+
+
+def test_canary_boundary_and_insufficient_data():
+    ctl = r.CanaryController(steps=(10, 100), min_requests=1000, max_abs_increase=0.01)
+    assert ctl.observe(999, 999, 1000, 0) == "hold"            # too few samples: no decision
+    assert ctl.canary_percent == 10
+    # exactly baseline + 1 point (1.5% vs 0.5%) is allowed; strictly more is not
+    assert ctl.observe(2000, 30, 2000, 10) == "advance"
+    ctl2 = r.CanaryController(steps=(10, 100), min_requests=1000, max_abs_increase=0.01)
+    assert ctl2.observe(2000, 31, 2000, 10) == "rollback"

@@ -1,0 +1,197 @@
+"""Tests for snippets/system-design/serving_at_scale.py: hand-computed capacity numbers,
+functools.lru_cache as an oracle, a simulated clock, the Kubernetes HPA formula, and
+invariants of the asyncio batcher."""
+import asyncio
+import functools
+import random
+import time
+
+import pytest
+
+from snippets import load
+
+s = load("system-design/serving_at_scale")
+
+
+def test_gpu_count_hand_computed():
+    # 100 QPS * 2000 prompt tokens = 200,000 tok/s of prefill at 10,000 tok/s/GPU -> 20 GPU-s/s
+    # 100 QPS * 300 output tokens  =  30,000 tok/s of decode  at  2,500 tok/s/GPU -> 12 GPU-s/s
+    # 32 / 0.7 = 45.71 -> 46 GPUs
+    w = s.Workload(qps=100, prompt_tokens=2000, output_tokens=300)
+    assert s.gpus_needed(w, prefill_tok_s=10_000, decode_tok_s=2_500, target_util=0.7) == 46
+    # Replicas of 4 GPUs (TP=4): 45.71 / 4 = 11.4 -> 12 replicas = 48 GPUs
+    assert s.gpus_needed(w, 10_000, 2_500, 0.7, gpus_per_replica=4) == 48
+    # Prefix cache serving half of the prompt tokens: 10 + 12 = 22 -> 22 / 0.7 = 31.4 -> 32
+    assert s.gpus_needed(s.Workload(100, 1000, 300), 10_000, 2_500, 0.7) == 32
+
+
+def test_kv_cache_bytes_llama3_shapes():
+    # Llama-3-8B: 32 layers, 8 KV heads, head_dim 128, bf16 -> 2*32*8*128*2 = 131072 B = 128 KiB
+    assert s.kv_bytes_per_token(32, 8, 128, 2) == 128 * 1024
+    # Llama-3-70B: 80 layers, 8 KV heads, head_dim 128 -> 320 KiB per token
+    assert s.kv_bytes_per_token(80, 8, 128, 2) == 320 * 1024
+    # 80 GB GPU, 90% usable, 16 GB of weights -> 56e9 B of KV; 2300-token sequences of
+    # 131072 B/token = 301,465,600 B each -> 185.76 -> 185 sequences
+    assert s.seqs_per_gpu(80e9, 16e9, 131072, 2300, 0.9) == 185
+    assert s.seqs_per_gpu(80e9, 140e9, 131072, 2300) == 0   # weights do not even fit
+
+
+def test_littles_law_and_cost():
+    assert s.concurrent_requests(100, 12.5) == pytest.approx(1250)
+    # 46 GPUs * $2.5/h = $115/h; 100 QPS * 2300 tokens * 3600 s = 828e6 tokens/h
+    assert s.cost_per_million_tokens(46, 2.5, 100 * 2300) == pytest.approx(115 / 828)
+
+
+def test_token_bucket_simulated_clock():
+    tb = s.TokenBucket(rate=10, capacity=20, now=0.0)
+    # t=0: full bucket 20 -> burst of 20 one-unit requests passes, the 21st fails
+    assert [tb.allow(1, 0.0) for _ in range(21)] == [True] * 20 + [False]
+    # t=0.5: refilled 5 units -> a cost-5 request passes, then a cost-1 fails
+    assert tb.allow(5, 0.5) is True
+    assert tb.allow(1, 0.5) is False
+    # t=10: refill capped at capacity 20, so cost 21 is never allowed but cost 20 is
+    assert tb.allow(21, 10.0) is False
+    assert tb.allow(20, 10.0) is True
+
+
+def test_token_bucket_long_run_rate():
+    # Invariant: over T seconds no more than capacity + rate * T units pass.
+    tb = s.TokenBucket(rate=50, capacity=100)
+    passed = sum(3 for i in range(10_000) if tb.allow(3, i * 0.001))   # 10 s of 1000 req/s
+    assert passed <= 100 + 50 * 10
+    assert passed >= 50 * 10 - 3       # and the limiter does not starve traffic
+
+
+def test_deadline_queue_hand_worked():
+    q = s.DeadlineQueue()
+    q.push("batch-job", priority=1, deadline=100.0)
+    q.push("chat-late", priority=0, deadline=9.0)
+    q.push("chat-early", priority=0, deadline=5.0)
+    q.push("chat-expired", priority=0, deadline=1.0)
+    q.push("chat-tie", priority=0, deadline=5.0)
+    # now=2: expired one dropped; priority 0 by deadline, FIFO on ties; then priority 1
+    assert [q.pop(2.0) for _ in range(4)] == ["chat-early", "chat-tie", "chat-late", "batch-job"]
+    assert q.dropped == ["chat-expired"]
+    assert q.pop(2.0) is None
+
+
+def test_deadline_queue_drops_everything_late():
+    q = s.DeadlineQueue()
+    for i, d in enumerate([3.0, 4.0, 8.0]):
+        q.push(f"r{i}", 0, d)
+    assert q.pop(5.0) == "r2"
+    assert q.dropped == ["r0", "r1"]
+
+
+def test_lru_hits_hand_count_and_functools_oracle():
+    # A B C A B D A B C E with 3 slots: hits at A,B (pos 4,5), A,B (pos 7,8) -> 4
+    assert s.lru_hits("ABCABDABCE", capacity=3) == 4
+    assert s.lru_hits("ABCD" * 3, capacity=3) == 0            # cyclic scan defeats LRU
+    rng = random.Random(0)
+    trace = [int(rng.paretovariate(1.2)) for _ in range(2000)]  # heavy-tailed popularity
+    for cap in (1, 5, 20):
+        @functools.lru_cache(maxsize=cap)
+        def f(key):
+            return key
+        for key in trace:
+            f(key)
+        assert s.lru_hits(trace, cap) == f.cache_info().hits
+
+
+def test_hpa_formula_examples():
+    # Kubernetes docs: current 200m vs target 100m -> double replicas
+    assert s.hpa_desired_replicas(1, 200, 100) == 2
+    # current 50 vs target 100 -> halve
+    assert s.hpa_desired_replicas(4, 50, 100) == 2
+    # within 10% tolerance -> unchanged
+    assert s.hpa_desired_replicas(4, 108, 100) == 4
+    # 3 replicas * 1.5 = 4.5 -> ceil 5; clamp to max
+    assert s.hpa_desired_replicas(3, 15, 10) == 5
+    assert s.hpa_desired_replicas(3, 15, 10, max_replicas=4) == 4
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def test_batcher_batches_under_load_and_respects_max_size():
+    async def main():
+        seen = []
+
+        async def infer(xs):
+            seen.append(list(xs))
+            await asyncio.sleep(0.005)
+            return [x * x for x in xs]
+
+        b = s.DynamicBatcher(infer, max_batch_size=8, max_wait_s=0.05)
+        worker = asyncio.create_task(b.run())
+        outs = await asyncio.gather(*(b.submit(i) for i in range(50)))
+        worker.cancel()
+        return outs, b.batch_sizes, seen
+
+    outs, sizes, seen = _run(main())
+    assert outs == [i * i for i in range(50)]                 # pairing preserved
+    assert max(sizes) <= 8 and sum(sizes) == 50
+    assert len(sizes) == 7                                    # ceil(50 / 8): all arrived at once
+    assert sorted(x for batch in seen for x in batch) == list(range(50))   # each once
+
+
+def test_batcher_pairing_with_shuffled_latency_and_concurrent_clients():
+    async def main():
+        rng = random.Random(1)
+
+        async def infer(xs):
+            await asyncio.sleep(rng.uniform(0, 0.004))
+            return [f"out-{x}" for x in xs]
+
+        b = s.DynamicBatcher(infer, max_batch_size=4, max_wait_s=0.01)
+        worker = asyncio.create_task(b.run())
+
+        async def client(i):
+            await asyncio.sleep(rng.uniform(0, 0.03))         # staggered arrivals
+            return i, await b.submit(i)
+
+        res = await asyncio.gather(*(client(i) for i in range(40)))
+        worker.cancel()
+        return res, b.batch_sizes
+
+    res, sizes = _run(main())
+    assert all(out == f"out-{i}" for i, out in res)
+    assert max(sizes) <= 4 and sum(sizes) == 40
+
+
+def test_batcher_single_request_waits_at_most_max_wait():
+    async def main():
+        async def infer(xs):
+            return xs
+
+        b = s.DynamicBatcher(infer, max_batch_size=64, max_wait_s=0.05)
+        worker = asyncio.create_task(b.run())
+        t0 = time.perf_counter()
+        out = await b.submit("only")
+        dt = time.perf_counter() - t0
+        worker.cancel()
+        return out, dt, b.batch_sizes
+
+    out, dt, sizes = _run(main())
+    assert out == "only" and sizes == [1]
+    assert 0.04 <= dt < 0.5            # waited for the window, then ran alone (not forever)
+
+
+def test_batcher_propagates_errors_and_keeps_serving():
+    async def main():
+        async def infer(xs):
+            if "bad" in xs:
+                raise ValueError("boom")
+            return xs
+
+        b = s.DynamicBatcher(infer, max_batch_size=2, max_wait_s=0.01)
+        worker = asyncio.create_task(b.run())
+        r1 = await asyncio.gather(b.submit("bad"), b.submit("x"), return_exceptions=True)
+        r2 = await b.submit("ok")
+        worker.cancel()
+        return r1, r2
+
+    r1, r2 = _run(main())
+    assert all(isinstance(r, ValueError) for r in r1)
+    assert r2 == "ok"

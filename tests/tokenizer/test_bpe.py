@@ -1,0 +1,69 @@
+"""Byte-level BPE from scratch vs Hugging Face `tokenizers` trained with the same settings."""
+import json
+import random
+
+import pytest
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from snippets import load
+
+bpe = load("tokenizer/bpe")
+
+CORPUS = [
+    "low lower lowest newer newest wider widest",
+    "the lowest price is lower than the newer one, isn't it?",
+    "大模型的分词器把文本切成词元，大模型按词元计费。",
+    "分词器的词表越大，中文的词元数越少；词表太大，嵌入矩阵也会变大。",
+    "Tokenizers split text into tokens: 3 tokens, 42 tokens, 1000 tokens!",
+    "naïve café résumé — déjà vu 🤗🤗",
+] * 4
+
+
+def hf_byte_level_bpe(corpus, vocab_size, min_frequency=2):
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  special_tokens=[], show_progress=False)
+    tok.train_from_iterator(corpus, trainer)
+    merges = json.loads(tok.to_str())["model"]["merges"]
+    return tok, [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in merges]
+
+
+@pytest.mark.parametrize("vocab_size", [256 + 30, 256 + 120, 256 + 400])
+def test_merges_identical_to_hf_tokenizers(vocab_size):
+    hf_tok, hf_merges = hf_byte_level_bpe(CORPUS, vocab_size)
+    mine = bpe.train_bpe(CORPUS, vocab_size)
+    assert mine == hf_merges
+    assert len(hf_tok.get_vocab()) == 256 + len(hf_merges)
+
+
+def test_byte_alphabet_matches_hf():
+    assert sorted(bpe.BYTE2CHAR.values()) == sorted(pre_tokenizers.ByteLevel.alphabet())
+    assert bpe.BYTE2CHAR[ord(" ")] == "Ġ"        # GPT-2's famous space symbol
+
+
+def test_encoding_matches_hf_on_unseen_text():
+    hf_tok, merges = hf_byte_level_bpe(CORPUS, 256 + 200)
+    for text in ["the newest lower widest", "分词器把中文切成词元", "déjà 🤗 naïve 12345", "  two  spaces\n"]:
+        assert bpe.encode(text, merges) == hf_tok.encode(text).tokens
+
+
+def test_round_trip_on_arbitrary_unicode():
+    merges = bpe.train_bpe(CORPUS, 256 + 150)
+    rng = random.Random(0)
+    pools = [(0x20, 0x7E), (0x4E00, 0x9FFF), (0x1F300, 0x1F6FF), (0x0400, 0x04FF), (0x0600, 0x06FF)]
+    for _ in range(200):
+        text = "".join(chr(rng.randint(*rng.choice(pools))) for _ in range(rng.randint(1, 30)))
+        assert bpe.decode(bpe.encode(text, merges)) == text
+
+
+def test_no_merges_means_one_token_per_byte():
+    text = "中文🤗a"                 # two CJK chars (3 bytes each) + emoji (4) + ASCII (1)
+    assert len(bpe.encode(text, [])) == 2 * 3 + 4 + 1
+
+
+def test_hand_example_first_merge():
+    # "aaab aab": pair counts (a,a)=3 [2 in 'aaab', 1 in 'aab'], (a,b)=2, (Ġ,a)=1 -> first merge (a,a).
+    assert bpe.train_bpe(["aaab aab"], 257, min_frequency=1)[0] == ("a", "a")

@@ -1,0 +1,60 @@
+"""Benchmark hygiene: n-gram contamination check and prompt-robustness statistics.
+
+Pages: docs/evaluation/benchmarks.{zh,en}.md
+"""
+from __future__ import annotations
+
+import re
+import statistics
+
+
+# --8<-- [start:contamination]
+def normalise(text: str) -> list[str]:
+    """Lower-case and keep word characters only, so punctuation/spacing changes do not hide overlap.
+    Chinese has no spaces: each CJK character becomes its own token."""
+    text = re.sub(r"([\u4e00-\u9fff])", r" \1 ", text.lower())
+    return re.findall(r"\w+", text)
+
+
+def ngram_overlap(test_item: str, corpus_docs: list[str], n: int = 13) -> float:
+    """Fraction of the test item's n-grams that occur anywhere in the training documents.
+
+    GPT-3 (Brown et al., 2020) flagged a benchmark item as dirty if any 13-gram overlapped;
+    reporting the fraction lets you pick a threshold. Items shorter than n use n = len(item).
+    """
+    toks = normalise(test_item)
+    n = min(n, len(toks))
+    if n == 0:
+        return 0.0
+    test_grams = {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)}
+    seen = set()
+    for doc in corpus_docs:
+        d = normalise(doc)
+        seen.update(tuple(d[i:i + n]) for i in range(len(d) - n + 1))
+    return len(test_grams & seen) / len(test_grams)
+# --8<-- [end:contamination]
+
+
+# --8<-- [start:robustness]
+def prompt_robustness(correct: list[list[bool]]) -> dict[str, float]:
+    """Accuracy spread across K semantically equivalent prompt variants.
+
+    correct[k][i]: whether the model answered item i correctly under prompt variant k.
+    Returns mean / min / max accuracy over variants, their spread, and the consistency rate:
+    fraction of items answered the same way (all right or all wrong) under every variant.
+    """
+    accs = [sum(v) / len(v) for v in correct]
+    items = list(zip(*correct))
+    consistent = sum(all(x) or not any(x) for x in items) / len(items)
+    return {"mean": statistics.fmean(accs), "min": min(accs), "max": max(accs),
+            "spread": max(accs) - min(accs), "consistency": consistent}
+# --8<-- [end:robustness]
+
+
+if __name__ == "__main__":
+    train = ["Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."]
+    item = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many?"
+    fresh = "Tom bought 3 boxes of pencils with 12 pencils in each box. How many pencils does he have?"
+    print(f"overlap(leaked item) = {ngram_overlap(item, train):.2f}, overlap(fresh item) = {ngram_overlap(fresh, train):.2f}")
+    runs = [[True, True, False, True], [True, False, False, True], [True, True, True, True]]
+    print("robustness over 3 prompt variants:", {k: round(v, 2) for k, v in prompt_robustness(runs).items()})

@@ -1,0 +1,61 @@
+"""Tests for snippets/alignment/grpo.py: numpy statistics, hand-computed gradients, labelled strings."""
+import math
+
+import numpy as np
+import torch
+
+from snippets import load
+
+grpo = load("alignment/grpo")
+
+
+def test_group_advantages_match_numpy():
+    r = np.array([[1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0], [0.2, 0.9, 0.5, 0.1, 0.0, 0.3, 0.7, 0.4]])
+    expected = (r - r.mean(1, keepdims=True)) / (r.std(1, ddof=1, keepdims=True) + 1e-4)
+    out = grpo.group_advantages(torch.tensor(r))
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(out.sum(1).numpy(), 0.0, atol=1e-9)        # zero-sum within a group
+
+
+def test_group_advantages_hand_example_and_degenerate_group():
+    # rewards [1, 0, 0, 0]: mean 0.25, sample std sqrt(0.25) = 0.5
+    a = grpo.group_advantages(torch.tensor([[1.0, 0.0, 0.0, 0.0]], dtype=torch.float64), eps=0.0)
+    torch.testing.assert_close(a, torch.tensor([[1.5, -0.5, -0.5, -0.5]], dtype=torch.float64))
+    assert torch.count_nonzero(grpo.group_advantages(torch.full((1, 6), 1.0))) == 0
+    torch.testing.assert_close(grpo.group_advantages(torch.tensor([[1.0, 0.0]]), scale_by_std=False),
+                               torch.tensor([[0.5, -0.5]]))
+
+
+def test_grpo_loss_on_policy_gradient_by_hand():
+    # on-policy, policy == reference: ratio = 1, KL = 0 and its gradient is 0,
+    # so d loss / d logp_{i,t} = -A_i / (G * |o_i|)
+    G, T = 3, 4
+    torch.manual_seed(0)
+    logp = torch.randn(G, T).requires_grad_(True)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 0]], dtype=torch.float32)
+    adv = torch.tensor([1.0, -2.0, 0.5])
+    loss = grpo.grpo_loss(logp, logp.detach(), logp.detach(), adv, mask, beta=0.04)
+    assert math.isclose(loss.item(), -adv.mean().item(), abs_tol=1e-6)
+    loss.backward()
+    lengths = mask.sum(-1, keepdim=True)
+    torch.testing.assert_close(logp.grad, -adv.unsqueeze(-1) / (G * lengths) * mask)
+
+
+def test_grpo_kl_term_hand_computed():
+    # zero advantage isolates the KL: k3 with log(ref/pi) = -0.5 -> e^-0.5 + 0.5 - 1
+    logp = torch.tensor([[-1.0]])
+    loss = grpo.grpo_loss(logp, logp, torch.tensor([[-1.5]]), torch.tensor([0.0]), torch.ones(1, 1), beta=0.1)
+    assert math.isclose(loss.item(), 0.1 * (math.exp(-0.5) + 0.5 - 1), rel_tol=1e-6)
+
+
+def test_verifiable_rewards_labelled_cases():
+    assert grpo.extract_answer("so \\boxed{3/4} is it") == "3/4"
+    assert grpo.extract_answer("total is 1,234 apples") == "1234"
+    assert grpo.extract_answer("no digits here") is None
+    assert grpo.accuracy_reward("first 7 then \\boxed{14}", "14") == 1.0
+    assert grpo.accuracy_reward("The answer is 14.0", "14") == 1.0
+    assert grpo.accuracy_reward("The answer is 13", "14") == 0.0
+    assert grpo.accuracy_reward("\\boxed{x+1}", "x+1") == 1.0
+    assert grpo.format_reward("<think>work</think> 42") == 1.0
+    assert grpo.format_reward("42") == 0.0
+    assert grpo.format_reward("<think>work</think>") == 0.0

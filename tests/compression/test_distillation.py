@@ -1,0 +1,61 @@
+"""Tests for snippets/compression/distillation.py against F.kl_div / F.cross_entropy and the
+closed-form gradient of the temperature-scaled KD loss."""
+import math
+
+import torch
+import torch.nn.functional as F
+
+from snippets import load
+
+kd = load("compression/distillation")
+
+
+def test_kd_loss_matches_torch_kl_div_and_cross_entropy():
+    torch.manual_seed(0)
+    s, t = torch.randn(6, 11), torch.randn(6, 11) * 2
+    y = torch.randint(0, 11, (6,))
+    for temp, alpha in ((1.0, 0.5), (2.0, 0.7), (5.0, 0.9)):
+        soft = F.kl_div(F.log_softmax(s / temp, -1), F.log_softmax(t / temp, -1),
+                        reduction="batchmean", log_target=True)
+        ref = alpha * temp**2 * soft + (1 - alpha) * F.cross_entropy(s, y)
+        torch.testing.assert_close(kd.kd_loss(s, t, y, temp, alpha), ref)
+
+
+def test_soft_gradient_closed_form_and_t_squared_scaling():
+    torch.manual_seed(1)
+    b = 4
+    s, t = torch.randn(b, 7, dtype=torch.float64, requires_grad=True), torch.randn(b, 7, dtype=torch.float64)
+    y = torch.zeros(b, dtype=torch.long)
+    for temp in (1.0, 3.0, 10.0):
+        s.grad = None
+        kd.kd_loss(s, t, y, temperature=temp, alpha=1.0).backward()
+        # d/ds [T^2 KL(p_t^T || p_s^T)] / B = T (softmax(s/T) - softmax(t/T)) / B
+        expected = temp * (torch.softmax(s.detach() / temp, -1) - torch.softmax(t / temp, -1)) / b
+        torch.testing.assert_close(s.grad, expected)
+    # high-T limit: T (softmax(s/T) - softmax(t/T)) -> (s - t - mean shift) / V, independent of T
+    s0 = s.detach()
+    big = 1000.0
+    g = big * (torch.softmax(s0 / big, -1) - torch.softmax(t / big, -1))
+    lim = ((s0 - s0.mean(-1, keepdim=True)) - (t - t.mean(-1, keepdim=True))) / 7
+    torch.testing.assert_close(g, lim, atol=1e-3, rtol=1e-3)
+
+
+def test_token_kd_forward_and_reverse_match_kl_div_with_mask():
+    torch.manual_seed(2)
+    s, t = torch.randn(2, 5, 9), torch.randn(2, 5, 9)
+    mask = torch.tensor([[0, 0, 1, 1, 1], [0, 1, 1, 0, 0]])
+    sel = mask.bool()
+    ls, lt = F.log_softmax(s[sel], -1), F.log_softmax(t[sel], -1)          # (n_masked, vocab)
+    fwd = F.kl_div(ls, lt, reduction="batchmean", log_target=True)         # KL(teacher || student)
+    rev = F.kl_div(lt, ls, reduction="batchmean", log_target=True)         # KL(student || teacher)
+    torch.testing.assert_close(kd.token_kd_loss(s, t, mask), fwd)
+    torch.testing.assert_close(kd.token_kd_loss(s, t, mask, reverse=True), rev)
+
+
+def test_kl_hand_example():
+    # teacher [0.5, 0.5], student [0.25, 0.75]: KL = 0.5 ln 2 + 0.5 ln(2/3)
+    t = torch.log(torch.tensor([[[0.5, 0.5]]]))
+    s = torch.log(torch.tensor([[[0.25, 0.75]]]))
+    expected = 0.5 * math.log(2) + 0.5 * math.log(2 / 3)
+    assert math.isclose(kd.token_kd_loss(s, t, torch.ones(1, 1)).item(), expected, rel_tol=1e-6)
+    assert kd.token_kd_loss(t, t, torch.ones(1, 1)).abs().item() < 1e-7

@@ -1,0 +1,83 @@
+"""Tests for snippets/compression/quantization.py against torch's fake-quantisation ops,
+hand-computed examples, and the FP8 limits from torch.finfo."""
+import torch
+
+from snippets import load
+
+qz = load("compression/quantization")
+
+
+def test_absmax_hand_example():
+    x = torch.tensor([-1.0, 0.5, 2.54])
+    q, s = qz.absmax_quantize(x)
+    # scale = 2.54 / 127 = 0.02; -1/0.02 = -50, 0.5/0.02 = 25, 2.54/0.02 = 127
+    torch.testing.assert_close(s, torch.tensor(0.02))
+    assert q.tolist() == [-50, 25, 127] and q.dtype == torch.int8
+
+
+def test_zeropoint_hand_example():
+    x = torch.tensor([0.0, 1.0, 2.55])
+    q, s, z = qz.zeropoint_quantize(x)
+    # range [0, 2.55] onto 0..255: scale 0.01, zero point 0
+    torch.testing.assert_close(s, torch.tensor(0.01))
+    assert z.item() == 0 and q.tolist() == [0, 100, 255]
+    x2 = torch.tensor([-1.0, 0.0, 1.55])
+    q2, s2, z2 = qz.zeropoint_quantize(x2)
+    # range 2.55 -> scale 0.01, zero point round(1 / 0.01) = 100; -1 -> 0, 0 -> 100, 1.55 -> 255
+    assert z2.item() == 100 and q2.tolist() == [0, 100, 255]
+
+
+def test_absmax_matches_torch_fake_quantize_per_tensor():
+    torch.manual_seed(0)
+    x = torch.randn(32, 64)
+    q, s = qz.absmax_quantize(x)
+    ref = torch.fake_quantize_per_tensor_affine(x, float(s), 0, -127, 127)
+    torch.testing.assert_close(qz.absmax_dequantize(q, s), ref)
+
+
+def test_per_channel_matches_torch_fake_quantize_per_channel():
+    torch.manual_seed(1)
+    w = torch.randn(16, 40) * torch.rand(16, 1) * 5
+    q, s = qz.absmax_quantize(w, dim=0)
+    ref = torch.fake_quantize_per_channel_affine(w, s.flatten(), torch.zeros(16, dtype=torch.int32), 0, -127, 127)
+    torch.testing.assert_close(qz.absmax_dequantize(q, s), ref)
+    a = torch.randn(8, 40).abs() + torch.arange(8).unsqueeze(1)     # per-row asymmetric
+    q2, s2, z2 = qz.zeropoint_quantize(a, dim=0)
+    ref2 = torch.fake_quantize_per_channel_affine(a, s2.flatten(), z2.flatten().int(), 0, 0, 255)
+    torch.testing.assert_close(qz.zeropoint_dequantize(q2, s2, z2), ref2)
+
+
+def test_error_bounds_and_granularity():
+    torch.manual_seed(2)
+    w = torch.randn(64, 256) * torch.logspace(-2, 0, 64).unsqueeze(1)
+    q, s = qz.absmax_quantize(w)
+    # round-to-nearest: |error| <= scale / 2 everywhere
+    assert ((w - qz.absmax_dequantize(q, s)).abs() <= s / 2 + 1e-7).all()
+    qc, sc = qz.absmax_quantize(w, dim=0)
+    e_tensor = qz.quant_error(w, qz.absmax_dequantize(q, s))
+    e_chan = qz.quant_error(w, qz.absmax_dequantize(qc, sc))
+    assert e_chan < e_tensor / 3            # rows with small range get their own, finer scale
+    # per-group INT4 with group = full row is exactly per-channel INT4
+    q4, s4 = qz.absmax_quantize(w, bits=4, dim=0)
+    torch.testing.assert_close(qz.group_quantize(w, 256, 4), qz.absmax_dequantize(q4, s4))
+    assert qz.quant_error(w, qz.group_quantize(w, 32, 4)) <= qz.quant_error(w, qz.absmax_dequantize(q4, s4))
+
+
+def test_zero_point_beats_absmax_on_one_sided_data():
+    torch.manual_seed(3)
+    a = torch.relu(torch.randn(4096))
+    qa, sa = qz.absmax_quantize(a, bits=4)       # half of the 15 levels sit on negatives never used
+    qz_, sz, zz = qz.zeropoint_quantize(a, bits=4)
+    assert qz.quant_error(a, qz.zeropoint_dequantize(qz_, sz, zz)) < 0.5 * qz.quant_error(a, qz.absmax_dequantize(qa, sa))
+
+
+def test_fp8_limits_and_relative_error():
+    assert torch.finfo(torch.float8_e4m3fn).max == 448.0
+    assert torch.finfo(torch.float8_e5m2).max == 57344.0
+    torch.manual_seed(4)
+    x = torch.randn(10000) * 3
+    for fmt, mant in (("e4m3", 3), ("e5m2", 2)):
+        y = qz.fp8_roundtrip(x, fmt)
+        normal = x.abs() > x.abs().max() / 2**6                   # away from the subnormal range
+        rel = ((y - x).abs() / x.abs())[normal]
+        assert rel.max() <= 2.0 ** -(mant + 1) + 1e-6           # half an ulp: 2^-(m+1)

@@ -1,0 +1,84 @@
+"""Tests for snippets/evaluation/metrics.py against sacrebleu, rouge-score, cross_entropy and brute force."""
+import itertools
+import math
+
+import pytest
+import sacrebleu
+import torch
+import torch.nn.functional as F
+from rouge_score import rouge_scorer
+
+from snippets import load
+
+m = load("evaluation/metrics")
+
+
+def test_perplexity_uniform_model_equals_vocab_size():
+    assert math.isclose(m.perplexity(torch.full((2, 7), -math.log(32.0))), 32.0, rel_tol=1e-6)
+
+
+def test_perplexity_matches_exp_cross_entropy():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 10, 17)
+    ids = torch.randint(0, 17, (3, 10))
+    lp = m.token_logprobs_from_logits(logits, ids)
+    ce = F.cross_entropy(logits[:, :-1].reshape(-1, 17), ids[:, 1:].reshape(-1))
+    assert math.isclose(m.perplexity(lp), math.exp(ce.item()), rel_tol=1e-5)
+
+
+def test_perplexity_mask_hand_computed():
+    lp = torch.log(torch.tensor([[0.5, 0.25, 0.9]]))
+    mask = torch.tensor([[1.0, 1.0, 0.0]])
+    # geometric mean of 0.5 and 0.25 is sqrt(0.125); PPL is its inverse
+    assert math.isclose(m.perplexity(lp, mask), 1 / math.sqrt(0.125), rel_tol=1e-6)
+
+
+CASES = [
+    (["the cat sat on the mat today", "there is a dog in the garden"],
+     [["the cat sat on a mat today", "there is a dog in my garden"]]),
+    (["the cat sat on the mat today"],
+     [["the cat sat on a mat today"], ["a cat was sitting on the mat today"]]),
+    (["a short one here now", "the quick brown fox jumps over the lazy dog"],
+     [["a short one here now please thanks", "the quick brown fox jumped over the lazy dog"]]),
+]
+
+
+@pytest.mark.parametrize("hyps,refs", CASES)
+def test_bleu_matches_sacrebleu(hyps, refs):
+    ref = sacrebleu.corpus_bleu(hyps, refs, tokenize="none", smooth_method="none")
+    assert math.isclose(m.corpus_bleu(hyps, refs), ref.score, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_bleu_zero_when_no_4gram_match():
+    hyps, refs = ["the cat the dog"], [["the dog the cat"]]
+    assert sacrebleu.corpus_bleu(hyps, refs, tokenize="none", smooth_method="none").score == 0.0
+    assert m.corpus_bleu(hyps, refs) == 0.0
+
+
+@pytest.mark.parametrize("cand,ref", [
+    ("the cat sat on the mat", "the cat is on the mat"),
+    ("police killed the gunman", "the gunman killed police"),
+    ("a b c d e f", "f e d c b a"),
+    ("one two three", "four five six"),
+])
+def test_rouge_l_matches_rouge_score(cand, ref):
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    oracle = scorer.score(ref, cand)["rougeL"]          # rouge-score takes (target, prediction)
+    ours = m.rouge_l(cand.split(), ref.split())
+    assert math.isclose(ours["precision"], oracle.precision)
+    assert math.isclose(ours["recall"], oracle.recall)
+    assert math.isclose(ours["fmeasure"], oracle.fmeasure)
+
+
+@pytest.mark.parametrize("n,c,k", [(5, 0, 1), (5, 2, 1), (5, 2, 2), (6, 3, 4), (7, 1, 3), (8, 5, 2), (4, 4, 2)])
+def test_pass_at_k_equals_brute_force_over_subsets(n, c, k):
+    samples = [1] * c + [0] * (n - c)
+    subsets = list(itertools.combinations(range(n), k))
+    brute = sum(any(samples[i] for i in s) for s in subsets) / len(subsets)
+    assert math.isclose(m.pass_at_k(n, c, k), brute, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_pass_at_1_is_fraction_correct_and_naive_estimator_is_biased():
+    assert math.isclose(m.pass_at_k(200, 37, 1), 37 / 200)
+    # the plug-in estimate 1 - (1 - c/n)^k differs from the unbiased one
+    assert m.pass_at_k(10, 3, 5) != pytest.approx(1 - (1 - 0.3) ** 5, abs=1e-3)

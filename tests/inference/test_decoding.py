@@ -1,0 +1,128 @@
+"""Tests for snippets/inference/decoding.py: transformers' logits processors, hand-computed
+distributions, and exhaustive search over all continuations of a tiny random model."""
+import itertools
+import math
+
+import pytest
+import torch
+from transformers import (MinPLogitsWarper, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
+                          TopKLogitsWarper, TopPLogitsWarper)
+
+from snippets import load
+
+dec = load("inference/decoding")
+
+
+def _random_case(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(4, 50, generator=g) * 3
+    prev = torch.randint(0, 50, (4, 12), generator=g)
+    return logits, prev
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_warpers_match_transformers(seed):
+    logits, prev = _random_case(seed)
+    torch.testing.assert_close(dec.apply_temperature(logits, 0.7), TemperatureLogitsWarper(0.7)(prev, logits))
+    for k in (1, 5, 20):
+        torch.testing.assert_close(dec.top_k_filter(logits, k), TopKLogitsWarper(k)(prev, logits.clone()))
+    for p in (0.1, 0.5, 0.9, 0.99):
+        torch.testing.assert_close(dec.top_p_filter(logits, p), TopPLogitsWarper(p)(prev, logits.clone()))
+    for mp in (0.05, 0.2, 0.5):
+        torch.testing.assert_close(dec.min_p_filter(logits, mp), MinPLogitsWarper(mp)(prev, logits.clone()))
+    for pen in (1.1, 1.3, 2.0):
+        torch.testing.assert_close(dec.repetition_penalty(logits, prev, pen),
+                                   RepetitionPenaltyLogitsProcessor(pen)(prev, logits.clone()))
+
+
+def _kept_probs(logits):
+    return torch.softmax(logits, -1)[0]
+
+
+def test_hand_computed_distributions():
+    p = torch.tensor([0.5, 0.3, 0.15, 0.05], dtype=torch.float64)
+    logits = p.log().unsqueeze(0)
+    # Temperature 0.5 squares the probabilities before renormalising: p^2 / sum p^2.
+    expected_t = p**2 / (p**2).sum()
+    torch.testing.assert_close(_kept_probs(dec.apply_temperature(logits, 0.5)), expected_t)
+    # top-p 0.8: 0.5 + 0.3 = 0.8 reaches p, so only tokens 0 and 1 survive: [0.625, 0.375, 0, 0].
+    torch.testing.assert_close(_kept_probs(dec.top_p_filter(logits, 0.79)),
+                               torch.tensor([0.625, 0.375, 0.0, 0.0], dtype=torch.float64))
+    # top-p 0.81 needs the third token too: [0.5, 0.3, 0.15] / 0.95.
+    torch.testing.assert_close(_kept_probs(dec.top_p_filter(logits, 0.81)),
+                               torch.tensor([0.5, 0.3, 0.15, 0.0], dtype=torch.float64) / 0.95)
+    # min-p 0.2: threshold 0.2 * 0.5 = 0.1 removes only the 0.05 token.
+    torch.testing.assert_close(_kept_probs(dec.min_p_filter(logits, 0.2)),
+                               torch.tensor([0.5, 0.3, 0.15, 0.0], dtype=torch.float64) / 0.95)
+    # top-k 1 is greedy.
+    torch.testing.assert_close(_kept_probs(dec.top_k_filter(logits, 1)),
+                               torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float64))
+
+
+def test_min_p_threshold_scales_with_confidence():
+    # A flat distribution keeps everything; a confident one prunes the tail.
+    flat = torch.zeros(1, 10)
+    assert torch.isfinite(dec.min_p_filter(flat, 0.1)).all()
+    peaky = torch.tensor([[5.0] + [0.0] * 9])            # top prob ~0.94, others ~0.006 < 0.094
+    assert torch.isfinite(dec.min_p_filter(peaky, 0.1)).sum() == 1
+
+
+def test_frequency_presence_penalty_by_hand():
+    logits = torch.tensor([[1.0, 1.0, 1.0]])
+    prev = torch.tensor([[0, 0, 1]])                     # token 0 twice, token 1 once
+    out = dec.frequency_presence_penalty(logits, prev, frequency=0.5, presence=0.25)
+    torch.testing.assert_close(out, torch.tensor([[1 - 1.0 - 0.25, 1 - 0.5 - 0.25, 1.0]]))
+
+
+def test_sampling_frequencies_follow_filtered_distribution():
+    g = torch.Generator().manual_seed(0)
+    p = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    logits = p.log().repeat(20000, 1)
+    ids = dec.sample_next(logits, top_p=0.79, generator=g)
+    freq = torch.bincount(ids, minlength=4).float() / ids.numel()
+    # 20000 draws: standard error of each frequency < 0.004; tolerance 0.02.
+    torch.testing.assert_close(freq, torch.tensor([0.625, 0.375, 0.0, 0.0]), atol=0.02, rtol=0)
+
+
+def _exhaustive_best(fn, prompt, steps, vocab):
+    best = max(itertools.product(range(vocab), repeat=steps),
+               key=lambda seq: _sequence_logprob(fn, prompt, seq))
+    return list(best), _sequence_logprob(fn, prompt, best)
+
+
+def _sequence_logprob(fn, prompt, seq):
+    total, ctx = 0.0, list(prompt)
+    for tok in seq:
+        total += float(fn(ctx)[tok])
+        ctx.append(tok)
+    return total
+
+
+@pytest.mark.parametrize("seed", [10, 18, 3])
+def test_beam_search_vs_exhaustive_search(seed):
+    vocab, steps = 6, 3
+    raw, cache = dec.tiny_lm_logprob_fn(seed=seed, vocab=vocab), {}
+    def fn(ctx):                                         # memoised model calls
+        if tuple(ctx) not in cache:
+            cache[tuple(ctx)] = raw(ctx)
+        return cache[tuple(ctx)]
+    best_seq, best_score = _exhaustive_best(fn, [0], steps, vocab)
+    # With beam width >= vocab^(steps-1) nothing is ever pruned wrongly: beam search is exact.
+    seq, score = dec.beam_search(fn, [0], steps, beam_width=vocab ** (steps - 1))
+    assert seq == best_seq and math.isclose(score, best_score, abs_tol=1e-9)
+    # Narrow beams and greedy never beat the optimum, and report the true log-prob of what they return.
+    for width in (1, 2, 3):
+        seq_w, score_w = dec.beam_search(fn, [0], steps, beam_width=width)
+        assert score_w <= best_score + 1e-9
+        assert math.isclose(score_w, _sequence_logprob(fn, [0], seq_w), abs_tol=1e-9)
+    g_seq, g_score = dec.greedy_search(fn, [0], steps)
+    assert dec.beam_search(fn, [0], steps, beam_width=1)[0] == g_seq
+    assert g_score <= best_score + 1e-9
+
+
+def test_beam_beats_greedy_on_a_known_case():
+    # Seed 10: greedy commits to token 0, whose continuations are poor; beam width 2 finds better.
+    fn = dec.tiny_lm_logprob_fn(seed=10)
+    _, g_score = dec.greedy_search(fn, [0], 4)
+    _, b_score = dec.beam_search(fn, [0], 4, beam_width=2)
+    assert b_score > g_score + 0.1

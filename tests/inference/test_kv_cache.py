@@ -1,0 +1,106 @@
+"""Tests for snippets/inference/kv_cache.py: cached decoding == full recomputation, attention ==
+torch SDPA, memory numbers by hand (LLaMA-2-7B config from transformers), paged layout == contiguous."""
+import torch
+import torch.nn.functional as F
+from transformers import LlamaConfig
+
+from snippets import load
+
+kv = load("inference/kv_cache")
+
+
+def test_cached_attention_prefill_matches_sdpa_with_gqa():
+    torch.manual_seed(0)
+    q = torch.randn(2, 4, 7, 8)
+    k, v = torch.randn(2, 2, 7, 8), torch.randn(2, 2, 7, 8)
+    out, cache = kv.cached_attention(q, k, v, None)
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    torch.testing.assert_close(out, ref)
+    assert cache["k"].shape == (2, 2, 7, 8)
+
+
+def test_decode_step_matches_last_row_of_full_attention():
+    torch.manual_seed(1)
+    q, k, v = torch.randn(1, 4, 9, 8), torch.randn(1, 4, 9, 8), torch.randn(1, 4, 9, 8)
+    _, cache = kv.cached_attention(q[:, :, :8], k[:, :, :8], v[:, :, :8], None)
+    out_last, cache = kv.cached_attention(q[:, :, 8:], k[:, :, 8:], v[:, :, 8:], cache)
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(out_last, ref[:, :, 8:])
+    assert cache["k"].shape[2] == 9
+
+
+def test_incremental_logits_equal_full_recompute():
+    torch.manual_seed(2)
+    model = kv.TinyDecoder().eval()
+    ids = torch.randint(0, 50, (3, 12))
+    with torch.no_grad():
+        full, _ = model(ids)                                   # (3, 12, vocab), no cache at all
+        logits, caches = model(ids[:, :5])                     # prefill 5 tokens
+        steps = [logits]
+        for t in range(5, 12):                                 # then one token at a time
+            step, caches = model(ids[:, t:t + 1], caches)
+            steps.append(step)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+    assert caches[0]["k"].shape == (3, 2, 12, 8)               # (batch, kv_heads, seq, head_dim)
+
+
+def test_chunked_prefill_equals_one_shot_prefill():
+    torch.manual_seed(3)
+    model = kv.TinyDecoder().eval()
+    ids = torch.randint(0, 50, (2, 15))
+    with torch.no_grad():
+        full, _ = model(ids)
+        a, c = model(ids[:, :6])
+        b, c = model(ids[:, 6:11], c)
+        d, c = model(ids[:, 11:], c)
+    torch.testing.assert_close(torch.cat([a, b, d], 1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_greedy_generation_same_with_and_without_cache():
+    torch.manual_seed(4)
+    model = kv.TinyDecoder().eval()
+    prompt = torch.randint(0, 50, (2, 4))
+    assert torch.equal(kv.generate_greedy(model, prompt, 10, True), kv.generate_greedy(model, prompt, 10, False))
+
+
+def test_kv_bytes_for_llama2_7b_at_4k_by_hand():
+    cfg = LlamaConfig()          # transformers' defaults are the LLaMA-7B shape
+    assert (cfg.num_hidden_layers, cfg.num_attention_heads, cfg.hidden_size) == (32, 32, 4096)
+    head_dim = cfg.hidden_size // cfg.num_attention_heads
+    n_kv = cfg.num_key_value_heads
+    # by hand: 2 (K,V) * 32 layers * 4096 (= 32 heads * 128) * 2 bytes = 524288 B = 0.5 MiB per token;
+    # 4096 tokens -> 2 GiB per sequence.
+    per_token = kv.kv_cache_bytes(cfg.num_hidden_layers, n_kv, head_dim, 1)
+    assert per_token == 512 * 1024
+    assert kv.kv_cache_bytes(cfg.num_hidden_layers, n_kv, head_dim, 4096) == 2 * 2**30
+    # batch 8 -> 16 GiB, more than the 13.5 GB of fp16 weights of the model itself
+    assert kv.kv_cache_bytes(32, 32, 128, 4096, batch=8) == 16 * 2**30
+    # GQA with 8 KV heads (LLaMA-3-8B shape) -> 4x smaller: 128 KiB per token
+    assert kv.kv_cache_bytes(32, 8, 128, 1) == 128 * 1024
+    # int8 cache halves it again
+    assert kv.kv_cache_bytes(32, 8, 128, 1, bytes_per_elem=1) == 64 * 1024
+    # 40 GiB free / 2 GiB per 4k sequence = 20 sequences
+    assert kv.max_batch_for_memory(40 * 2**30, 32, 32, 128, 4096) == 20
+
+
+def test_kv_bytes_matches_real_tensor_sizes():
+    torch.manual_seed(5)
+    model = kv.TinyDecoder(n_layers=2, n_kv_heads=2).eval()
+    with torch.no_grad():
+        _, caches = model(torch.randint(0, 50, (3, 10)))
+    real = sum(c["k"].numel() * c["k"].element_size() + c["v"].numel() * c["v"].element_size() for c in caches)
+    assert real == kv.kv_cache_bytes(2, 2, 8, 10, batch=3, bytes_per_elem=4)
+
+
+def test_paged_gather_equals_contiguous_cache():
+    torch.manual_seed(6)
+    block, seq_len, n_blocks_pool = 4, 10, 16
+    contiguous = torch.randn(seq_len, 2, 8)                     # (seq, kv_heads, head_dim)
+    pool = torch.zeros(n_blocks_pool, block, 2, 8)
+    n = kv.blocks_needed(seq_len, block)
+    assert n == 3                                               # ceil(10 / 4)
+    table = torch.randperm(n_blocks_pool)[:n].tolist()          # blocks scattered anywhere in memory
+    for logical, physical in enumerate(table):
+        chunk = contiguous[logical * block:(logical + 1) * block]
+        pool[physical, :chunk.shape[0]] = chunk
+    torch.testing.assert_close(kv.paged_gather(pool, table, seq_len), contiguous)

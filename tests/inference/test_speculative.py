@@ -1,0 +1,83 @@
+"""Tests for snippets/inference/speculative.py: the accepted tokens follow the *target* distribution
+(statistical test, fixed seed, stated tolerance), and acceptance statistics match the closed forms."""
+import itertools
+import math
+
+import torch
+
+from snippets import load
+
+sp = load("inference/speculative")
+
+
+def _tables(seed: int, vocab: int):
+    g = torch.Generator().manual_seed(seed)
+    target = torch.softmax(torch.randn(vocab, vocab, generator=g) * 1.5, -1)
+    draft = torch.softmax(torch.randn(vocab, vocab, generator=g) * 1.5, -1)    # a poor, unrelated draft
+    return target.double(), draft.double()
+
+
+def test_speculative_tokens_follow_target_distribution():
+    vocab, n_runs, n_tok = 3, 12000, 3
+    target_t, draft_t = _tables(0, vocab)
+    target, draft = sp.bigram_model(target_t), sp.bigram_model(draft_t)
+    gen = torch.Generator().manual_seed(1)
+    counts: dict[tuple, int] = {}
+    for _ in range(n_runs):
+        toks, _ = sp.speculative_generate(target, draft, [0], n_tok, gamma=2, gen=gen)
+        counts[tuple(toks)] = counts.get(tuple(toks), 0) + 1
+
+    def exact(table, seq):            # oracle: chain rule on the bigram table, by hand
+        prob, prev = 1.0, 0
+        for t in seq:
+            prob, prev = prob * float(table[prev, t]), t
+        return prob
+
+    seqs = list(itertools.product(range(vocab), repeat=n_tok))                 # 27 joint outcomes
+    emp = torch.tensor([counts.get(s, 0) / n_runs for s in seqs])
+    p_target = torch.tensor([exact(target_t, s) for s in seqs])
+    p_draft = torch.tensor([exact(draft_t, s) for s in seqs])
+    tv_target = 0.5 * (emp - p_target).abs().sum().item()
+    tv_draft = 0.5 * (p_draft - p_target).abs().sum().item()
+    # Sampling noise: E[TV] <~ 0.5 * sum sqrt(p (1-p) / N) <= 0.5 * sqrt(27 / 12000) ~ 0.024.
+    # Tolerance 0.04 (seed fixed). The draft's own distribution is far away, so the test has power.
+    assert tv_target < 0.04, tv_target
+    assert tv_draft > 0.2, tv_draft
+
+
+def test_acceptance_rate_closed_form():
+    p = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
+    q = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+    # sum min(p, q) = 0.2 + 0.3 + 0.2 = 0.7 = 1 - TV(p, q) = 1 - 0.3
+    assert math.isclose(sp.acceptance_rate(p, q), 0.7)
+    assert math.isclose(sp.acceptance_rate(p, p), 1.0)
+    # (1 - 0.7^4) / 0.3 = 2.533... tokens per target pass for gamma = 3; gamma + 1 when alpha = 1
+    assert math.isclose(sp.expected_tokens_per_step(0.7, 3), (1 - 0.7**4) / 0.3)
+    assert sp.expected_tokens_per_step(1.0, 3) == 4.0
+
+
+def test_empirical_acceptance_matches_closed_form():
+    # Context-free draft and target: each draft token is accepted i.i.d. with prob alpha = 0.7.
+    p = torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64)
+    q = torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64)
+    target, draft = (lambda ctx: p), (lambda ctx: q)
+    gen = torch.Generator().manual_seed(2)
+    gamma, n = 3, 6000
+    produced = accepted_first = 0
+    for _ in range(n):
+        toks, n_acc = sp.speculative_step(target, draft, [0], gamma, gen)
+        produced += len(toks)
+        accepted_first += n_acc >= 1
+    # P(first draft accepted) = 0.7: std err sqrt(.21/6000) ~ 0.006; tolerance 0.025.
+    assert abs(accepted_first / n - 0.7) < 0.025
+    # tokens per pass: closed form 2.533; std of one step ~1.1 -> std err ~0.015; tolerance 0.06.
+    assert abs(produced / n - sp.expected_tokens_per_step(0.7, gamma)) < 0.06
+
+
+def test_identical_draft_accepts_everything():
+    target_t, _ = _tables(3, 4)
+    model = sp.bigram_model(target_t)
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(50):
+        toks, n_acc = sp.speculative_step(model, model, [1], 4, gen)
+        assert n_acc == 4 and len(toks) == 5

@@ -49,7 +49,7 @@ def tokenize_chat(messages: list[dict[str, str]],
 
 # --8<-- [start:packing]
 def pack_examples(examples: list[list[int]]) -> dict[str, torch.Tensor]:
-    """Concatenate several tokenised examples into one row without cross-contamination.
+    """Concatenate several tokenized examples into one row without cross-contamination.
 
     Returns input_ids, labels, position_ids and doc_ids, each (total_len,).
     Positions restart at 0 in every example; the first token of each example gets

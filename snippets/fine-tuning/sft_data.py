@@ -1,4 +1,4 @@
-"""SFT data utilities: multi-task mixing rates (T5 style) and normalised exact dedup.
+"""SFT data utilities: multi-task mixing rates (T5 style) and normalized exact dedup.
 
 Pages: docs/fine-tuning/sft_data.{zh,en}.md
 """
@@ -15,7 +15,7 @@ def mixing_rates(sizes: dict[str, int], cap: int | None = None,
     """Sampling probability of each task in a multi-task mixture.
 
     Examples-proportional mixing with an artificial size limit `cap` (K in T5),
-    then temperature scaling r_i^(1/T) renormalised. T=1: proportional; T->inf: uniform.
+    then temperature scaling r_i^(1/T) renormalized. T=1: proportional; T->inf: uniform.
     """
     eff = {t: min(n, cap) if cap is not None else n for t, n in sizes.items()}
     total = sum(eff.values())
@@ -26,18 +26,18 @@ def mixing_rates(sizes: dict[str, int], cap: int | None = None,
 
 
 # --8<-- [start:dedup]
-def normalise(text: str) -> str:
+def normalize(text: str) -> str:
     """NFKC (full-width -> half-width), lower-case, collapse whitespace."""
     text = unicodedata.normalize("NFKC", text).lower()
     return re.sub(r"\s+", " ", text).strip()
 
 
 def dedup_exact(samples: list[dict[str, str]], key: str = "prompt") -> list[dict[str, str]]:
-    """Keep the first sample of each normalised `key` (e.g. the instruction)."""
+    """Keep the first sample of each normalized `key` (e.g. the instruction)."""
     seen: set[str] = set()
     kept = []
     for s in samples:
-        h = hashlib.sha1(normalise(s[key]).encode("utf-8")).hexdigest()
+        h = hashlib.sha1(normalize(s[key]).encode("utf-8")).hexdigest()
         if h not in seen:
             seen.add(h)
             kept.append(s)

@@ -39,7 +39,7 @@ def mlp_forward_backward(x: torch.Tensor, y: torch.Tensor, W1: torch.Tensor, b1:
     g_W2 = a1.T @ g_logits                 # (h, C)
     g_b2 = g_logits.sum(0)                 # (C,)
     g_a1 = g_logits @ W2.T                 # (n, h)
-    g_z1 = g_a1 * relu_grad(z1)            # (n, h) elementwise: ReLU's Jacobian is diagonal
+    g_z1 = g_a1 * relu_grad(z1)            # (n, h) element-wise: ReLU's Jacobian is diagonal
     g_W1 = x.T @ g_z1                      # (d_in, h)
     g_b1 = g_z1.sum(0)                     # (h,)
     g_x = g_z1 @ W1.T                      # (n, d_in)

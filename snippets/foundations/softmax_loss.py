@@ -68,8 +68,8 @@ def kl_divergence(logp: torch.Tensor, logq: torch.Tensor, dim: int = -1) -> torc
 def fit_gaussian_to_mixture(direction: str, grid: torch.Tensor) -> tuple[float, float]:
     """Fit q = N(mu, sigma^2) to the bimodal p = 0.5 N(-3, 1) + 0.5 N(3, 1) on a grid.
 
-    direction="forward" minimises KL(p || q) (mode-covering);
-    direction="reverse" minimises KL(q || p) (mode-seeking). Brute-force search over (mu, sigma).
+    direction="forward" minimizes KL(p || q) (mode-covering);
+    direction="reverse" minimizes KL(q || p) (mode-seeking). Brute-force search over (mu, sigma).
     """
     def log_normal(x, mu, s):
         return -0.5 * ((x - mu) / s) ** 2 - torch.log(torch.as_tensor(s) * math.sqrt(2 * math.pi))

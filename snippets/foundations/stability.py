@@ -1,4 +1,4 @@
-"""Training stability: gradient-norm clipping, initialisation scale, fp16 vs bf16.
+"""Training stability: gradient-norm clipping, initialization scale, fp16 vs bf16.
 
 Pages: docs/foundations/stability.{zh,en}.md
 """
@@ -24,7 +24,7 @@ def clip_grad_norm(grads: list[torch.Tensor], max_norm: float, eps: float = 1e-6
 
 # --8<-- [start:init]
 def init_std(fan_in: int, fan_out: int, scheme: str) -> float:
-    """Standard deviation of common initialisations for a linear layer.
+    """Standard deviation of common initializations for a linear layer.
 
     xavier: sqrt(2 / (fan_in + fan_out)) keeps variance in forward and backward for linear/tanh;
     kaiming: sqrt(2 / fan_in) compensates ReLU zeroing half the inputs.

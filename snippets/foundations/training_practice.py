@@ -45,7 +45,7 @@ def average_state_dicts(states: list[dict[str, torch.Tensor]],
                         weights: list[float] | None = None) -> dict[str, torch.Tensor]:
     """Weight-space ensemble ("model soup", checkpoint averaging): one model, no extra inference cost.
 
-    Only meaningful for checkpoints fine-tuned from the same initialisation.
+    Only meaningful for checkpoints fine-tuned from the same initialization.
     """
     weights = weights or [1.0 / len(states)] * len(states)
     return {k: sum(w * s[k] for w, s in zip(weights, states)) for k in states[0]}

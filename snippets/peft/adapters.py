@@ -38,7 +38,7 @@ def houlsby_params(d_model: int, bottleneck: int, n_layers: int, per_layer: int 
 
 # --8<-- [start:ia3]
 class IA3Linear(nn.Module):
-    """(IA)^3 on a frozen linear layer: a learned vector l, initialised to ones.
+    """(IA)^3 on a frozen linear layer: a learned vector l, initialized to ones.
 
     feedforward=False (keys, values): scale the output, y = l * (W x + b).
     feedforward=True (the FFN's down projection): scale its input, y = W (l * x) + b,

@@ -16,7 +16,7 @@ class LoRALinear(nn.Module):
 
     A: (r, in_features), Kaiming-uniform like nn.Linear; B: (out_features, r), zeros,
     so the wrapped layer starts exactly equal to the frozen one.
-    rslora=True uses alpha / sqrt(r) (rank-stabilised LoRA).
+    rslora=True uses alpha / sqrt(r) (rank-stabilized LoRA).
     """
 
     def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16.0,

@@ -47,7 +47,7 @@ def adalora_delta(P: torch.Tensor, lam: torch.Tensor, Q: torch.Tensor) -> torch.
     return P @ torch.diag(lam) @ Q
 
 
-def orthogonal_regulariser(P: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
+def orthogonal_regularizer(P: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
     """||P^T P - I||_F^2 + ||Q Q^T - I||_F^2 keeps P, Q close to orthonormal."""
     r = P.shape[1]
     eye = torch.eye(r, dtype=P.dtype)
@@ -77,6 +77,6 @@ if __name__ == "__main__":
     nn.init.normal_(dora.B)
     print("row norms of W' equal m:", torch.allclose(dora.weight().norm(dim=1), dora.m, atol=1e-5))
     P, _ = torch.linalg.qr(torch.randn(8, 4))
-    print("orthogonal regulariser of an orthonormal P, Q:",
-          round(orthogonal_regulariser(P, P.T.contiguous()).item(), 8))
+    print("orthogonal regularizer of an orthonormal P, Q:",
+          round(orthogonal_regularizer(P, P.T.contiguous()).item(), 8))
     print("budget:", [adalora_budget(t, 1000, 96, 48, 100, 200) for t in (0, 100, 300, 500, 800, 999)])

@@ -25,7 +25,7 @@ def p_tuning_params(n_virtual: int, d_model: int, hidden: int) -> int:
 def prefix_tuning_params(n_virtual: int, n_layers: int, d_model: int,
                          projection_hidden: int | None = None) -> int:
     """Prefix tuning / P-tuning v2: a key and a value prefix per layer,
-    n_virtual x n_layers x 2 x d_model. With a reparameterisation MLP
+    n_virtual x n_layers x 2 x d_model. With a reparameterization MLP
     (d -> h -> 2 L d, Li & Liang) training holds the MLP instead."""
     if projection_hidden is None:
         return n_virtual * n_layers * 2 * d_model

@@ -1,4 +1,4 @@
-"""QLoRA building blocks: the NF4 code book, block-wise NF4 quantisation and double quantisation.
+"""QLoRA building blocks: the NF4 code book, block-wise NF4 quantization and double quantization.
 
 Pages: docs/peft/qlora.{zh,en}.md
 """
@@ -9,7 +9,7 @@ import torch
 
 # --8<-- [start:nf4_levels]
 def nf4_levels(offset: float = 0.9677083) -> torch.Tensor:
-    """The 16 NF4 values: quantiles of N(0, 1), normalised to [-1, 1], with an exact 0.
+    """The 16 NF4 values: quantiles of N(0, 1), normalized to [-1, 1], with an exact 0.
 
     8 positive levels from quantiles of linspace(offset, 0.5, 9)[:-1], 7 negative from
     linspace(offset, 0.5, 8)[:-1] (asymmetric so that 0 is representable), plus 0.
@@ -45,7 +45,7 @@ def dequantize_nf4(codes: torch.Tensor, absmax: torch.Tensor, shape: torch.Size)
 # --8<-- [start:double_quant]
 def quant_constant_bits(block1: int = 64, double: bool = True, block2: int = 256,
                         bits_c2: int = 8) -> float:
-    """Extra bits per weight spent on quantisation constants.
+    """Extra bits per weight spent on quantization constants.
 
     Without DQ: one fp32 absmax per block1 weights = 32 / block1.
     With DQ: 8-bit absmax per block1 weights, plus one fp32 constant per block2 of them.
@@ -56,7 +56,7 @@ def quant_constant_bits(block1: int = 64, double: bool = True, block2: int = 256
 
 
 def double_quantize(absmax: torch.Tensor, block2: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Quantise the first-level constants: subtract their mean (they are all positive),
+    """Quantize the first-level constants: subtract their mean (they are all positive),
     then symmetric 8-bit absmax per block of `block2`. Returns (int8 codes, fp32 scales, mean).
     The paper uses an 8-bit float format; int8 keeps the sketch short."""
     mean = absmax.mean()

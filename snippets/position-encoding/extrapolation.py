@@ -20,7 +20,7 @@ def pi_inv_freq(head_dim: int, base: float, scale: float) -> torch.Tensor:
     """Position interpolation (Chen et al., 2023): position m -> m / s, i.e. every theta_i / s.
 
     All frequencies shrink by the same factor, so the rotation angles at s * L stay inside
-    the range seen in training, but neighbouring tokens are s times closer in angle.
+    the range seen in training, but neighboring tokens are s times closer in angle.
     """
     return base_inv_freq(head_dim, base) / scale
 # --8<-- [end:pi]

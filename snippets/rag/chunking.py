@@ -7,7 +7,7 @@ from __future__ import annotations
 
 # --8<-- [start:fixed_size]
 def fixed_size_chunks(text: str, size: int, overlap: int = 0) -> list[tuple[int, str]]:
-    """Cut ``text`` into windows of ``size`` characters; neighbours share ``overlap`` characters.
+    """Cut ``text`` into windows of ``size`` characters; neighbors share ``overlap`` characters.
 
     Returns (start offset, chunk) pairs. Window i starts at i * (size - overlap); the last
     window is shorter if the text runs out, and no window starts inside the previous one's tail
@@ -57,7 +57,7 @@ def _atoms(text: str, size: int, separators: tuple[str, ...]) -> list[str]:
 def recursive_split(text: str, size: int,
                     separators: tuple[str, ...] = DEFAULT_SEPARATORS) -> list[str]:
     """Recursive character splitting: split on the coarsest boundary, recurse into pieces that are
-    still too long, then greedily merge neighbouring pieces while the chunk stays <= ``size``.
+    still too long, then greedily merge neighboring pieces while the chunk stays <= ``size``.
     No overlap, so ''.join(chunks) == text.
     """
     chunks: list[str] = []

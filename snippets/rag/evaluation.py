@@ -1,4 +1,4 @@
-"""Retrieval metrics (recall@k, MRR, nDCG@k) and a tiny labelled retrieval set on which BM25,
+"""Retrieval metrics (recall@k, MRR, nDCG@k) and a tiny labeled retrieval set on which BM25,
 dense retrieval and their RRF fusion are compared.
 
 Pages: docs/rag/evaluation.{zh,en}.md

@@ -21,7 +21,7 @@ def tokenize(text: str) -> list[str]:
 
 
 class BM25:
-    """Okapi BM25 over a tokenised corpus.
+    """Okapi BM25 over a tokenized corpus.
 
     score(q, d) = sum_{t in q} idf(t) * tf(t,d) (k1 + 1) / (tf(t,d) + k1 (1 - b + b |d| / avgdl))
 
@@ -46,10 +46,10 @@ class BM25:
             self.idf = {t: (v if v >= 0 else floor) for t, v in self.idf.items()}
 
     def scores(self, query: list[str]) -> list[float]:
-        """BM25 score of every document for a tokenised query (repeated query terms count twice)."""
+        """BM25 score of every document for a tokenized query (repeated query terms count twice)."""
         out = []
         for tf, dl in zip(self.tf, self.doc_len):
-            norm = self.k1 * (1 - self.b + self.b * dl / self.avgdl)   # length normalisation
+            norm = self.k1 * (1 - self.b + self.b * dl / self.avgdl)   # length normalization
             s = 0.0
             for t in query:
                 f = tf.get(t, 0)
@@ -77,7 +77,7 @@ def load_encoder(path: str | None = None):
 @torch.no_grad()
 def embed(texts: list[str], tokenizer, model, max_length: int = 256) -> torch.Tensor:
     """Sentence embeddings the way all-MiniLM-L6-v2 defines them: mean of the token vectors
-    over real (non-padding) tokens, then L2 normalisation. Returns (n, hidden)."""
+    over real (non-padding) tokens, then L2 normalization. Returns (n, hidden)."""
     batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length,
                       return_tensors="pt")
     hidden = model(**batch).last_hidden_state                   # (n, seq, hidden)
@@ -88,7 +88,7 @@ def embed(texts: list[str], tokenizer, model, max_length: int = 256) -> torch.Te
 
 def dense_search(query_vecs: torch.Tensor, doc_vecs: torch.Tensor,
                  k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact top-k by cosine similarity. query_vecs: (q, h), doc_vecs: (n, h), both L2-normalised,
+    """Exact top-k by cosine similarity. query_vecs: (q, h), doc_vecs: (n, h), both L2-normalized,
     so the dot product is the cosine. Returns (scores, indices), each (q, k)."""
     sims = query_vecs @ doc_vecs.T                              # (q, n)
     return sims.topk(min(k, doc_vecs.shape[0]), dim=-1)

@@ -36,7 +36,7 @@ def online_softmax(x: torch.Tensor, block: int) -> torch.Tensor:
     """Softmax over the last dim, reading x one block at a time (Milakov & Gimelshein, 2018).
 
     Keeps a running max m and a running sum l = sum exp(x - m); when a new block raises
-    the max, the old sum is rescaled by exp(m_old - m_new). A second pass normalises.
+    the max, the old sum is rescaled by exp(m_old - m_new). A second pass normalizes.
     """
     m = torch.full(x.shape[:-1], float("-inf"), dtype=x.dtype)
     l = torch.zeros(x.shape[:-1], dtype=x.dtype)
@@ -56,7 +56,7 @@ def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_q: 
 
     q: (batch, heads, q_len, d); k, v: (batch, heads, k_len, d).
     For each query tile, stream over key/value tiles, keeping per row a running max m,
-    a running denominator l and an unnormalised output acc (the online softmax applied to P V).
+    a running denominator l and an unnormalized output acc (the online softmax applied to P V).
     Returns (output (batch, heads, q_len, d), logsumexp (batch, heads, q_len)); the logsumexp
     is what the backward pass keeps so it can recompute P tile by tile.
     """
@@ -79,12 +79,12 @@ def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_q: 
                 cols = torch.arange(ks, min(ks + block_k, n_k))
                 s = s.masked_fill(cols[None, :] > rows[:, None], float("-inf"))
             m_new = torch.maximum(m, s.max(-1).values)
-            p = torch.exp(s - m_new[..., None])                      # unnormalised probabilities
+            p = torch.exp(s - m_new[..., None])                      # unnormalized probabilities
             alpha = torch.exp(m - m_new)                             # rescales what was accumulated so far
             l = alpha * l + p.sum(-1)
             acc = alpha[..., None] * acc + p @ v[..., ks:ks + block_k, :]
             m = m_new
-        out[..., qs:qs + block_q, :] = acc / l[..., None]            # normalise once at the end
+        out[..., qs:qs + block_q, :] = acc / l[..., None]            # normalize once at the end
         lse[..., qs:qs + block_q] = m + torch.log(l)
     return out, lse
 # --8<-- [end:flash]

@@ -65,7 +65,7 @@ def mla_scores_naive(q: torch.Tensor, c_kv: torch.Tensor, w_uk: torch.Tensor) ->
     q: (heads, q_len, dh); c_kv: (k_len, d_c) cached latents; w_uk: (heads, d_c, dh).
     Returns scores (heads, q_len, k_len) = q (c W_UK)^T.
     """
-    k = torch.einsum("tc,hcd->htd", c_kv, w_uk)          # (heads, k_len, dh): materialised keys
+    k = torch.einsum("tc,hcd->htd", c_kv, w_uk)          # (heads, k_len, dh): materialized keys
     return q @ k.transpose(-2, -1)
 
 

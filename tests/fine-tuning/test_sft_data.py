@@ -12,7 +12,7 @@ def test_proportional_mixing_with_cap_by_hand():
     assert abs(r["c"] - 10 / 410) < 1e-12
 
 
-def test_temperature_two_is_square_root_then_renormalise():
+def test_temperature_two_is_square_root_then_renormalize():
     r = sd.mixing_rates({"a": 400, "b": 100}, temperature=2.0)
     # rates 0.8, 0.2 -> sqrt 0.894427, 0.447214 -> 2/3, 1/3
     assert abs(r["a"] - 2 / 3) < 1e-12 and abs(r["b"] - 1 / 3) < 1e-12
@@ -24,7 +24,7 @@ def test_high_temperature_tends_to_uniform():
     assert abs(sum(r.values()) - 1) < 1e-12
 
 
-def test_dedup_normalises_width_case_and_spaces():
+def test_dedup_normalizes_width_case_and_spaces():
     data = [{"prompt": "Hello  World"}, {"prompt": "hello world"}, {"prompt": "Ｈｅｌｌｏ World "},
             {"prompt": "写一首诗"}, {"prompt": "写一首诗"}, {"prompt": "写两首诗"}]
     assert [d["prompt"] for d in sd.dedup_exact(data)] == ["Hello  World", "写一首诗", "写两首诗"]

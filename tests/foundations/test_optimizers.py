@@ -1,4 +1,6 @@
 """Adam / AdamW steps vs torch.optim; warm-up + cosine vs torch.optim.lr_scheduler composition."""
+import math
+
 import pytest
 import torch
 
@@ -27,6 +29,16 @@ def test_adam_first_step_is_lr_times_sign():
     p, g = torch.tensor([1.0, 1.0]), torch.tensor([1e-4, -50.0])
     p1, _, _ = opt.adam_step(p, g, torch.zeros(2), torch.zeros(2), 1, lr=0.1, eps=0.0)
     torch.testing.assert_close(p1, torch.tensor([0.9, 1.1]))
+
+
+def test_adam_step_after_a_lone_spike_matches_kingma_ba_bound():
+    # Kingma & Ba, section 2.1: if a coordinate's gradient was 0 at every earlier step, a single
+    # spike moves it by lr * (1 - b1) / sqrt(1 - b2) (large t): ~3.16 lr at b2 = 0.999, ~0.45 lr at 0.95.
+    t = 10_000
+    for b2 in (0.999, 0.95):
+        p1, _, _ = opt.adam_step(torch.zeros(1), torch.tensor([50.0]), torch.zeros(1), torch.zeros(1), t,
+                                 lr=1.0, betas=(0.9, b2), eps=0.0)
+        assert float(-p1) == pytest.approx(0.1 / math.sqrt(1 - b2), rel=1e-3)
 
 
 def test_warmup_cosine_matches_sequential_lr():

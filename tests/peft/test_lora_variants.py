@@ -70,9 +70,9 @@ def test_adalora_delta_and_orthogonality():
     # With orthonormal P, Q the entries of lam are the singular values of Delta W.
     torch.testing.assert_close(torch.linalg.svdvals(delta)[:2], lam[:2])
     assert torch.linalg.matrix_rank(delta) == 2          # pruning lam entries lowers the rank
-    assert lv.orthogonal_regulariser(P, Q).item() < 1e-20
+    assert lv.orthogonal_regularizer(P, Q).item() < 1e-20
     # Scaling P by 2: P^T P = 4 I -> ||3 I||_F^2 = 9 * 4 = 36
-    assert abs(lv.orthogonal_regulariser(2 * P, Q).item() - 36.0) < 1e-9
+    assert abs(lv.orthogonal_regularizer(2 * P, Q).item() - 36.0) < 1e-9
 
 
 def test_budget_schedule_by_hand():

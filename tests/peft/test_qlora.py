@@ -1,7 +1,7 @@
 """Tests for snippets/peft/qlora.py.
 
 Oracles: the NF4 table printed in the QLoRA paper (appendix) / bitsandbytes, a worst-case
-error bound computed from the level gaps, and the paper's bit accounting for double quantisation.
+error bound computed from the level gaps, and the paper's bit accounting for double quantization.
 """
 import torch
 
@@ -23,7 +23,7 @@ def test_levels_match_paper_table():
     assert 0.0 in q.nf4_levels().tolist()                   # exact zero (padding, zeros stay zero)
 
 
-def test_dequantisation_error_is_bounded_by_half_the_largest_gap():
+def test_dequantization_error_is_bounded_by_half_the_largest_gap():
     torch.manual_seed(0)
     w = torch.randn(64 * 200) * 0.02
     codes, absmax = q.quantize_nf4(w, block=64)
@@ -54,7 +54,7 @@ def test_double_quant_bits_and_65b_saving_by_hand():
     assert abs(saving_gb - 3.03) < 0.01                                    # paper: ~3 GB for 65B
 
 
-def test_double_quantisation_reconstructs_constants():
+def test_double_quantization_reconstructs_constants():
     torch.manual_seed(1)
     w = torch.randn(64 * 512) * 0.02
     _, absmax = q.quantize_nf4(w)

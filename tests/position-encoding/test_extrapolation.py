@@ -1,5 +1,5 @@
 """Tests for snippets/position-encoding/extrapolation.py: Hugging Face ROPE_INIT_FUNCTIONS and the
-boundary behaviour each method states."""
+boundary behavior each method states."""
 import math
 
 import torch

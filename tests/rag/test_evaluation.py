@@ -1,4 +1,4 @@
-"""Tests for snippets/rag/evaluation.py: metrics by hand, and invariants on the labelled set."""
+"""Tests for snippets/rag/evaluation.py: metrics by hand, and invariants on the labeled set."""
 import math
 
 import pytest

@@ -59,7 +59,7 @@ def test_unscaled_logit_std_is_sqrt_dk():
 
 def test_softmax_gradient_vanishes_when_saturated():
     # d softmax / d z = diag(p) - p p^T; for a one-hot-like p every entry is ~0.
-    z = torch.linspace(-1.0, 1.0, 64)              # neighbouring logits differ by 2/63
+    z = torch.linspace(-1.0, 1.0, 64)              # neighboring logits differ by 2/63
     for factor, small in ((1.0, False), (1000.0, True)):
         zz = (factor * z).requires_grad_()
         jac = torch.autograd.functional.jacobian(lambda t: torch.softmax(t, 0), zz)

@@ -77,7 +77,7 @@ def test_tiled_attention_with_fewer_queries_than_keys():
 def test_linear_attention_recurrence_equals_quadratic_form():
     torch.manual_seed(4)
     q, k, v = (torch.randn(2, 2, 11, 6, dtype=torch.float64) for _ in range(3))
-    # Oracle: the "attention-like" form, phi(Q) phi(K)^T masked causally and row-normalised.
+    # Oracle: the "attention-like" form, phi(Q) phi(K)^T masked causally and row-normalized.
     phi_q, phi_k = F.elu(q) + 1, F.elu(k) + 1
     a = (phi_q @ phi_k.transpose(-2, -1)).tril()
     expected = (a @ v) / (a.sum(-1, keepdim=True) + 1e-6)

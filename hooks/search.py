@@ -10,7 +10,7 @@ English results. This hook, after the last language is built:
 - indexes every entry that mentions a term of a group in ``data/search_synonyms.tsv`` under all
   the group's terms (so "RoPE" finds 旋转位置编码): in a ``syn_title`` field when the title
   mentions it (boosted like a title) and a ``syn_text`` field when only the text does (weighted like
-  text);
+  text); the other spelling of -ise/-ize words goes there too (initialised ↔ initialized);
 - lowers the weight of a page's own entry (its title and intro) on pages that hold questions, and of
   the chapter index pages (their question lists repeat the titles), so the question itself (its
   heading anchor and title) is the result shown, not a page with the answer folded under "more";
@@ -32,7 +32,9 @@ from mkdocs.plugins import event_priority
 
 import handbook
 
-FIELDS = {"syn_title": 300.0, "syn_text": 1.0}
+# Material weights a page's tags a million times a title word; broad tags (模型, Training) then pull
+# whole pages above the question that answers a query. Tags count like title words here.
+FIELDS = {"syn_title": 300.0, "syn_text": 1.0, "tags": 10.0}
 PAGE_ENTRY_BOOST = 0.05
 HAN = re.compile(r"[\u4e00-\u9fff]")
 TAG = re.compile(r"<[^>]+>")
@@ -44,9 +46,21 @@ def load_synonyms(root: Path) -> list[list[str]]:
 
 
 def _pattern(term: str) -> re.Pattern:
+    """Chinese: substring. Latin: whole word; case-insensitive unless the term has capitals after its
+    first letter (ZeRO, LoRA, PPO must not match "zero", "lora", "ppo" in ordinary text)."""
     if HAN.search(term):
         return re.compile(re.escape(term.replace(" ", "")))
-    return re.compile(r"(?<![\w-])" + re.escape(term) + r"(?![\w-])", re.IGNORECASE)
+    flags = 0 if re.search(r"[A-Z]", term[1:]) else re.IGNORECASE
+    return re.compile(r"(?<![\w-])" + re.escape(term) + r"(?![\w-])", flags)
+
+
+SPELLING = re.compile(r"\b([a-z]{3,}?)(is|iz)(e|ed|es|er|ers|ing|ation|ations)\b", re.IGNORECASE)
+
+
+def _spellings(text: str) -> list[str]:
+    """The other spelling of -ise/-ize words (initialised ↔ initialized), so either finds the page."""
+    return sorted({m.group(1) + ("iz" if m.group(2).lower() == "is" else "is") + m.group(3)
+                   for m in SPELLING.finditer(text)})
 
 
 def _segment(term: str) -> str:
@@ -71,8 +85,8 @@ def expand(entries: list[dict], groups: list[list[str]]) -> int:
     for entry in entries:
         title = TAG.sub(" ", entry.get("title", "")).replace("\u200b", "")
         text = TAG.sub(" ", entry.get("text", "")).replace("\u200b", "")
-        in_title = _terms(title, compiled)
-        in_text = [t for t in _terms(text, compiled) if t not in in_title]
+        in_title = _terms(title, compiled) + _spellings(title)
+        in_text = [t for t in _terms(text, compiled) + _spellings(text) if t not in in_title]
         if in_title:
             entry["syn_title"] = " ".join(in_title)
         if in_text:

@@ -40,15 +40,26 @@
     }
     const words = [];
     for (let i = 0; i < n; i = route[i][1]) words.push(run.slice(i, route[i][1]));
-    return words.filter((w) => w in vocab);
+    return words.filter((w) => w in vocab && !STOP_ZH.has(w));
   }
+
+  // 3. Words that say nothing about the topic ("why", "how", "为什么", "怎么") match hundreds of
+  //    question titles and push the answer down; they are dropped from the query, as are single
+  //    Latin letters.
+  const STOP = new Set(("a an and are as at be by can do does for from how i in is it its of on or " +
+    "should the this that to vs was what when where which who why with you your").split(" "));
+  const STOP_ZH = new Set(["什么", "为什么", "怎么", "怎么样", "怎样", "如何", "哪些", "哪个", "是", "的", "了", "吗",
+    "呢", "吧", "和", "与", "及", "有", "在", "要", "能", "会", "一下", "介绍", "请", "请问", "可以", "一个"]);
+  const keepWord = (w) => !STOP.has(w.toLowerCase()) && !/^[A-Za-z]$/.test(w);
 
   const HAN_RUN = /\p{Script=Han}+/gu;
   const post = Worker.prototype.postMessage;
   Worker.prototype.postMessage = function (message, ...rest) {
     if (message && message.type === 2 && typeof message.data === "string") {
-      const data = message.data.replace(HAN_RUN, (run) => " " + cut(run).map((w) => w + "\u3007").join(" ") + " ");
-      message = { ...message, data: data.replace(/\s+/g, " ").trim() };
+      const latin = message.data.split(/\s+/).map((w) => (/\p{Script=Han}/u.test(w) || keepWord(w) ? w : "")).join(" ");
+      const data = latin.replace(HAN_RUN, (run) => " " + cut(run).map((w) => w + "\u3007").join(" ") + " ");
+      const query = [...new Set(data.split(/\s+/).filter(Boolean))].join(" ");   // each word once
+      message = { ...message, data: query || message.data };
     }
     return post.call(this, message, ...rest);
   };

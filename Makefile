@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1:8000
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install serve test build pdf vendor clean
+.PHONY: install serve test build pdf offline vendor clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,17 +27,26 @@ test: install                        ## every check: content model, snippets, te
 build: install                       ## the static site in site/
 	$(PY) -m mkdocs build --strict
 
+offline: install                     ## handbook-offline.zip: the whole site, both languages, opens from file://
+	$(PY) -m mkdocs build --strict -q -f editions/offline.yml
+	rm -f handbook-offline.zip
+	cd build/offline && $(abspath $(PY)) -m zipfile -c ../../handbook-offline.zip handbook
+	@ls -l handbook-offline.zip
+
 pdf: install                         ## handbook-zh.pdf and handbook-en.pdf (needs chromium, fonts-wqy-microhei)
 	$(PY) tools/print_pdf.py
 
 vendor:                              ## refresh the self-hosted KaTeX and mermaid from npm (package.json)
 	npm ci --ignore-scripts
-	rm -rf docs/assets/vendor/katex docs/assets/vendor/mermaid
+	rm -rf docs/assets/vendor/katex docs/assets/vendor/mermaid docs/assets/vendor/iframe-worker
 	mkdir -p docs/assets/vendor/katex docs/assets/vendor/mermaid
 	cp node_modules/katex/dist/katex.min.js node_modules/katex/dist/katex.min.css \
 	   node_modules/katex/dist/contrib/auto-render.min.js node_modules/katex/LICENSE docs/assets/vendor/katex/
 	cp -r node_modules/katex/dist/fonts docs/assets/vendor/katex/
 	cp node_modules/mermaid/dist/mermaid.min.js node_modules/mermaid/LICENSE docs/assets/vendor/mermaid/
+	mkdir -p docs/assets/vendor/iframe-worker
+	cp node_modules/iframe-worker/shim/index.js docs/assets/vendor/iframe-worker/shim.js
+	cp node_modules/iframe-worker/LICENSE docs/assets/vendor/iframe-worker/
 
 clean:
-	rm -rf site build .cache .pytest_cache handbook-*.pdf
+	rm -rf site build .cache .pytest_cache handbook-*.pdf handbook-offline.zip

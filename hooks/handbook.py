@@ -166,7 +166,7 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
 
 
 def repo_root(config) -> Path:
-    """The repository root: the folder that holds ``docs/`` (also for the print configs in ``print/``)."""
+    """The repository root: the folder that holds ``docs/`` (also for the configs in ``editions/``)."""
     return Path(config.docs_dir).resolve().parent
 
 

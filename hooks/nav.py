@@ -10,7 +10,7 @@ mkdocs-static-i18n has built the language's navigation:
 - orders the other top-level pages and the pages inside a chapter by the ``order`` key of
   their front matter (default 100), the chapter's ``index`` page first;
 - re-links previous/next page links to follow the new order, and hands the order to the
-  print-site plugin in the print builds (``print/*.yml``).
+  print-site plugin in the print builds (``editions/pdf.*.yml``).
 """
 from __future__ import annotations
 
@@ -80,6 +80,6 @@ def on_nav(nav: Navigation, config, files) -> Navigation:
     ordered.homepage = nav.homepage
     _add_previous_and_next_links(ordered.pages)
     print_site = config.plugins.get("print-site")
-    if print_site is not None:         # the print build (print/*.yml) joins pages in this same order
+    if print_site is not None:         # the print build (editions/pdf.*.yml) joins pages in this same order
         print_site.renderer.items = ordered.items
     return ordered

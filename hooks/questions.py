@@ -67,15 +67,18 @@ def _link(from_rel: str, target_rel: str, anchor: str = "") -> str:
     return href + (f"#{anchor}" if anchor else "")
 
 
-def _url(from_rel: str, page: handbook.Page, anchor: str = "") -> str:
-    """Relative URL (``use_directory_urls``) from a source page to another page of the same language."""
+def _url(from_rel: str, page: handbook.Page, anchor: str = "", directory_urls: bool = True) -> str:
+    """Relative URL from a source page to another page of the same language."""
+    frag = f"#{anchor}" if anchor else ""
+    if not directory_urls:             # the offline edition: norms/rmsnorm.html
+        return posixpath.relpath(page.rel + ".html", posixpath.dirname(from_rel) or ".") + frag
     here = posixpath.dirname(from_rel) if from_rel.endswith("index") else from_rel
     there = page.rel[: -len("index")].rstrip("/") if page.is_index else page.rel
     href = posixpath.relpath(there or ".", here or ".")
-    return (href if href.endswith("/") else href + "/") + (f"#{anchor}" if anchor else "")
+    return (href if href.endswith("/") else href + "/") + frag
 
 
-def _question_index(docs: Path, root: Path, lang: str, from_rel: str) -> str:
+def _question_index(docs: Path, root: Path, lang: str, from_rel: str, directory_urls: bool = True) -> str:
     """One table of every question, with filters by chapter, difficulty and tag (``question-index.js``)."""
     labels = LABELS[lang]
     rows, chapters, tags = [], [], set()
@@ -90,9 +93,9 @@ def _question_index(docs: Path, root: Path, lang: str, from_rel: str) -> str:
             rows.append(
                 f'<tr data-chapter="{row["slug"]}" data-difficulty="{q.difficulty or ""}" '
                 f'data-tags="{escape("|".join(page_tags))}">'
-                f'<td><a href="{_url(from_rel, page, q.id)}">{escape(q.title)}</a></td>'
+                f'<td><a href="{_url(from_rel, page, q.id, directory_urls)}">{escape(q.title)}</a></td>'
                 f'<td>{escape(row[lang])}</td><td>{_difficulty(lang, q.difficulty)}</td>'
-                f'<td><a href="{_url(from_rel, page)}">{escape(page.title or page.rel)}</a></td></tr>')
+                f'<td><a href="{_url(from_rel, page, "", directory_urls)}">{escape(page.title or page.rel)}</a></td></tr>')
 
     def select(name: str, options: list[tuple[str, str]]) -> str:
         opts = "".join(f'<option value="{escape(v)}">{escape(t)}</option>' for v, t in options)
@@ -129,7 +132,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     docs, lang = Path(config.docs_dir), _language(config)
     rel = handbook.rel_of(Path(page.file.abs_src_path), docs)
     if "<!-- question-index -->" in markdown:
-        markdown = markdown.replace("<!-- question-index -->", _question_index(docs, _root(config), lang, rel))
+        markdown = markdown.replace("<!-- question-index -->", _question_index(docs, _root(config), lang, rel,
+                                                                                  config.use_directory_urls))
     if "<!-- questions -->" in markdown:
         chapter = rel.split("/")[0]
         markdown = markdown.replace("<!-- questions -->", _chapter_questions(docs, lang, chapter, rel))

@@ -14,6 +14,8 @@ English results. This hook, after the last language is built:
 - lowers the weight of a page's own entry (its title and intro) on pages that hold questions, and of
   the chapter index pages (their question lists repeat the titles), so the question itself (its
   heading anchor and title) is the result shown, not a page with the answer folded under "more";
+- in the offline edition (``editions/offline.yml``), also writes both as scripts
+  (``search_index.<lang>.js``, ``vocab.<lang>.js``), since pages opened from file:// cannot fetch;
 - writes ``search/vocab.<lang>.json``: every Chinese word of the index with its jieba log
   probability, so ``search.js`` can cut a Chinese query the way jieba cut the pages (jieba's
   maximum-probability route over the same dictionary) before Material's worker sees it;
@@ -141,6 +143,7 @@ def on_post_build(config) -> None:
     index["config"].setdefault("fields", {"title": {"boost": 1000.0}, "text": {"boost": 1.0},
                                           "tags": {"boost": 1000000.0}})
     index["config"]["fields"].update({name: {"boost": boost} for name, boost in FIELDS.items()})
+    offline = any(name in config.plugins for name in ("offline", "material/offline"))
     languages = i18n.build_languages if i18n else [handbook.DEFAULT_LANG]
     default = i18n.default_language if i18n else handbook.DEFAULT_LANG
     others = tuple(f"{lang}/" for lang in languages if lang != default)
@@ -155,5 +158,8 @@ def on_post_build(config) -> None:
         vocab = json.dumps(vocabulary(docs, index["config"]["separator"]), ensure_ascii=False,
                            separators=(",", ":"))
         (path.parent / f"vocab.{lang}.json").write_text(vocab, encoding="utf-8")
+        if offline:            # file:// cannot fetch JSON: the same data as scripts (offline plugin)
+            (path.parent / f"search_index.{lang}.js").write_text(f"var __index = {text}", encoding="utf-8")
+            (path.parent / f"vocab.{lang}.js").write_text(f"var __vocab = {vocab}", encoding="utf-8")
         if lang == default:
             path.write_text(text, encoding="utf-8")

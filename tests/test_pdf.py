@@ -94,7 +94,7 @@ def test_outline_and_page_count(pdfs, lang):
 
 def test_missing_chapter_fails_the_print(tmp_path, pdfs):
     site = tmp_path / "site"
-    shutil.copytree(ROOT / "build" / "print" / "en" / "print_page", site / "print_page")
+    shutil.copytree(ROOT / "build" / "pdf" / "en" / "print_page", site / "print_page")
     html = (site / "print_page" / "index.html").read_text(encoding="utf-8")
     chapter = next(row["slug"] for row in handbook.chapters(ROOT) if (ROOT / "docs" / row["slug"]).is_dir())
     (site / "print_page" / "index.html").write_text(

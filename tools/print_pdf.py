@@ -3,7 +3,7 @@
     python tools/print_pdf.py            # both languages (``make pdf``)
     python tools/print_pdf.py en         # one language
 
-For each language it builds ``print/<lang>.yml`` (the site's config with that language only and the
+For each language it builds ``editions/pdf.<lang>.yml`` (the site's config with that language only and the
 mkdocs-print-site plugin, which joins every chapter into ``print_page/``), checks that every chapter is
 on the print page, serves the build on 127.0.0.1 and prints it with headless Chromium (Debian's
 ``/usr/bin/chromium`` driven by Playwright) once KaTeX and mermaid have rendered and every collapsible
@@ -34,10 +34,10 @@ class PrintError(SystemExit):
 
 
 def build(lang: str) -> Path:
-    site = ROOT / "build" / "print" / lang
+    site = ROOT / "build" / "pdf" / lang
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PRINT_DATE": os.environ.get("PRINT_DATE")
            or time.strftime("%Y-%m-%d")}
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", f"print/{lang}.yml"],
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", f"editions/pdf.{lang}.yml"],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise PrintError(f"print build for {lang} failed:\n{proc.stdout}{proc.stderr}")

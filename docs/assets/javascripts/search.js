@@ -5,11 +5,22 @@
 
   // 1. Load the search index of the page's own language: hooks/search.py writes
   //    search/search_index.<lang>.json, Material requests search/search_index.json (XMLHttpRequest).
+  //    Opened from file:// (the offline edition), Material loads search/search_index.js with a
+  //    <script> instead; that URL is rewritten to search_index.<lang>.js the same way.
   if (/^[a-z]{2}$/.test(lang)) {
     const open = XMLHttpRequest.prototype.open;
     XMLHttpRequest.prototype.open = function (method, url, ...rest) {
       const target = String(url).replace(/search\/search_index\.json(?=$|[?#])/, `search/search_index.${lang}.json`);
       return open.call(this, method, target, ...rest);
+    };
+    const localize = (url) => String(url).replace(/search\/search_index\.js(?=$|[?#])/, `search/search_index.${lang}.js`);
+    const src = Object.getOwnPropertyDescriptor(HTMLScriptElement.prototype, "src");
+    Object.defineProperty(HTMLScriptElement.prototype, "src", {
+      ...src, set(value) { src.set.call(this, localize(value)); },
+    });
+    const setAttribute = Element.prototype.setAttribute;
+    Element.prototype.setAttribute = function (name, value) {
+      return setAttribute.call(this, name, this instanceof HTMLScriptElement && name === "src" ? localize(value) : value);
     };
   }
 
@@ -20,11 +31,19 @@
   //    worker re-splits every Han run by longest match but never lets a word end on the run's last
   //    character, so without it "思路" alone would not match "思路".
   let vocab = null, maxLen = 1;
-  fetch(new URL(`search/vocab.${lang}.json`, base)).then((r) => (r.ok ? r.json() : null)).then((v) => {
+  const useVocab = (v) => {
     if (!v) return;
     vocab = v;
     maxLen = Math.max(1, ...Object.keys(v).map((w) => w.length));
-  }).catch(() => {});
+  };
+  if (location.protocol === "file:") {                 // no fetch from file://: load it as a script
+    const script = document.createElement("script");
+    script.src = new URL(`search/vocab.${lang}.js`, base).href;
+    script.onload = () => useVocab(window.__vocab);
+    document.head.appendChild(script);
+  } else {
+    fetch(new URL(`search/vocab.${lang}.json`, base)).then((r) => (r.ok ? r.json() : null)).then(useVocab).catch(() => {});
+  }
 
   function cut(run) {
     if (!vocab) return [run];

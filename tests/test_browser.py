@@ -37,7 +37,7 @@ def test_pages_load_nothing_from_other_hosts_and_render(browser, server, root):
         assert page.locator("article, .md-content").count() > 0, url
         source = src.read_text(encoding="utf-8")
         if src.suffix == ".md" and ("$$" in source or re.search(r"(?<![\\$])\$[^$\s][^$]*\$", source)):
-            page.wait_for_selector(".katex", timeout=10_000)
+            page.wait_for_selector(".katex", state="attached", timeout=10_000)
             assert page.locator(".katex-error").count() == 0, f"{url}: KaTeX could not parse a formula"
         fences = re.findall(r"^```mermaid\n(.*?)^```", source, re.M | re.S)
         if fences:

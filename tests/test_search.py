@@ -18,7 +18,7 @@ import pytest
 import handbook
 
 pytestmark = pytest.mark.build
-PLACEHOLDER = {"zh": "键入以开始搜索", "en": "Type to start searching"}
+NO_RESULTS = {"zh": "没有找到符合条件的结果", "en": "No matching documents"}
 HIT_AT_5_MIN = 0.90
 
 
@@ -49,10 +49,11 @@ class Search:
         start = time.perf_counter()
         self.box.fill(query)
         self.box.press("End")                              # a key event: Material searches on keyboard input
+        # Done when results are listed or the no-results message shows (not while the index loads).
         self.page.wait_for_function(
-            "([placeholder]) => document.querySelectorAll('.md-search-result__item').length > 0 ||"
-            " (document.querySelector('.md-search-result__meta').textContent.trim() !== placeholder)",
-            arg=[PLACEHOLDER[self.lang]], timeout=timeout)
+            "([none]) => document.querySelectorAll('.md-search-result__item').length > 0 ||"
+            " document.querySelector('.md-search-result__meta').textContent.trim() === none",
+            arg=[NO_RESULTS[self.lang]], timeout=timeout)
         seconds = time.perf_counter() - start
         # Material lists result items (one per page, best first); each shows the page's best-matching
         # sections and folds the rest under "N more on this page".
@@ -216,7 +217,7 @@ def test_no_match_shows_the_empty_state(browser, server, lang):
     meta = search.page.locator(".md-search-result__meta").inner_text()
     search.close()
     assert links == []
-    assert meta.strip() == {"zh": "没有找到符合条件的结果", "en": "No matching documents"}[lang]
+    assert meta.strip() == NO_RESULTS[lang]
 
 
 def test_long_query_does_not_hang(browser, server):

@@ -13,12 +13,16 @@ them their language alternates so the language switcher stays on the notebook.
 """
 from __future__ import annotations
 
+import logging
 import os
 import posixpath
+import re
 from types import SimpleNamespace
 
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
+
+log = logging.getLogger("mkdocs.hooks.notebooks")
 
 
 class NotebookPage(File):
@@ -63,3 +67,37 @@ def _alternates(file: File, config) -> dict:
             prefix = "" if lang == i18n.default_language else f"{lang}/"
             out[lang] = SimpleNamespace(url=posixpath.join(prefix + parent, stem) + "/")
     return out
+
+
+# Links in a notebook's markdown cells are written like the handbook's own (`../rag/retrieval.md#rag-bm25`),
+# but mkdocs-jupyter renders them with nbconvert, so MkDocs never rewrites them to page URLs and
+# never validates them: the reader would get `labs/rag/retrieval.md`, a 404. Rewrite them here to
+# the URL of the page in the notebook's language, and warn (fails `mkdocs build --strict`) when the
+# page or the question id does not exist.
+MD_LINK_RE = re.compile(r'href="(?![a-zA-Z][a-zA-Z0-9+.-]*:|#|/)([^"#]+\.md)(?:#([^"]*))?"')
+
+
+def on_page_content(html: str, page, config, files: Files) -> str:
+    if not isinstance(page.file, NotebookPage):
+        return html
+    parent, name = posixpath.split(page.file.src_uri)             # "labs", "rag.zh.ipynb"
+    parts = name.split(".")
+    lang = parts[1] if len(parts) == 3 else None
+
+    def rewrite(m: re.Match) -> str:
+        path, frag = m.group(1), m.group(2)
+        target_uri = posixpath.normpath(posixpath.join(parent, path))   # "rag/retrieval.md"
+        stem = target_uri[: -len(".md")]
+        candidates = ([f"{stem}.{lang}.md"] if lang else []) + [target_uri]
+        target = next((f for f in map(files.get_file_from_path, candidates) if f is not None), None)
+        if target is None:
+            log.warning("%s: link to %s: no such page", page.file.src_uri, path)
+            return m.group(0)
+        if frag:
+            text = open(target.abs_src_path, encoding="utf-8").read()
+            if not re.search(r"#" + re.escape(frag) + r"(?![\w-])", text):
+                log.warning("%s: link to %s#%s: no such id in %s", page.file.src_uri, path, frag, target.src_uri)
+        url = target.url_relative_to(page.file)
+        return f'href="{url}{"#" + frag if frag else ""}"'
+
+    return MD_LINK_RE.sub(rewrite, html)

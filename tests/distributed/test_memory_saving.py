@@ -32,14 +32,18 @@ def _data(seed):
     return x, y, mask
 
 
+def _full_batch_backward(ref: nn.Module, x, y, m) -> None:
+    """Oracle: one batch, loss = mean NLL over all valid (unpadded) tokens."""
+    nll = nn.functional.cross_entropy(ref(x).flatten(0, 1), y.flatten(), reduction="none")
+    ((nll * m.flatten()).sum() / m.sum()).backward()
+
+
 def test_gradient_accumulation_equals_full_batch():
     torch.manual_seed(0)
     model = TinyTokenModel().double()
     ref = copy.deepcopy(model)
     x, y, m = _data(0)
-    # oracle: one batch, mean over all valid tokens
-    nll = nn.functional.cross_entropy(ref(x).flatten(0, 1), y.flatten(), reduction="none")
-    ((nll * m.flatten()).sum() / m.sum()).backward()
+    _full_batch_backward(ref, x, y, m)
     ms.accumulate_gradients(model, [(x[i:i + 2], y[i:i + 2], m[i:i + 2]) for i in range(0, 8, 2)])
     for p, q in zip(model.parameters(), ref.parameters()):
         torch.testing.assert_close(p.grad, q.grad)
@@ -50,8 +54,7 @@ def test_naive_mean_of_micro_batch_means_is_wrong_with_uneven_padding():
     model = TinyTokenModel().double()
     ref = copy.deepcopy(model)
     x, y, m = _data(1)
-    nll = nn.functional.cross_entropy(ref(x).flatten(0, 1), y.flatten(), reduction="none")
-    ((nll * m.flatten()).sum() / m.sum()).backward()
+    _full_batch_backward(ref, x, y, m)
     for i in range(0, 8, 2):                                           # per-micro-batch token mean / 4
         xb, yb, mb = x[i:i + 2], y[i:i + 2], m[i:i + 2]
         l = nn.functional.cross_entropy(model(xb).flatten(0, 1), yb.flatten(), reduction="none")

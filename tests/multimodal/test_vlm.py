@@ -6,7 +6,7 @@ import torch
 
 from snippets import load
 
-mm = load("architectures/multimodal")
+mm = load("multimodal/vlm")
 
 
 def hand_clip_loss(img, txt, scale):

@@ -1,7 +1,7 @@
 """CLIP-style contrastive loss, cross-modal retrieval, and a LLaVA-style projector that
 splices image features into the text embedding sequence.
 
-Pages: docs/architectures/multimodal.{zh,en}.md
+Pages: docs/multimodal/vlm.{zh,en}.md
 """
 from __future__ import annotations
 

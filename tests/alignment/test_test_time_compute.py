@@ -1,0 +1,82 @@
+"""Tests for snippets/alignment/test_time_compute.py: hand counts, hand products, brute-force search."""
+import itertools
+import math
+
+import pytest
+
+from snippets import load
+
+ttc = load("alignment/test_time_compute")
+
+
+def test_math_shepherd_hard_and_soft_by_hand():
+    # step 1: 3 of 4 completions correct; step 2: 1 of 4; step 3: none
+    hard, soft = ttc.math_shepherd_labels([[True, True, False, True], [False, True, False, False], [False] * 4])
+    assert hard == [1, 1, 0]
+    assert soft == [0.75, 0.25, 0.0]
+
+
+def test_step_aggregation_hand_values():
+    s = [0.9, 0.3, 0.8]
+    assert ttc.aggregate_steps(s, "min") == 0.3
+    assert math.isclose(ttc.aggregate_steps(s, "prod"), 0.216)           # 0.9 * 0.3 * 0.8
+    assert ttc.aggregate_steps(s, "last") == 0.8
+    # a solution whose only bad step is early: last ignores it, min and prod do not
+    early_bad = [0.1, 0.95, 0.95]
+    assert ttc.aggregate_steps(early_bad, "last") > ttc.aggregate_steps(s, "last")
+    assert ttc.aggregate_steps(early_bad, "min") < ttc.aggregate_steps(s, "min")
+    with pytest.raises(ValueError):
+        ttc.aggregate_steps(s, "mean")
+
+
+def test_majority_best_of_n_and_weighted_vote_disagree():
+    answers = [12, 12, 12, 15, 15, 9]
+    scores = [0.2, 0.3, 0.25, 0.6, 0.5, 0.9]
+    # by hand: votes 12:3, 15:2, 9:1; top single score 0.9 -> 9; sums 12:0.75, 15:1.1, 9:0.9
+    assert ttc.majority_vote(answers) == 12
+    assert ttc.best_of_n(answers, scores) == 9
+    assert ttc.weighted_vote(answers, scores) == 15
+
+
+def test_majority_vote_tie_keeps_first_seen():
+    assert ttc.majority_vote(["b", "a", "a", "b"]) == "b"
+
+
+def test_weighted_vote_with_equal_scores_is_majority_vote():
+    answers = ["x", "y", "y", "z", "y", "x"]
+    assert ttc.weighted_vote(answers, [0.5] * 6) == ttc.majority_vote(answers) == "y"
+
+
+TREE = {(): ["a", "b"], ("a",): ["c", "d"], ("b",): ["e", "f"]}
+VALUE = {("a",): 0.6, ("b",): 0.5, ("a", "c"): 0.2, ("a", "d"): 0.3, ("b", "e"): 0.9, ("b", "f"): 0.1}
+
+
+def brute_force_best_leaf(tree, value, depth):
+    paths = [()]
+    for _ in range(depth):
+        paths = [p + (c,) for p in paths for c in tree.get(p, [])]
+    return max(paths, key=value.__getitem__)
+
+
+def test_beam_search_matches_brute_force_when_wide_and_greedy_can_miss():
+    children = lambda s: TREE.get(s, [])      # noqa: E731
+    best = brute_force_best_leaf(TREE, VALUE, 2)
+    assert best == ("b", "e")
+    assert ttc.step_beam_search(children, VALUE.__getitem__, beam_width=2, depth=2) == best
+    # greedy follows the better-looking first step "a" (0.6 > 0.5) and misses the best leaf
+    assert ttc.step_beam_search(children, VALUE.__getitem__, beam_width=1, depth=2) == ("a", "d")
+
+
+def test_beam_search_random_trees_full_width_equals_exhaustive():
+    import random
+    rng = random.Random(0)
+    for _ in range(20):
+        branch, depth = 3, 3
+        tree, value = {}, {}
+        for d in range(depth):
+            for p in itertools.product("xyz", repeat=d):
+                tree[p] = list("xyz")[:branch]
+                for c in tree[p]:
+                    value[p + (c,)] = rng.random()
+        wide = ttc.step_beam_search(lambda s: tree.get(s, []), value.__getitem__, branch ** depth, depth)
+        assert wide == brute_force_best_leaf(tree, value, depth)

@@ -1,0 +1,97 @@
+"""Tests for snippets/alignment/agentic_rl.py: a hand-built mask, hand-computed losses,
+autograd (zero gradient on tool tokens), closed-form truncated IS weights and hand numbers."""
+import math
+
+import pytest
+import torch
+
+from snippets import load
+
+arl = load("alignment/agentic_rl")
+
+
+def test_loss_mask_matches_hand_layout():
+    # <question 3 tok> <think+search call 4 tok> <retrieved docs 5 tok> <answer 2 tok>
+    segs = [("prompt", 3), ("policy", 4), ("tool", 5), ("policy", 2)]
+    expected = [0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1]
+    assert arl.loss_mask(segs) == expected
+    assert arl.loss_mask([("tool", 2), ("policy", 0), ("policy", 1)]) == [0, 0, 1]
+    with pytest.raises(ValueError):
+        arl.loss_mask([("user", 2)])
+
+
+def test_masked_loss_equals_hand_computation():
+    # Vocab of 2 with logits (0, 0): every token has probability 1/2, so at ratio 1 the surrogate
+    # per token is just A; the loss is -(mean of A over policy tokens).
+    logits = torch.zeros(2, 4, 2)
+    tokens = torch.zeros(2, 4, dtype=torch.long)
+    old = torch.full((2, 4), math.log(0.5))
+    mask = torch.tensor([[0, 1, 0, 1], [0, 1, 1, 0]])
+    adv = torch.tensor([2.0, -1.0])
+    # policy tokens: two with A=2, two with A=-1 -> mean 0.5 -> loss -0.5
+    out = arl.masked_pg_loss(logits, tokens, old, adv, mask)
+    assert out.item() == pytest.approx(-0.5)
+
+
+def test_masked_loss_clipping_hand_value():
+    # One policy token with p_new = 0.9, p_old = 0.5 -> ratio 1.8, clipped to 1.2 for A > 0.
+    logits = torch.tensor([[[math.log(0.9), math.log(0.1)]]])
+    tokens = torch.tensor([[0]])
+    old = torch.tensor([[math.log(0.5)]])
+    out = arl.masked_pg_loss(logits, tokens, old, torch.tensor([1.0]), torch.tensor([[1]]))
+    assert out.item() == pytest.approx(-1.2)
+    out_neg = arl.masked_pg_loss(logits, tokens, old, torch.tensor([-1.0]), torch.tensor([[1]]))
+    assert out_neg.item() == pytest.approx(1.8)     # min(1.8*-1, 1.2*-1) = -1.8 -> loss +1.8
+
+
+def test_gradient_on_tool_tokens_is_exactly_zero():
+    torch.manual_seed(0)
+    segs = [("prompt", 3), ("policy", 4), ("tool", 5), ("policy", 2)]
+    mask = torch.tensor([arl.loss_mask(segs)])
+    T, V = mask.shape[1], 13
+    logits = torch.randn(1, T, V, dtype=torch.float64, requires_grad=True)
+    tokens = torch.randint(0, V, (1, T))
+    old = (arl.token_logprobs(logits, tokens) + 0.05 * torch.randn(1, T, dtype=torch.float64)).detach()
+    loss = arl.masked_pg_loss(logits, tokens, old, torch.tensor([0.7], dtype=torch.float64), mask)
+    (grad,) = torch.autograd.grad(loss, logits)
+    zero = mask[0] == 0
+    assert torch.equal(grad[0, zero], torch.zeros_like(grad[0, zero]))     # exactly zero
+    assert (grad[0, ~zero].abs().sum(-1) > 0).all()                          # policy tokens learn
+    # The unmasked loss would push on tool tokens too: that is the bug the mask prevents.
+    loss_all = arl.masked_pg_loss(logits, tokens, old, torch.tensor([0.7], dtype=torch.float64),
+                                  torch.ones_like(mask))
+    (grad_all,) = torch.autograd.grad(loss_all, logits)
+    assert (grad_all[0, zero].abs().sum(-1) > 0).all()
+
+
+def test_truncated_is_weights_closed_form():
+    p_train = torch.tensor([0.6, 0.3, 0.2, 0.5])
+    p_roll = torch.tensor([0.2, 0.6, 0.2, 0.1])
+    w = arl.truncated_is_weights(p_train.log(), p_roll.log(), cap=2.0)
+    torch.testing.assert_close(w, torch.tensor([2.0, 0.5, 1.0, 2.0]))     # 3->2, 0.5, 1, 5->2
+    w5 = arl.truncated_is_weights(p_train.log(), p_roll.log(), cap=5.0)
+    torch.testing.assert_close(w5, torch.tensor([3.0, 0.5, 1.0, 5.0]))
+
+
+def test_tis_loss_gradient_is_weighted_score():
+    # d/d(logp) of -(w*A*logp)/n is -w*A/n, with w treated as a constant.
+    logp = torch.log(torch.tensor([[0.6, 0.3]])).requires_grad_()
+    logp_roll = torch.log(torch.tensor([[0.2, 0.6]]))
+    loss = arl.tis_pg_loss(logp, logp_roll, torch.tensor([1.5]), torch.tensor([[1, 1]]))
+    (g,) = torch.autograd.grad(loss, logp)
+    torch.testing.assert_close(g, torch.tensor([[-2.0 * 1.5 / 2, -0.5 * 1.5 / 2]]))
+
+
+def test_bounded_staleness_filter():
+    assert arl.fresh_enough([10, 9, 8, 7, 11], current_version=10, max_staleness=2) == \
+        [True, True, True, False, False]
+    assert arl.fresh_enough([10, 9], 10, 0) == [True, False]                 # synchronous
+
+
+def test_weight_sync_hand_numbers():
+    # 7B params x 2 bytes (bf16) = 14 GB; at 50 GB/s (one 400 Gb/s link) -> 0.28 s
+    assert arl.weight_sync_seconds(7e9, 2, 50) == pytest.approx(0.28)
+    # 671B in bf16 = 1342 GB over 8 such links -> 1342 / 400 = 3.355 s
+    assert arl.weight_sync_seconds(671e9, 2, 50, n_parallel_links=8) == pytest.approx(3.355)
+    # fp8 halves it; 60% link efficiency multiplies by 1/0.6
+    assert arl.weight_sync_seconds(32e9, 1, 50, efficiency=0.6) == pytest.approx(32 / 50 / 0.6)

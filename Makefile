@@ -7,6 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1:8000
 export NO_MKDOCS_2_WARNING := 1
+export DISABLE_MKDOCS_2_WARNING := true   # the same notice, printed by properdocs (pulled in by mkdocs-redirects)
 
 .PHONY: install serve test build pdf offline vendor clean
 

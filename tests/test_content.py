@@ -145,7 +145,7 @@ def test_broken_page_stops_the_build(tree, root):
     for folder in ("hooks", "overrides"):
         shutil.copytree(root / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
     edit(tree / "docs/demo/page.en.md", ' data-difficulty="3"', "")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"}
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "-d", str(tree / "site")],
                           cwd=tree, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0

@@ -1,0 +1,60 @@
+"""Transfusion-style mask vs a hand-built boolean matrix, plain causal mask when there is no image,
+and the invariant it encodes (no position sees a later segment) checked through real attention."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from snippets import load
+
+un = load("multimodal/unified")
+
+
+def test_mask_matches_hand_built_matrix():
+    # T T | I I I | T | I I
+    m = un.transfusion_mask([("text", 2), ("image", 3), ("text", 1), ("image", 2)])
+    expected = torch.tensor([
+        [1, 0, 0, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0, 0, 0, 0],
+        [1, 1, 1, 1, 1, 0, 0, 0],   # first patch sees the whole first image ...
+        [1, 1, 1, 1, 1, 0, 0, 0],
+        [1, 1, 1, 1, 1, 0, 0, 0],
+        [1, 1, 1, 1, 1, 1, 0, 0],   # ... text after an image is causal again
+        [1, 1, 1, 1, 1, 1, 1, 1],   # second image: bidirectional inside, never into the first image's future
+        [1, 1, 1, 1, 1, 1, 1, 1],
+    ], dtype=torch.bool)
+    assert torch.equal(m, expected)
+
+
+def test_text_only_is_the_causal_mask_and_adjacent_images_stay_separate():
+    assert torch.equal(un.transfusion_mask([("text", 5)]), torch.ones(5, 5, dtype=torch.bool).tril())
+    m = un.transfusion_mask([("image", 2), ("image", 2)])
+    assert not m[0, 2] and not m[1, 3]       # image 1 cannot see image 2
+    assert m[0, 1] and m[2, 3] and m[3, 0]    # inside-image both ways; image 2 sees image 1
+    with pytest.raises(ValueError):
+        un.transfusion_mask([("audio", 3)])
+
+
+def test_mask_in_attention_keeps_earlier_segments_independent_of_later_ones():
+    torch.manual_seed(0)
+    segs = [("text", 3), ("image", 4), ("text", 3)]
+    mask = un.transfusion_mask(segs)
+    q, k, v = (torch.randn(1, 2, 10, 8) for _ in range(3))
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    k2, v2 = k.clone(), v.clone()
+    k2[..., 7:, :] += 5.0                       # change only the final text segment
+    v2[..., 7:, :] -= 3.0
+    out2 = F.scaled_dot_product_attention(q, k2, v2, attn_mask=mask)
+    torch.testing.assert_close(out[..., :7, :], out2[..., :7, :])   # text + image unaffected
+    k3 = k.clone()
+    k3[..., 6, :] += 5.0                        # change the last image patch
+    out3 = F.scaled_dot_product_attention(q, k3, v, attn_mask=mask)
+    assert (out3[..., 3, :] - out[..., 3, :]).abs().max() > 1e-3   # the first patch sees it
+    torch.testing.assert_close(out3[..., :3, :], out[..., :3, :])   # the preceding text does not
+
+
+def test_image_token_count_by_hand():
+    assert un.image_token_count(512, 512, 16) == 32 * 32 == 1024      # Chameleon
+    assert un.image_token_count(256, 256, 8, patch=2) == 16 * 16      # DiT-XL/2 on a 32x32 latent
+    assert un.image_token_count(384, 384, 16) == 24 * 24              # Janus generation
+    with pytest.raises(ValueError):
+        un.image_token_count(500, 500, 16)

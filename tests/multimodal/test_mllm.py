@@ -169,3 +169,14 @@ def test_mrope_video_vision_ids_match_hf_qwen25vl():
         # text before and the video block itself agree; the text after a video follows the
         # original release (max id + 1), which the installed version computes differently.
         torch.testing.assert_close(ours[:, :14], ref[:, 0, :14])
+
+
+def test_mrope_short_video_matches_hf_qwen2vl(qwen2vl):
+    # Video grid (t=2, h=4, w=6) -> 2 x 2 x 3 tokens; with t <= merged side the installed
+    # implementation and the max-id + 1 rule agree, so the whole sequence can be compared.
+    ids = torch.tensor([[5, 5, 5] + [60] * 12 + [5, 5]])
+    types = torch.tensor([[0, 0, 0] + [2] * 12 + [0, 0]])
+    ref, _ = qwen2vl.get_rope_index(ids, types, video_grid_thw=torch.tensor([[2, 4, 6]]))
+    ours = mm.mrope_position_ids([("text", 3), ("vision", (2, 4, 6)), ("text", 2)])
+    torch.testing.assert_close(ours, ref[:, 0])
+    assert ours[0, 3:15].tolist() == [3] * 6 + [4] * 6        # temporal id steps once per 2-frame group

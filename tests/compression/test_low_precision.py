@@ -1,0 +1,137 @@
+"""Tests for snippets/compression/low_precision.py: format maxima against torch.finfo, E2M1 rounding
+against a brute-force nearest-value search with the spec's tie rule, an MXFP4 block worked by hand
+(OCP MX v1.0: X = 2^(floor(log2 amax) - 2)), E4M3 rounding against torch.float8_e4m3fn, and
+per-tensor vs block-wise error on a tensor with an outlier against hand-computed counts."""
+import math
+
+import torch
+
+from snippets import load
+
+lp = load("compression/low_precision")
+
+GRID = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
+
+
+def test_float_max_matches_torch_finfo():
+    assert lp.float_max(4, 3, "fn") == torch.finfo(torch.float8_e4m3fn).max == 448.0
+    assert lp.float_max(5, 2, "ieee") == torch.finfo(torch.float8_e5m2).max == 57344.0
+    assert lp.float_max(2, 1, "finite") == 6.0 == GRID[-1]
+    # and against a dtype round trip: the max is representable, the next step up is not kept
+    assert torch.tensor(448.0).to(torch.float8_e4m3fn).float().item() == 448.0
+
+
+def _brute_e2m1(v: float) -> float:
+    a = min(abs(v), 6.0)
+    d = [abs(a - g) for g in GRID]
+    best = min(d)
+    codes = [i for i in range(8) if d[i] == best]
+    even = [i for i in codes if i % 2 == 0]
+    return math.copysign(GRID[(even or codes)[0]], v)
+
+
+def test_round_e2m1_against_bruteforce_including_ties():
+    vals = [0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0, 6.5, 100.0, -1.25, -5.0, 0.1, 2.9, 4.9]
+    got = lp.round_e2m1(torch.tensor(vals)).tolist()
+    assert got == [_brute_e2m1(v) for v in vals]
+    # ties by hand: 0.25 -> 0, 0.75 -> 1, 1.25 -> 1, 1.75 -> 2, 2.5 -> 2, 3.5 -> 4, 5 -> 4
+    assert got[:7] == [0.0, 1.0, 1.0, 2.0, 2.0, 4.0, 4.0]
+
+
+def test_mxfp4_hand_block():
+    blk = torch.tensor([0.1, -0.3, 1.0, 2.5, 5.0, 10.0, -7.0, 0.0])
+    q, scale = lp.mxfp4_quantize(blk, block=8)
+    # amax 10: floor(log2 10) = 3, shared exponent 3 - 2 = 1, X = 2
+    assert scale.item() == 2.0
+    # v / X = 0.05, -0.15, 0.5, 1.25, 2.5, 5, -3.5, 0 -> 0, -0, 0.5, 1, 2, 4, -4, 0 (ties to even codes)
+    assert q.flatten().tolist() == [0.0, -0.0, 0.5, 1.0, 2.0, 4.0, -4.0, 0.0]
+    assert lp.mx_dequantize(q, scale, blk.shape).tolist() == [0.0, 0.0, 1.0, 2.0, 4.0, 8.0, -8.0, 0.0]
+    # the scale is a power of two: exactly representable as E8M0
+    assert scale.to(torch.float8_e8m0fnu).float().item() == 2.0
+
+
+def test_mxfp4_saturates_values_just_below_the_next_power_of_two():
+    # amax 15 -> X = 2^(3-2) = 2; 15 / 2 = 7.5 saturates to 6 -> 12 (20% error on the largest value)
+    q, scale = lp.mxfp4_quantize(torch.tensor([15.0] + [1.0] * 31))
+    assert scale.item() == 2.0 and (q[0, 0] * scale[0, 0]).item() == 12.0
+
+
+def test_round_e4m3_matches_torch_float8():
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.rand(2000, generator=g) * 500, torch.rand(500, generator=g) * 0.05,
+                   torch.tensor([0.0, 2.0 ** -9, 1.5 * 2.0 ** -9, 2.0 ** -6, 240.0, 448.0, 460.0])])
+    ref = x.clamp(max=448.0).to(torch.float8_e4m3fn).float()
+    torch.testing.assert_close(lp.round_e4m3(x), ref, rtol=0, atol=0)
+
+
+def test_nvfp4_block_scales_and_grid():
+    torch.manual_seed(1)
+    x = torch.randn(64) * torch.tensor([0.01, 1.0, 10.0, 0.1]).repeat_interleave(16)
+    q, bs, s = lp.nvfp4_quantize(x)
+    assert abs(s.item() - 448 * 6 / x.abs().max().item()) < 1e-3 * s.item()
+    # block scales are E4M3 values of amax_b / 6 * s (oracle: torch's FP8 cast)
+    ref = (x.reshape(-1, 16).abs().amax(-1, keepdim=True) / 6 * s).to(torch.float8_e4m3fn).float()
+    torch.testing.assert_close(bs, ref, rtol=0, atol=0)
+    assert set(q.abs().flatten().tolist()) <= set(GRID)
+    rt = lp.nvfp4_dequantize(q, bs, s, x.shape)
+    # each block's own largest magnitude survives to within the E4M3 scale rounding (2^-4 relative)
+    for b in range(4):
+        blk, rblk = x[16 * b:16 * (b + 1)], rt[16 * b:16 * (b + 1)]
+        i = blk.abs().argmax()
+        assert abs(rblk[i] - blk[i]) <= 2 ** -4 * abs(blk[i]) + 1e-9
+
+
+def test_outlier_per_tensor_vs_block_hand_counts():
+    x = torch.ones(64)
+    x[5] = 100.0
+    # per tensor: scale 100/6, every 1 becomes 0.06 of a step -> rounds to 0: 63 values lost
+    per_tensor = lp.fake_quant_fp4(x)
+    assert int((per_tensor == 0).sum()) == 63 and per_tensor[5].item() == 100.0
+    # blocks of 16: only the 15 ones sharing the outlier's block are lost, the other 48 are exact
+    blocked = lp.fake_quant_fp4(x, block=16)
+    assert int((blocked == 0).sum()) == 15
+    assert torch.equal(blocked[16:], torch.ones(48))
+
+
+def test_delayed_scaling_misses_a_spike_current_scaling_does_not():
+    s = lp.delayed_scale([10.0, 9.0, 11.0])            # 448 / 11
+    assert abs(s - 448 / 11) < 1e-12
+    spike = torch.tensor([60.0])
+    # 60 * 448/11 > 448 -> saturates -> comes back as 11
+    assert abs(lp.fp8_round_trip(spike, s).item() - 11.0) < 1e-5
+    # scale from the current amax: 60 maps to 448 exactly and returns as 60
+    assert abs(lp.fp8_round_trip(spike, lp.delayed_scale([60.0])).item() - 60.0) < 1e-5
+    # margin 1 halves the scale and leaves a factor-2 headroom
+    assert lp.delayed_scale([10.0], margin=1) == 22.4
+
+
+def test_stochastic_rounding_is_unbiased_and_rne_is_not():
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((40000,), 1.25)
+    sr = lp.stochastic_round_e2m1(x, g)
+    assert set(sr.unique().tolist()) == {1.0, 1.5}             # only the two neighbours
+    assert abs(sr.mean().item() - 1.25) < 0.01                  # E[SR(x)] = x
+    assert lp.round_e2m1(torch.tensor(1.25)).item() == 1.0      # RNE: biased by -0.25 every time
+    # negative values and the top of the range
+    assert abs(lp.stochastic_round_e2m1(torch.full((40000,), -5.0), g).mean().item() + 5.0) < 0.02
+    assert lp.stochastic_round_e2m1(torch.tensor([6.0, 9.0]), g).tolist() == [6.0, 6.0]
+
+
+def test_hadamard_matches_scipy_and_helps_an_outlier_block():
+    from scipy.linalg import hadamard as scipy_hadamard
+    h = lp.hadamard(16)
+    torch.testing.assert_close(h, torch.tensor(scipy_hadamard(16), dtype=torch.float32) / 4.0)
+    torch.testing.assert_close(h @ h.T, torch.eye(16))
+    g = torch.Generator().manual_seed(0)
+    x, w = torch.randn(16, generator=g), torch.randn(16, generator=g)
+    x[3] = 12.0                                                 # one outlier in a 16-element block
+    # the rotation is free for a dot product along the rotated (inner) dimension
+    torch.testing.assert_close((h @ x) @ (h @ w), x @ w)
+
+    def crest(v):
+        return (v.abs().max() / v.pow(2).mean().sqrt()).item()
+    # a one-hot block has the largest possible crest factor sqrt(16) = 4; rotated it is flat (1)
+    e = torch.zeros(16)
+    e[0] = 1.0
+    assert abs(crest(e) - 4.0) < 1e-6 and abs(crest(h @ e) - 1.0) < 1e-6
+    assert crest(h @ x) < crest(x)

@@ -1,0 +1,61 @@
+"""Tests for snippets/evaluation/long_context_eval.py: the i-th instance lookup and the MRCR grader
+against hand-checked cases (SequenceMatcher ratio 2M/T worked by hand), the multi-key needle task
+against a parse of its own context, and RULER's effective length against the RULER README table."""
+from snippets import load
+
+lc = load("evaluation/long_context_eval")
+
+
+def test_ith_instance_hand_case():
+    turns = [("A", "a1"), ("B", "b1"), ("A", "a2"), ("C", "c1"), ("A", "a3"), ("B", "b2")]
+    assert lc.ith_instance(turns, "A", 1) == "a1"
+    assert lc.ith_instance(turns, "A", 2) == "a2"
+    assert lc.ith_instance(turns, "A", 3) == "a3"
+    assert lc.ith_instance(turns, "B", 2) == "b2"
+
+
+def test_generated_conversation_has_distinct_replies_for_identical_asks():
+    asks = ["poem about tapirs", "blog post about rocks", "poem about tapirs", "poem about tapirs"]
+    turns = lc.mrcr_conversation(asks, seed=3)
+    replies = [r for a, r in turns if a == "poem about tapirs"]
+    assert len(replies) == 3 and len(set(replies)) == 3
+    assert lc.ith_instance(turns, "poem about tapirs", 2) == turns[2][1]
+
+
+def test_grader_hand_values():
+    # no prefix -> 0 even if the text is perfect
+    assert lc.grade_mrcr("abcd", "abcd", "XY7") == 0.0
+    assert lc.grade_mrcr("XY7abcd", "abcd", "XY7") == 1.0
+    # SequenceMatcher ratio = 2M / T: "abce" vs "abcd" share "abc" (M = 3), T = 8 -> 0.75
+    assert lc.grade_mrcr("XY7abce", "abcd", "XY7") == 0.75
+    # "ab" vs "abcd": M = 2, T = 6 -> 2/3
+    assert abs(lc.grade_mrcr("XY7ab", "abcd", "XY7") - 2 / 3) < 1e-12
+
+
+def test_wrong_instance_scores_below_right_instance():
+    asks = ["poem about tapirs", "riddle about tapirs", "poem about tapirs"]
+    turns = lc.mrcr_conversation(asks, seed=0)
+    ref = lc.ith_instance(turns, "poem about tapirs", 2)
+    wrong = lc.ith_instance(turns, "poem about tapirs", 1)
+    assert lc.grade_mrcr("P" + ref, ref, "P") == 1.0
+    assert lc.grade_mrcr("P" + wrong, ref, "P") < 1.0
+
+
+def test_multikey_answer_is_the_asked_keys_value():
+    for seed in range(5):
+        ctx, question, answer = lc.multikey_niah(n_keys=4, n_filler=20, seed=seed)
+        key = question.split("for ")[1].rstrip("?")
+        needles = {line.split("for ")[1].split(" is ")[0]: line.split(" is ")[1].rstrip(".")
+                   for line in ctx.splitlines() if "magic number" in line}
+        assert len(needles) == 4 and needles[key] == answer
+
+
+def test_effective_length_matches_ruler_table():
+    # RULER README (NVIDIA/RULER): scores at 4K..128K and the effective length it reports
+    gpt4 = {4_000: 96.6, 8_000: 96.3, 16_000: 95.2, 32_000: 93.2, 64_000: 87.0, 128_000: 81.2}
+    llama31_70b = {4_000: 96.5, 8_000: 95.8, 16_000: 95.4, 32_000: 94.8, 64_000: 88.4, 128_000: 66.6}
+    gemini15 = {4_000: 96.7, 8_000: 95.8, 16_000: 96.0, 32_000: 95.9, 64_000: 95.9, 128_000: 94.4}
+    assert lc.effective_length(gpt4) == 64_000
+    assert lc.effective_length(llama31_70b) == 64_000
+    assert lc.effective_length(gemini15) == 128_000      # reported as ">128K"
+    assert lc.effective_length({4_000: 80.0}) is None

@@ -1,0 +1,101 @@
+"""Tests for snippets/inference/kv_eviction.py: kept-index sets against hand lists and brute-force
+loops (explicit sums, explicit pooling, Python sorted with an explicit tie rule), PyramidKV budgets
+against hand arithmetic, and memory against the closed form."""
+import torch
+
+from snippets import load
+
+ev = load("inference/kv_eviction")
+
+
+def _causal_attn(n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    s = torch.randn(n, n, generator=g)
+    s = s.masked_fill(torch.triu(torch.ones(n, n, dtype=torch.bool), 1), float("-inf"))
+    return s.softmax(-1)
+
+
+def test_streaming_hand_lists():
+    assert ev.streaming_keep(12, n_sink=2, window=4) == [0, 1, 8, 9, 10, 11]
+    # shorter than sinks + window: nothing evicted, no duplicates
+    assert ev.streaming_keep(5, n_sink=4, window=3) == [0, 1, 2, 3, 4]
+    assert ev.streaming_keep(6, n_sink=4, window=2) == [0, 1, 2, 3, 4, 5]
+    assert len(ev.streaming_keep(10_000, n_sink=4, window=1020)) == 1024
+
+
+def _brute_topk(scores: list[float], k: int) -> list[int]:
+    # explicit rule: larger score first, earlier position first among equal scores
+    return sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+
+
+def test_h2o_matches_bruteforce_on_random_attention():
+    for seed in range(5):
+        attn = _causal_attn(10, seed)
+        acc = [sum(float(attn[q, k]) for q in range(10)) for k in range(10)]
+        window = 3
+        expected = sorted(_brute_topk(acc[: 10 - window], 2) + list(range(10 - window, 10)))
+        assert ev.h2o_keep(attn, n_heavy=2, window=window) == expected
+
+
+def test_h2o_ties_go_to_earlier_position():
+    # keys 1 and 2 receive identical accumulated attention; only one heavy slot is left
+    attn = torch.tensor([
+        [1.0, 0.0, 0.0, 0.0, 0.0],
+        [0.2, 0.8, 0.0, 0.0, 0.0],
+        [0.2, 0.0, 0.8, 0.0, 0.0],
+        [0.9, 0.0, 0.0, 0.1, 0.0],
+        [0.8, 0.0, 0.0, 0.1, 0.1],
+    ])
+    # accumulated: key0 = 3.1, key1 = 0.8, key2 = 0.8, key3 = 0.2, key4 = 0.1
+    assert ev.h2o_keep(attn, n_heavy=2, window=2) == [0, 1, 3, 4]
+    # the sink-like key 0 is always a heavy hitter here; key 2 loses the tie to key 1
+
+
+def test_snapkv_matches_explicit_loops():
+    g = torch.Generator().manual_seed(3)
+    heads, window, L, kernel, capacity = 3, 4, 24, 5, 10
+    obs = torch.rand(heads, window, L, generator=g).softmax(-1)
+    got = ev.snapkv_keep(obs, capacity=capacity, window=window, kernel=kernel)
+    for h in range(heads):
+        votes = [sum(float(obs[h, q, k]) for q in range(window)) for k in range(L - window)]
+        pad = kernel // 2
+        pooled = []
+        for k in range(L - window):
+            total = sum(votes[j] for j in range(k - pad, k + pad + 1) if 0 <= j < L - window)
+            pooled.append(total / kernel)          # zero padding counts in the average
+        expected = sorted(_brute_topk(pooled, capacity - window) + list(range(L - window, L)))
+        assert got[h].tolist() == expected
+    # heads disagree: per-head selection, not one shared set
+    assert not all(torch.equal(got[0], got[h]) for h in range(1, heads))
+
+
+def test_snapkv_pooling_keeps_neighbours_of_a_spike():
+    # one head, a single spike of attention on key 10; window 2, budget 3 older keys, kernel 3
+    L, window = 16, 2
+    obs = torch.full((1, window, L), 0.01)
+    obs[0, :, 10] = 0.9
+    kept = ev.snapkv_keep(obs, capacity=window + 3, window=window, kernel=3)[0].tolist()
+    assert kept == [9, 10, 11, 14, 15]
+
+
+def test_short_prompt_is_not_compressed():
+    obs = torch.rand(2, 4, 8).softmax(-1)
+    assert ev.snapkv_keep(obs, capacity=8, window=4).tolist() == [list(range(8))] * 2
+
+
+def test_pyramid_budgets_hand_arithmetic():
+    # avg 100, 5 layers, beta 20: lo = 5, hi = 195, step = 190 // 4 = 47
+    assert ev.pyramid_budgets(100, 5, beta=20) == [195, 148, 101, 54, 7]
+    b = ev.pyramid_budgets(2048, 32)
+    assert all(x > y for x, y in zip(b, b[1:]))
+    assert abs(sum(b) - 32 * 2048) <= 32 * 31  # only integer-step rounding
+
+
+def test_memory_closed_form():
+    # LLaMA-3-8B shape: 32 layers, 8 KV heads, head_dim 128, bf16 -> 128 KiB per token
+    full, kept = ev.eviction_saving(131072, 4096, layers=32, kv_heads=8, head_dim=128)
+    assert full == 2 * 32 * 8 * 128 * 2 * 131072 == 16 * 2**30
+    assert kept == 512 * 2**20
+    # pyramid budgets with the same mean cost (about) the same memory as a uniform budget
+    b = ev.pyramid_budgets(100, 5)
+    assert ev.kv_cache_bytes(b, 8, 128) == 2 * 8 * 128 * 2 * 505

@@ -1,5 +1,6 @@
 """Data parallelism: gradient averaging with torch.distributed (gloo, 2 CPU processes),
-ring all-reduce and its cost, and a ZeRO-style sharded AdamW step.
+ring all-reduce and its cost, a ZeRO-style sharded AdamW step, and asynchronous SGD with
+stale gradients on a parameter server.
 
 Pages: docs/distributed/data_parallel.{zh,en}.md
 """
@@ -126,6 +127,57 @@ def sharded_adamw_step(param: torch.Tensor, grad: torch.Tensor, state: list[dict
 # --8<-- [end:zero]
 
 
+# --8<-- [start:async_sgd]
+class ParameterServer:
+    """Holds the parameters; workers pull a copy, compute a gradient on it, and push it back.
+    With asynchronous SGD the server applies each gradient as soon as it arrives, even if the
+    parameters moved since that worker pulled (a stale gradient)."""
+
+    def __init__(self, x0: torch.Tensor, lr: float) -> None:
+        self.x, self.lr, self.version = x0.clone(), lr, 0
+
+    def pull(self) -> tuple[torch.Tensor, int]:
+        return self.x.clone(), self.version
+
+    def push(self, grad: torch.Tensor) -> None:
+        self.x -= self.lr * grad
+        self.version += 1
+
+
+def async_sgd_round_robin(grad_fn, x0: torch.Tensor, lr: float, n_workers: int,
+                          steps: int) -> tuple[list[torch.Tensor], list[int]]:
+    """Asynchronous SGD with equally fast workers finishing in turn. Each gradient is computed
+    on parameters that are n_workers - 1 updates old by the time it is applied.
+    Returns the parameter trajectory and the staleness of every applied update."""
+    ps = ParameterServer(x0, lr)
+    snapshots = [ps.pull() for _ in range(n_workers)]         # everyone starts from x0
+    traj, staleness = [ps.x.clone()], []
+    for t in range(steps):
+        w = t % n_workers
+        x_read, version = snapshots[w]
+        staleness.append(ps.version - version)
+        ps.push(grad_fn(x_read))
+        snapshots[w] = ps.pull()                               # fetch fresh parameters, start again
+        traj.append(ps.x.clone())
+    return traj, staleness
+
+
+def delayed_gd(a: float, tau: int, steps: int, x0: float = 1.0) -> list[float]:
+    """x_{t+1} = x_t - a x_{t-tau} (x_t = x0 for t <= 0): gradient descent on the quadratic
+    f(x) = lambda x^2 / 2 with a = lr * lambda when every gradient is tau steps stale."""
+    xs = [x0] * (tau + 1)
+    for _ in range(steps):
+        xs.append(xs[-1] - a * xs[-1 - tau])
+    return xs[tau:]
+
+
+def critical_step(tau: int) -> float:
+    """Delayed GD is stable iff 0 < lr * lambda < 2 sin(pi / (2 (2 tau + 1))):
+    2 for synchronous GD (tau = 0), 1 for tau = 1, about pi / (2 tau + 1) for large tau."""
+    return 2 * math.sin(math.pi / (2 * (2 * tau + 1)))
+# --8<-- [end:async_sgd]
+
+
 if __name__ == "__main__":
     grads = run_data_parallel(2)
     model = make_model()
@@ -137,3 +189,10 @@ if __name__ == "__main__":
     print("ring all-reduce of 4 ranks:", out[0].tolist(), f"elements sent per rank {sent} = 2*(4-1)/4*8")
     t = allreduce_seconds(14e9, 8, 150e9)
     print(f"all-reduce of 7B bf16 grads (14 GB) over 8 GPUs, 150 GB/s per link: {t:.2f} s")
+
+    for tau in (0, 1, 3, 7):
+        a = critical_step(tau)
+        below, above = delayed_gd(0.95 * a, tau, 400)[-1], delayed_gd(1.05 * a, tau, 400)[-1]
+        print(f"staleness {tau}: stable iff lr*lambda < {a:.3f}; |x_400| at 0.95x {abs(below):.1e}, at 1.05x {abs(above):.1e}")
+    traj, stale = async_sgd_round_robin(lambda x: 2.0 * x, torch.tensor([1.0]), 0.2, n_workers=4, steps=8)
+    print("async SGD with 4 workers, staleness of each update:", stale)

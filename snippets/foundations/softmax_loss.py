@@ -1,4 +1,5 @@
-"""Numerically stable softmax / log-sum-exp, cross-entropy, perplexity, KL divergence.
+"""Numerically stable softmax / log-sum-exp, cross-entropy, perplexity, KL divergence, and the
+maximum-likelihood view of language modelling (chain rule, MLE from counts, bits per byte).
 
 Pages: docs/foundations/softmax_loss.{zh,en}.md
 """
@@ -85,6 +86,35 @@ def fit_gaussian_to_mixture(direction: str, grid: torch.Tensor) -> tuple[float, 
 # --8<-- [end:kl]
 
 
+# --8<-- [start:mle]
+def sequence_log_prob(next_token_logprobs, seq: list[int]) -> torch.Tensor:
+    """Chain rule: log p(x_1..x_T) = sum_t log p(x_t | x_<t).
+    next_token_logprobs(prefix) returns log-probabilities (vocab,) of the next token."""
+    return sum(next_token_logprobs(tuple(seq[:t]))[x] for t, x in enumerate(seq))
+
+
+def mle_categorical(counts: torch.Tensor) -> torch.Tensor:
+    """Maximum-likelihood categorical distribution: relative frequencies n_i / N."""
+    return counts / counts.sum()
+
+
+def empirical_nll(q: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Mean NLL (nats per token) of data with symbol counts `counts` under a model q:
+    -(1/N) sum_i n_i log q_i, i.e. the cross-entropy H(p_hat, q)."""
+    return -(counts * q.log()).sum() / counts.sum()
+
+
+def entropy(p: torch.Tensor) -> torch.Tensor:
+    """H(p) = -sum p log p in nats (0 log 0 = 0)."""
+    return -torch.where(p > 0, p * p.log(), torch.zeros_like(p)).sum()
+
+
+def bits_per_byte(total_nll_nats: float, n_bytes: int) -> float:
+    """Tokenizer-independent loss: total NLL of a text converted to bits, per UTF-8 byte."""
+    return total_nll_nats / (math.log(2) * n_bytes)
+# --8<-- [end:mle]
+
+
 if __name__ == "__main__":
     x = torch.tensor([1e4, 1e4 - 1.0, -1e4])
     print("naive softmax  :", naive_softmax(x).tolist())
@@ -97,3 +127,11 @@ if __name__ == "__main__":
     grid = torch.linspace(-12, 12, 1201, dtype=torch.float64)
     print("forward KL fit (mu, sigma):", fit_gaussian_to_mixture("forward", grid))
     print("reverse KL fit (mu, sigma):", fit_gaussian_to_mixture("reverse", grid))
+
+    counts = torch.tensor([6.0, 3.0, 1.0])
+    p_hat, q = mle_categorical(counts), torch.tensor([0.5, 0.25, 0.25])
+    print(f"MLE {[round(v, 2) for v in p_hat.tolist()]}: NLL {empirical_nll(p_hat, counts):.4f} = H(p_hat); "
+          f"q: NLL {empirical_nll(q, counts):.4f} = H + KL")
+    text_bytes, total_nll = 12, 6.0
+    print(f"same text, 3 vs 6 tokens: PPL {math.exp(total_nll / 3):.2f} vs {math.exp(total_nll / 6):.2f}, "
+          f"bits per byte {bits_per_byte(total_nll, text_bytes):.4f} for both")

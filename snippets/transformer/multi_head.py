@@ -1,5 +1,6 @@
 """Multi-head attention (MHA), multi-query (MQA) and grouped-query attention (GQA),
-KV-cache size per token, and the weight-absorption trick of multi-head latent attention (MLA).
+KV-cache size per token, the weight-absorption trick of multi-head latent attention (MLA), and
+cross-layer KV sharing (CLA).
 
 Pages: docs/transformer/multi_head.{zh,en}.md
 """
@@ -81,6 +82,51 @@ def mla_scores_absorbed(q: torch.Tensor, c_kv: torch.Tensor, w_uk: torch.Tensor)
 # --8<-- [end:mla_absorb]
 
 
+# --8<-- [start:cla]
+def kv_cache_bytes(n_layers: int, n_kv_heads: int, head_dim: int, seq_len: int, batch: int = 1,
+                   bytes_per_elem: int = 2, cla_share: int = 1) -> int:
+    """KV cache of MHA / GQA / MQA (n_kv_heads = n_heads / groups / 1), optionally with
+    cross-layer attention: only ceil(n_layers / cla_share) layers own a K/V cache."""
+    kv_layers = -(-n_layers // cla_share)
+    return 2 * kv_layers * n_kv_heads * head_dim * bytes_per_elem * seq_len * batch
+
+
+class CrossLayerAttention(nn.Module):
+    """A stack of causal attention layers (residual, no MLP or norm, to keep it short) with
+    cross-layer KV sharing (CLA, Brandon et al. 2024): layer i computes its own K and V only if
+    i % share == 0; the following share - 1 layers reuse them with their own queries.
+    Each K/V-producing layer uses n_kv_heads heads (GQA inside the layer)."""
+
+    def __init__(self, d_model: int, n_heads: int, n_kv_heads: int, n_layers: int, share: int) -> None:
+        super().__init__()
+        self.h, self.h_kv, self.dh, self.share = n_heads, n_kv_heads, d_model // n_heads, share
+        self.q = nn.ModuleList(nn.Linear(d_model, d_model, bias=False) for _ in range(n_layers))
+        self.o = nn.ModuleList(nn.Linear(d_model, d_model, bias=False) for _ in range(n_layers))
+        n_kv_layers = -(-n_layers // share)
+        self.kv = nn.ModuleList(nn.Linear(d_model, 2 * n_kv_heads * self.dh, bias=False)
+                                for _ in range(n_kv_layers))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """x: (batch, seq, d_model). Returns the output and the KV cache: one (k, v) pair of
+        shape (batch, n_kv_heads, seq, head_dim) per K/V-producing layer."""
+        b, s, d = x.shape
+        cache = []
+        for i, (q_proj, o_proj) in enumerate(zip(self.q, self.o)):
+            if i % self.share == 0:                                      # this layer owns a K/V cache
+                k, v = self.kv[i // self.share](x).view(b, s, 2, self.h_kv, self.dh).permute(2, 0, 3, 1, 4)
+                cache.append((k, v))
+            k, v = cache[-1]                                             # otherwise: reuse the layer below
+            q = q_proj(x).view(b, s, self.h, self.dh).transpose(1, 2)   # (b, h, s, dh)
+            rep = self.h // self.h_kv
+            kk, vv = k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)
+            scores = q @ kk.transpose(-2, -1) / math.sqrt(self.dh)
+            scores = scores.masked_fill(torch.ones(s, s, dtype=torch.bool).triu(1), float("-inf"))
+            attn = torch.softmax(scores, -1) @ vv                        # (b, h, s, dh)
+            x = x + o_proj(attn.transpose(1, 2).reshape(b, s, d))
+        return x, cache
+# --8<-- [end:cla]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     x = torch.randn(2, 5, 64)
@@ -92,3 +138,9 @@ if __name__ == "__main__":
     print(f"KV cache / token, fp16: LLaMA-2-7B (MHA 32x32x128) {kv_cache_bytes_per_token(32, 32, 128) / mib:.3f} MiB, "
           f"Llama-3-8B (GQA 8 kv heads) {kv_cache_bytes_per_token(32, 8, 128) / mib:.3f} MiB")
     print("DeepSeek-V2 elements/token/layer: MHA-128 heads", 2 * 128 * 128, "vs MLA", 512 + 64)
+    gib = 2 ** 30
+    for name, kv_heads, share in [("MHA", 32, 1), ("GQA-8", 8, 1), ("GQA-8 + CLA2", 8, 2), ("MQA", 1, 1), ("MQA + CLA2", 1, 2)]:
+        print(f"Llama-3-8B shape, 32K tokens, bf16, {name}: {kv_cache_bytes(32, kv_heads, 128, 32768, cla_share=share) / gib:.3f} GiB")
+    cla = CrossLayerAttention(64, n_heads=8, n_kv_heads=2, n_layers=4, share=2)
+    out, cache = cla(torch.randn(1, 5, 64))
+    print(f"CLA2 with 4 layers: {len(cache)} K/V caches, output {tuple(out.shape)}")

@@ -57,3 +57,63 @@ def test_sharded_adamw_equals_torch_adamw():
         mine = dp.sharded_adamw_step(mine, g, state, 3, step, lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1)
     torch.testing.assert_close(mine, ref.detach())
     assert all(s["m"].numel() == 10 for s in state)           # each rank holds 1/3 of the state
+
+
+# --- asynchronous SGD with stale gradients ------------------------------------------------------
+import math
+
+import numpy as np
+
+
+def spectral_radius(a, tau):
+    """Largest |root| of the characteristic polynomial z^(tau+1) - z^tau + a of
+    x_{t+1} = x_t - a x_{t-tau}, from numpy (independent of the snippet's closed form)."""
+    coeffs = [1.0, -1.0] + [0.0] * (tau - 1) + [a] if tau >= 1 else [1.0, a - 1.0]
+    return max(abs(np.roots(coeffs)))
+
+
+@pytest.mark.parametrize("tau", [0, 1, 2, 3, 5, 7, 15])
+def test_critical_step_matches_numpy_roots(tau):
+    lo, hi = 1e-6, 2.5                                       # bisect the a where the radius crosses 1
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if spectral_radius(mid, tau) < 1 else (lo, mid)
+    assert dp.critical_step(tau) == pytest.approx(lo, abs=1e-6)
+
+
+def test_critical_step_by_hand():
+    assert dp.critical_step(0) == pytest.approx(2.0)         # plain GD: lr * lambda < 2
+    assert dp.critical_step(1) == pytest.approx(1.0)         # z^2 - z + a: |roots|^2 = a < 1
+    assert dp.critical_step(7) == pytest.approx(2 * math.sin(math.pi / 30))   # 0.209
+
+
+@pytest.mark.parametrize("tau", [1, 3, 7])
+@pytest.mark.parametrize("factor", [0.6, 0.95, 1.05, 1.3])
+def test_delayed_gd_growth_rate_is_the_spectral_radius(tau, factor):
+    a = factor * dp.critical_step(tau)
+    T = 1500
+    xs = dp.delayed_gd(a, tau, T)
+    rho = spectral_radius(a, tau)
+    # |x_t| ~ C rho^t |cos(w t + phi)|: compare the envelope (max over 100 steps) of two
+    # windows T/2 apart, so C and the window offset cancel
+    env = lambda end: math.log(max(abs(x) for x in xs[end - 100:end]))
+    rate = (env(T) - env(T // 2)) / (T - T // 2)
+    assert rate == pytest.approx(math.log(rho), abs=3e-3)
+    assert (abs(xs[-1]) < 1e-3) == (factor < 1)
+
+
+def test_async_round_robin_equals_delayed_gd_with_staleness_n_minus_1():
+    lam = torch.tensor([0.5, 1.0, 3.0], dtype=torch.float64)   # diagonal quadratic f = sum lam x^2 / 2
+    x0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    lr, n = 0.05, 4
+    traj, stale = dp.async_sgd_round_robin(lambda x: lam * x, x0, lr, n_workers=n, steps=40)
+    assert stale == [0, 1, 2] + [3] * 37                      # N - 1 = 3 once the pipeline is full
+    for i in range(3):
+        ref = dp.delayed_gd(lr * float(lam[i]), n - 1, 40, x0=float(x0[i]))
+        np.testing.assert_allclose([float(x[i]) for x in traj], ref, rtol=1e-12, atol=1e-14)
+
+
+def test_same_lr_sync_converges_async_diverges():
+    # lr * lambda = 0.5: synchronous data parallel (tau = 0) converges; 8 async workers (tau = 7) do not.
+    assert abs(dp.delayed_gd(0.5, 0, 200)[-1]) < 1e-10
+    assert abs(dp.delayed_gd(0.5, 7, 200)[-1]) > 1e3

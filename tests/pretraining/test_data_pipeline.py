@@ -76,3 +76,105 @@ def test_temperature_mixture_by_hand():
     assert dp.temperature_mixture(sizes, 0.0) == pytest.approx({"a": 0.5, "b": 0.5})
     # alpha = 0.5: sqrt(900) = 30, sqrt(100) = 10 -> 0.75 / 0.25
     assert dp.temperature_mixture(sizes, 0.5) == pytest.approx({"a": 0.75, "b": 0.25})
+
+
+# --- exact, suffix-array substring and SimHash deduplication ---------------------------------
+
+def test_exact_dedup_normalises_case_and_whitespace():
+    docs = ["The cat sat.", "the  cat\nsat.", "The cat sat!", "THE CAT SAT."]
+    assert dp.exact_dedup(docs) == [0, 2]        # "!" differs; the rest normalise to one string
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_suffix_array_matches_sorted_suffixes(seed):
+    rng = np.random.default_rng(seed)
+    seq = list(rng.integers(0, 3, 40))           # small alphabet: many long repeats and ties
+    sa = dp.suffix_array(seq)
+    assert sa == sorted(range(len(seq)), key=lambda i: seq[i:])
+    lcp = dp.lcp_array(seq, sa)
+    for r in range(1, len(seq)):                 # LCP by direct comparison
+        a, b = seq[sa[r - 1]:], seq[sa[r]:]
+        n = 0
+        while n < min(len(a), len(b)) and a[n] == b[n]:
+            n += 1
+        assert lcp[r] == n
+
+
+def brute_force_mask(docs, k):
+    """Token i of doc d is duplicated iff some k-gram covering it occurs >= 2 times in the corpus."""
+    from collections import Counter
+    grams = Counter(tuple(doc[i:i + k]) for doc in docs for i in range(len(doc) - k + 1))
+    mask = [[False] * len(doc) for doc in docs]
+    for d, doc in enumerate(docs):
+        for i in range(len(doc) - k + 1):
+            if grams[tuple(doc[i:i + k])] >= 2:
+                for j in range(i, i + k):
+                    mask[d][j] = True
+    return mask
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_duplicated_token_mask_matches_brute_force(seed, k):
+    rng = np.random.default_rng(100 + seed)
+    docs = [list(rng.integers(0, 4, rng.integers(3, 25))) for _ in range(4)]
+    docs[1][2:2] = docs[0][:6]                   # plant a cross-document copy
+    assert dp.duplicated_token_mask(docs, k) == brute_force_mask(docs, k)
+
+
+def test_duplicated_token_mask_hand_example():
+    # "3 4 5 6" occurs in both documents; "1 2" and "7", "9", "8" are unique.
+    mask = dp.duplicated_token_mask([[1, 2, 3, 4, 5, 6, 7], [9, 3, 4, 5, 6, 8]], 4)
+    assert mask == [[False, False, True, True, True, True, False], [False, True, True, True, True, False]]
+    # Threshold longer than the shared run: nothing is removed, and no match crosses documents.
+    assert not any(any(m) for m in dp.duplicated_token_mask([[1, 2, 3, 4, 5, 6, 7], [9, 3, 4, 5, 6, 8]], 5))
+    assert dp.duplicated_token_mask([[1, 2], [1, 2]], 3) == [[False, False], [False, False]]
+
+
+@pytest.mark.parametrize("cos", [0.95, 0.7, 0.0, -0.5])
+def test_hyperplane_bit_disagreement_is_theta_over_pi(cos):
+    rng = np.random.default_rng(1)
+    dim, n_bits = 32, 20000
+    x = rng.standard_normal(dim)
+    x /= np.linalg.norm(x)
+    z = rng.standard_normal(dim)
+    z -= (z @ x) * x
+    z /= np.linalg.norm(z)
+    y = cos * x + np.sqrt(1 - cos ** 2) * z      # exactly the requested cosine with x
+    planes = rng.standard_normal((n_bits, dim))
+    rate = np.mean(dp.hyperplane_bits(x, planes) != dp.hyperplane_bits(y, planes))
+    p = np.arccos(cos) / np.pi                   # Charikar: P[bit differs] = theta / pi
+    se = np.sqrt(p * (1 - p) / n_bits)           # binomial standard error of the rate
+    assert abs(rate - p) <= 4 * se + 1e-12
+
+
+def test_simhash_equals_sign_of_pm1_projection():
+    # SimHash with weights w is the hyperplane scheme with +-1 "planes" given by the feature hashes.
+    feats = {f"f{i}": float(w) for i, w in enumerate(np.random.default_rng(2).uniform(0.1, 3, 50))}
+    names = list(feats)
+    R = np.array([[1.0 if (dp._hash64(f) >> b) & 1 else -1.0 for f in names] for b in range(64)])
+    bits = R @ np.array([feats[f] for f in names]) > 0
+    assert dp.simhash(feats) == sum(1 << b for b in range(64) if bits[b])
+
+
+def test_simhash_near_duplicates_close_unrelated_far():
+    rng = np.random.default_rng(3)
+    a, b = make_pair(rng, 400, 4)
+    c, _ = make_pair(rng, 400, 0)
+    fp = [dp.simhash({s: 1.0 for s in dp.shingles(t, 3)}) for t in (a, b, c)]
+    assert dp.hamming(fp[0], fp[1]) <= 10        # ~3% of shingles changed
+    assert 20 <= dp.hamming(fp[0], fp[2]) <= 44  # unrelated: Binomial(64, 1/2), mean 32, sd 4
+
+
+def test_simhash_candidates_find_every_close_pair():
+    rng = np.random.default_rng(4)
+    base = [int(v) for v in rng.integers(0, 2 ** 63, 30, dtype=np.int64)]
+    fps = list(base)
+    for v in base[:15]:                          # near copies with 0-4 flipped bits
+        flip = rng.choice(64, rng.integers(0, 5), replace=False)
+        fps.append(v ^ sum(1 << int(b) for b in flip))
+    for max_dist in (2, 3, 4):
+        brute = {(i, j) for i in range(len(fps)) for j in range(i + 1, len(fps))
+                 if bin(fps[i] ^ fps[j]).count("1") <= max_dist}
+        assert dp.simhash_candidates(fps, max_dist) == brute
+        assert brute                              # the test is not vacuous

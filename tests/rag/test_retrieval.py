@@ -106,3 +106,66 @@ def test_dense_search_matches_brute_force_and_semantic_search(encoder):
     hits = util.semantic_search(queries, docs, top_k=3)
     assert [[h["corpus_id"] for h in row] for row in hits] == idx.tolist()
     assert idx[1, 0].item() == 4            # the RAG sentence answers the RAG question
+
+
+# --- RAG-Fusion ---------------------------------------------------------------------------------
+
+FAQ = {
+    "policy": "password policy: a password needs 12 characters and a password expires after 90 days",
+    "recovery": "forgot your password? account recovery sends a reset link to your email",
+    "sso": "single sign-on users log in with the company account",
+    "billing": "update the credit card used for billing on the invoices page",
+    "2fa": "two-factor authentication codes arrive by sms or an authenticator app",
+    "locked": "after five failed log in attempts the account is locked for 30 minutes",
+    "export": "export your data as csv from the settings page",
+    "delete": "to delete the account open settings and confirm by email",
+    "team": "invite team members from the admin console",
+    "api": "create an api key in the developer settings",
+}
+QUESTION = "how do I change my password"
+VARIANTS = ["forgot password", "password reset link by email"]     # stands in for the LLM's rewrites
+
+
+def rank_bm25_ranking(query):
+    """Oracle ranking from rank-bm25's BM25Okapi: positive scores, descending, ties in corpus order."""
+    ids = list(FAQ)
+    ref = BM25Okapi([rt.tokenize(t) for t in FAQ.values()])
+    scores = ref.get_scores(rt.tokenize(query))
+    order = sorted(range(len(ids)), key=lambda i: -scores[i])
+    return [ids[i] for i in order if scores[i] > 0]
+
+
+def test_rag_fusion_per_query_lists_match_rank_bm25():
+    retrieve = rt.bm25_retriever(list(FAQ), list(FAQ.values()))
+    for q in [QUESTION] + VARIANTS:
+        assert retrieve(q) == rank_bm25_ranking(q)
+    # The lists this test's hand computation relies on:
+    assert rank_bm25_ranking(QUESTION) == ["policy", "recovery"]
+    assert rank_bm25_ranking(VARIANTS[0]) == ["recovery", "policy"]
+    assert rank_bm25_ranking(VARIANTS[1]) == ["recovery", "delete", "policy", "2fa"]
+
+
+def test_rag_fusion_changes_the_winner_by_hand():
+    retrieve = rt.bm25_retriever(list(FAQ), list(FAQ.values()))
+    fused = rt.rag_fusion(QUESTION, lambda q: VARIANTS, retrieve, k=60)
+    # The original query alone puts the password-policy page first ...
+    assert retrieve(QUESTION)[0] == "policy"
+    # ... fusion with k = 60, ranks counted from 1:
+    recovery = 1 / 62 + 1 / 61 + 1 / 61          # ranks 2, 1, 1  = 0.048916
+    policy = 1 / 61 + 1 / 62 + 1 / 63            # ranks 1, 2, 3  = 0.048395
+    expected = {"recovery": recovery, "policy": policy, "delete": 1 / 62, "2fa": 1 / 64}
+    assert [d for d, _ in fused] == ["recovery", "policy", "delete", "2fa"]
+    for d, s in fused:
+        assert s == pytest.approx(expected[d], abs=1e-12)
+    # Without the original query the two rewrites alone already agree on "recovery".
+    alone = rt.rag_fusion(QUESTION, lambda q: VARIANTS, retrieve, include_original=False)
+    assert alone[0] == ("recovery", pytest.approx(2 / 61))
+
+
+def test_rag_fusion_output_feeds_the_rag_prompt():
+    pipeline = load("rag/pipeline")
+    retrieve = rt.bm25_retriever(list(FAQ), list(FAQ.values()))
+    fused = rt.rag_fusion(QUESTION, lambda q: VARIANTS, retrieve)[:2]
+    chunks = [pipeline.Chunk(FAQ[d], d, s) for d, s in fused]
+    user = pipeline.build_rag_messages(QUESTION, chunks)[1]["content"]
+    assert user.index("[1] (recovery)") < user.index("[2] (policy)")

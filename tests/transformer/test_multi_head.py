@@ -1,5 +1,6 @@
 """Tests for snippets/transformer/multi_head.py: nn.MultiheadAttention, F.scaled_dot_product_attention(enable_gqa),
 hand-computed KV-cache sizes, and the MLA absorption identity."""
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -79,3 +80,61 @@ def test_mla_absorbed_scores_equal_naive_scores():
     expected = torch.stack([q[i] @ (c @ w_uk[i]).T for i in range(heads)])
     torch.testing.assert_close(mh.mla_scores_naive(q, c, w_uk), expected)
     torch.testing.assert_close(mh.mla_scores_absorbed(q, c, w_uk), expected)
+
+
+# --- cross-layer attention (CLA) ----------------------------------------------------------------
+
+def test_kv_cache_bytes_by_hand():
+    # Llama-3-8B shape: 32 layers, head_dim 128, bf16 (2 bytes), 32,768 tokens, batch 1.
+    tok = 32768
+    assert mh.kv_cache_bytes(32, 32, 128, tok) == 2 * 32 * 32 * 128 * 2 * tok == 16 * 2 ** 30   # MHA
+    assert mh.kv_cache_bytes(32, 8, 128, tok) == 4 * 2 ** 30                                    # GQA-8
+    assert mh.kv_cache_bytes(32, 1, 128, tok) == 512 * 2 ** 20                                  # MQA
+    assert mh.kv_cache_bytes(32, 8, 128, tok, cla_share=2) == 2 * 2 ** 30                       # GQA-8 + CLA2
+    assert mh.kv_cache_bytes(32, 1, 128, tok, cla_share=2) == 256 * 2 ** 20                     # MQA + CLA2
+    # An odd layer count with share 2 keeps ceil(L / 2) caches: 3 layers -> 2 caches.
+    assert mh.kv_cache_bytes(3, 1, 4, 1, cla_share=2) == 2 * 2 * 1 * 4 * 2
+    # Per token, per-layer form agrees with the existing function.
+    assert mh.kv_cache_bytes(32, 8, 128, 1) == mh.kv_cache_bytes_per_token(32, 8, 128)
+
+
+@pytest.mark.parametrize("n_kv_heads,share,n_layers", [(8, 2, 4), (2, 2, 4), (1, 3, 5), (4, 1, 2)])
+def test_cla_forward_matches_sdpa_with_shared_kv(n_kv_heads, share, n_layers):
+    torch.manual_seed(share * 10 + n_kv_heads)
+    d, h, b, s = 64, 8, 2, 7
+    m = mh.CrossLayerAttention(d, h, n_kv_heads, n_layers, share).double()
+    x = torch.randn(b, s, d, dtype=torch.float64)
+    out, cache = m(x)
+    assert len(cache) == -(-n_layers // share)
+    # Oracle: the same weights, attention by F.scaled_dot_product_attention (enable_gqa), where
+    # layer i uses the K/V computed by layer share * (i // share) from that layer's input.
+    dh = d // h
+    y = x
+    for i in range(n_layers):
+        if i % share == 0:
+            w_kv = m.kv[i // share].weight                       # (2 * n_kv * dh, d)
+            kv = y @ w_kv.T
+            k = kv[..., : n_kv_heads * dh].view(b, s, n_kv_heads, dh).transpose(1, 2)
+            v = kv[..., n_kv_heads * dh:].view(b, s, n_kv_heads, dh).transpose(1, 2)
+            torch.testing.assert_close(cache[i // share][0], k)
+            torch.testing.assert_close(cache[i // share][1], v)
+        q = (y @ m.q[i].weight.T).view(b, s, h, dh).transpose(1, 2)
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        y = y + a.transpose(1, 2).reshape(b, s, d) @ m.o[i].weight.T
+    torch.testing.assert_close(out, y)
+
+
+def test_cla_share_1_is_an_ordinary_gqa_stack():
+    # With share = 1 every layer owns its K/V: the first layer equals GroupedQueryAttention
+    # (bias-free) with the same weights, plus the residual.
+    torch.manual_seed(7)
+    d, h, g = 32, 4, 2
+    cla = mh.CrossLayerAttention(d, h, g, n_layers=1, share=1)
+    gqa = mh.GroupedQueryAttention(d, h, g, bias=False)
+    with torch.no_grad():
+        gqa.q_proj.weight.copy_(cla.q[0].weight)
+        gqa.k_proj.weight.copy_(cla.kv[0].weight[: g * d // h])
+        gqa.v_proj.weight.copy_(cla.kv[0].weight[g * d // h:])
+        gqa.o_proj.weight.copy_(cla.o[0].weight)
+    x = torch.randn(2, 6, d)
+    torch.testing.assert_close(cla(x)[0], x + gqa(x, causal=True))

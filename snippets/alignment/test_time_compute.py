@@ -1,4 +1,5 @@
-"""Test-time compute with verifiers: PRM step labels, answer selection, step-level beam search.
+"""Test-time compute with verifiers: PRM step labels, answer selection, step-level beam search,
+and the FLOPs-matched exchange between test-time compute and a larger model.
 
 Pages: docs/alignment/test_time_compute.{zh,en}.md
 """
@@ -28,7 +29,7 @@ def math_shepherd_labels(rollout_correct: Sequence[Sequence[bool]]) -> tuple[lis
 def aggregate_steps(step_scores: Sequence[float], how: str = "min") -> float:
     """One score for a whole solution from its PRM step scores (each in [0, 1]).
 
-    min:  the weakest step decides;  prod: probability that every step is correct
+    min:  the weakest step decides (Math-Shepherd);  prod: probability that every step is correct
     (Lightman et al. 2023);  last: the score of the final step (Snell et al. 2024).
     """
     if how == "min":
@@ -81,6 +82,22 @@ def step_beam_search(children: Callable[[tuple], list], prm: Callable[[tuple], f
 # --8<-- [end:step_beam_search]
 
 
+# --8<-- [start:flops_exchange]
+def matched_inference_multiplier(m: float, r: float) -> float:
+    """FLOPs-matched exchange of Snell et al. (2024, Sec. 7).
+
+    A model m times larger (same pretraining tokens) costs m times more FLOPs for both
+    pretraining (6 N D_pretrain) and inference (2 N D_inference, greedy answers).
+    Returns k: how many times more tokens the small model may generate at inference so
+    that its total FLOPs equal the larger model's. r = D_inference / D_pretrain.
+        6 N Dp + 2 N Di k = m (6 N Dp + 2 N Di)   =>   k = m + 3 (m - 1) / r
+    """
+    if r <= 0:
+        raise ValueError("r = D_inference / D_pretrain must be positive")
+    return m + 3.0 * (m - 1.0) / r
+# --8<-- [end:flops_exchange]
+
+
 if __name__ == "__main__":
     hard, soft = math_shepherd_labels([[True, True, False, True], [False, True, False, False], [False] * 4])
     print("Math-Shepherd labels  hard:", hard, " soft:", soft)
@@ -97,3 +114,6 @@ if __name__ == "__main__":
     value = {("a",): 0.6, ("b",): 0.5, ("a", "c"): 0.2, ("a", "d"): 0.3, ("b", "e"): 0.9, ("b", "f"): 0.1}
     for k in (1, 2):
         print(f"beam width {k}:", step_beam_search(lambda s: tree.get(s, []), value.__getitem__, k, 2))
+    for r in (0.16, 0.79, 22):
+        print(f"14x larger model, R = {r}: small model may generate",
+              f"{matched_inference_multiplier(14, r):.1f}x its greedy inference tokens")

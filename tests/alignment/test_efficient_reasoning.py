@@ -61,3 +61,12 @@ def test_budget_forcing_answer_length_cap():
     always_t = lambda ctx: "</think>" if not ctx else "x"          # noqa: E731
     out = er.budget_forcing(always_t, 0, 10, max_answer=3)
     assert out == ["</think>", "x", "x", "x"]
+
+
+def test_budget_forcing_min_budget_boundary_is_exact():
+    # the model wants to stop after exactly 2 thinking tokens: min_think=2 must let it stop,
+    # min_think=3 must force one "Wait" (an off-by-one in the comparison flips one of these)
+    assert er.budget_forcing(scripted, min_think=2, max_think=100) == ["t", "t", "</think>", "42", "<eos>"]
+    assert er.budget_forcing(scripted, min_think=3, max_think=100)[:3] == ["t", "t", "Wait"]
+    # max_think=2 equals the natural length: the controller appends </think> itself, same output
+    assert er.budget_forcing(scripted, min_think=0, max_think=2) == ["t", "t", "</think>", "42", "<eos>"]

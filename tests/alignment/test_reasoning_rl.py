@@ -120,3 +120,77 @@ def test_sampled_advantage_is_unbiased_for_minus_reverse_kl():
     g = torch.Generator().manual_seed(0)
     x = torch.multinomial(q, 200_000, replacement=True, generator=g)
     assert abs(adv_each[x].mean().item() - exact.item()) < 0.01
+
+
+def _gspo_reference(lp_new, lp_old, adv, lengths, eps_low, eps_high):
+    """Independent per-response reference: product of token probability ratios over the first |y|
+    tokens, |y|-th root, then PPO's pessimistic min, mean over the group."""
+    terms = []
+    for i, n in enumerate(lengths):
+        ratio = torch.prod(torch.exp(lp_new[i, :n]) / torch.exp(lp_old[i, :n])) ** (1.0 / n)
+        clipped = torch.clamp(ratio, 1 - eps_low, 1 + eps_high)
+        terms.append(torch.min(ratio * adv[i], clipped * adv[i]))
+    return -torch.stack(terms).mean()
+
+
+def test_gspo_matches_reference_with_garbage_in_padding_and_both_signs():
+    # padding positions carry non-zero log-probs: a ratio that forgets the mask, divides by the padded
+    # length T, or drops the 1/|y| exponent gives a different loss
+    torch.manual_seed(3)
+    lengths = [5, 2, 7, 3]
+    G, T = len(lengths), 8
+    lp_old = -torch.rand(G, T, dtype=torch.float64) * 3
+    lp_new = lp_old + 0.002 * torch.randn(G, T, dtype=torch.float64)
+    mask = torch.zeros(G, T, dtype=torch.float64)
+    for i, n in enumerate(lengths):
+        mask[i, :n] = 1
+    lp_new[:, 7] += 0.5                                  # garbage only in padding (no response has 8 tokens)
+    adv = torch.tensor([1.0, -1.0, 0.5, -0.5], dtype=torch.float64)
+    for eps in ((3e-4, 4e-4), (0.2, 0.2)):
+        ours = rrl.gspo_loss(lp_new, lp_old, adv, mask, *eps)
+        torch.testing.assert_close(ours, _gspo_reference(lp_new, lp_old, adv, lengths, *eps))
+    # the tiny clip range really clips some of these responses and not others
+    s = rrl.gspo_ratio(lp_new, lp_old, mask)
+    outside = (s < 1 - 3e-4) | (s > 1 + 4e-4)
+    assert 0 < int(outside.sum()) < G
+
+
+def test_gspo_negative_advantage_above_upper_bound_keeps_gradient():
+    # PPO pessimism: with A < 0 and s > 1 + eps_high, min(sA, clip(s)A) = sA, so the gradient flows
+    # (an implementation that always uses the clipped value would return zero here)
+    lp_new = LP_NEW.clone().requires_grad_(True)
+    adv = torch.tensor([0.0, -1.0], dtype=torch.float64)
+    loss = rrl.gspo_loss(lp_new, LP_OLD, adv, MASK)
+    loss.backward()
+    s2 = math.exp(0.05)
+    assert math.isclose(loss.item(), s2 / 2, rel_tol=1e-12)               # -(1/G) * (s2 * -1)
+    torch.testing.assert_close(lp_new.grad[1], torch.tensor([s2 / 4, s2 / 4, 0.0, 0.0], dtype=torch.float64))
+
+
+def test_clip_higher_lower_side_uses_eps_low():
+    # negative advantage: a token already pushed below 1 - eps_low gets no more push (lower bound 0.8);
+    # swapping eps_low and eps_high would move the bound to 0.72 and keep the gradient
+    r = torch.tensor([0.75], requires_grad=True)
+    rrl.clipped_surrogate(r, torch.tensor([-1.0]), eps_low=0.2, eps_high=0.28).sum().backward()
+    assert r.grad.item() == 0.0
+    r = torch.tensor([0.85], requires_grad=True)
+    rrl.clipped_surrogate(r, torch.tensor([-1.0]), eps_low=0.2, eps_high=0.28).sum().backward()
+    assert r.grad.item() == -1.0
+    # negative advantage above the upper bound: unclipped term is the minimum, gradient kept
+    r = torch.tensor([1.5], requires_grad=True)
+    rrl.clipped_surrogate(r, torch.tensor([-1.0]), eps_low=0.2, eps_high=0.28).sum().backward()
+    assert r.grad.item() == -1.0
+
+
+def test_aggregation_ignores_padding_and_matches_flat_mean():
+    torch.manual_seed(4)
+    lengths = [6, 1, 3]
+    per_tok = torch.rand(3, 6)
+    mask = torch.zeros(3, 6)
+    for i, n in enumerate(lengths):
+        mask[i, :n] = 1
+    per_tok = per_tok + 100 * (1 - mask)                # garbage in padding must not leak
+    valid = [per_tok[i, :n] for i, n in enumerate(lengths)]
+    torch.testing.assert_close(rrl.aggregate_loss(per_tok, mask, "token-mean"), torch.cat(valid).mean())
+    torch.testing.assert_close(rrl.aggregate_loss(per_tok, mask, "seq-mean-token-mean"),
+                               torch.stack([v.mean() for v in valid]).mean())

@@ -80,3 +80,45 @@ def test_beam_search_random_trees_full_width_equals_exhaustive():
                     value[p + (c,)] = rng.random()
         wide = ttc.step_beam_search(lambda s: tree.get(s, []), value.__getitem__, branch ** depth, depth)
         assert wide == brute_force_best_leaf(tree, value, depth)
+
+
+def test_beam_search_intermediate_width_matches_independent_reference():
+    """Width 2 on random trees against a reference written differently (heapq.nlargest per level):
+    catches pruning on the parent's score, keeping the worst prefixes, or not pruning at all."""
+    import heapq
+    import random
+    rng = random.Random(1)
+    differs_from_exhaustive = 0
+    for _ in range(30):
+        tree, value = {}, {}
+        for d in range(3):
+            for p in itertools.product("xyz", repeat=d):
+                tree[p] = list("xyz")
+                for c in tree[p]:
+                    value[p + (c,)] = rng.random()
+        level = [()]
+        for _ in range(3):
+            level = heapq.nlargest(2, (p + (c,) for p in level for c in tree[p]), key=value.__getitem__)
+        ref = max(level, key=value.__getitem__)
+        got = ttc.step_beam_search(lambda s: tree.get(s, []), value.__getitem__, beam_width=2, depth=3)
+        assert got == ref
+        differs_from_exhaustive += got != brute_force_best_leaf(tree, value, 3)
+    assert differs_from_exhaustive > 0      # the trees are hard enough that width 2 sometimes misses
+
+
+def test_flops_exchange_matches_direct_accounting():
+    # oracle: count FLOPs directly for a concrete small model (N params, Dp pretraining tokens)
+    n, dp = 7e9, 2e12
+    for m in (2.0, 14.0):
+        for r in (0.16, 0.79, 1.0, 22.0):
+            di = r * dp
+            big_total = 6 * (m * n) * dp + 2 * (m * n) * di
+            k = (big_total - 6 * n * dp) / (2 * n * di)
+            assert math.isclose(ttc.matched_inference_multiplier(m, r), k, rel_tol=1e-12)
+    # hand values for Snell et al.'s 14x comparison: 14 + 39 / R
+    assert math.isclose(ttc.matched_inference_multiplier(14, 1.0), 53.0)
+    assert math.isclose(ttc.matched_inference_multiplier(14, 0.16), 257.75)
+    assert math.isclose(ttc.matched_inference_multiplier(14, 22), 14 + 39 / 22)
+    assert ttc.matched_inference_multiplier(1, 0.5) == 1.0          # same model: no extra budget
+    with pytest.raises(ValueError):
+        ttc.matched_inference_multiplier(14, 0)

@@ -84,3 +84,14 @@ def test_vcd_alpha_zero_is_plain_decoding_on_plausible_tokens():
     kept = torch.isfinite(out)
     torch.testing.assert_close(out[kept], lo[kept])
     assert kept.any(dim=-1).all()                # the top token is always kept
+
+
+def test_vcd_plausibility_uses_the_real_image_not_the_noised_one():
+    # Token 1 is plausible only with the real image (the noised view almost rules it out): this is
+    # exactly the visually grounded token VCD should promote. A mask computed on the noised view
+    # would delete it.
+    lo = torch.tensor([1.0, 2.0])
+    ld = torch.tensor([3.0, -3.0])
+    out = h.vcd_logits(lo, ld, alpha=1.0, beta=0.1)
+    torch.testing.assert_close(out, torch.tensor([-1.0, 7.0]))   # 2*lo - ld, both tokens kept
+    assert out.argmax().item() == 1

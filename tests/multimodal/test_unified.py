@@ -58,3 +58,44 @@ def test_image_token_count_by_hand():
     assert un.image_token_count(384, 384, 16) == 24 * 24              # Janus generation
     with pytest.raises(ValueError):
         un.image_token_count(500, 500, 16)
+
+
+def test_qk_norm_logits_are_scale_invariant_and_bounded():
+    torch.manual_seed(1)
+    d = 64
+    q, k = torch.randn(2, 10, d, dtype=torch.float64), torch.randn(2, 12, d, dtype=torch.float64)
+    plain1, plain100 = un.attention_logits(q, k), un.attention_logits(100 * q, 100 * k)
+    torch.testing.assert_close(plain100, 1e4 * plain1)                 # grows with norm squared
+    normed1 = un.attention_logits(q, k, qk_norm=True, eps=0.0)
+    normed100 = un.attention_logits(100 * q + 7, 100 * k - 3, qk_norm=True, eps=0.0)
+    torch.testing.assert_close(normed100, normed1)                      # shift and scale invariant
+    # oracle: F.layer_norm (no affine) then a plain scaled matmul
+    ref = F.layer_norm(q, (d,), eps=0.0) @ F.layer_norm(k, (d,), eps=0.0).transpose(-2, -1) / d ** 0.5
+    torch.testing.assert_close(normed1, ref)
+    # Cauchy-Schwarz bound sqrt(d) * max|g_q| * max|g_k|, reached when q and k are parallel
+    gq, gk = torch.full((d,), 1.5, dtype=torch.float64), torch.full((d,), 2.0, dtype=torch.float64)
+    bound = d ** 0.5 * 1.5 * 2.0
+    assert un.attention_logits(1e3 * q, 1e3 * k, True, gq, gk, eps=0.0).abs().max() <= bound + 1e-9
+    same = un.attention_logits(q[:, :1], q[:, :1], True, gq, gk, eps=0.0)
+    torch.testing.assert_close(same, torch.full_like(same, bound))
+
+
+def test_z_loss_breaks_the_shift_invariance_of_cross_entropy():
+    torch.manual_seed(2)
+    logits = torch.randn(5, 11, dtype=torch.float64)
+    target = torch.randint(0, 11, (5,))
+    shifted = logits + 4.0
+    torch.testing.assert_close(F.cross_entropy(shifted, target), F.cross_entropy(logits, target))
+    log_z = torch.logsumexp(logits, -1)
+    torch.testing.assert_close(un.z_loss(logits, 1e-4), 1e-4 * log_z.pow(2).mean())
+    torch.testing.assert_close(un.z_loss(shifted, 1e-4), 1e-4 * (log_z + 4.0).pow(2).mean())
+    x = logits.clone().requires_grad_()
+    un.z_loss(x, 0.5).backward()
+    torch.testing.assert_close(x.grad, 2 * 0.5 * log_z[:, None] * logits.softmax(-1) / 5)
+
+
+def test_bf16_rounds_away_small_differences_at_large_magnitude():
+    x = torch.tensor(300.0, dtype=torch.bfloat16)
+    assert (x + 0.9).item() == 300.0                    # spacing is 2 in [256, 512)
+    assert (x + 2).item() == 302.0
+    assert torch.tensor(3.0, dtype=torch.bfloat16).add(0.9).item() != 3.0

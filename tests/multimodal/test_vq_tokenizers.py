@@ -85,7 +85,7 @@ def test_ema_update_by_hand():
 def test_restart_touches_only_dead_codes():
     torch.manual_seed(3)
     cb = torch.randn(6, 3)
-    size = torch.tensor([5.0, 0.0, 2.0, 0.2, 3.0, 0.0])
+    size = torch.tensor([5.0, 0.0, 1.0, 0.2, 3.0, 0.0])   # usage exactly at the threshold stays alive
     z = torch.randn(20, 3) + 10
     new, dead = vq.restart_dead_codes(cb, size, z, threshold=1.0, generator=torch.Generator().manual_seed(0))
     assert dead.tolist() == [False, True, False, True, False, True]

@@ -111,6 +111,14 @@ def gaussian_rf_velocity(x: torch.Tensor, t: float, mu: torch.Tensor, s: torch.T
     """
     a, b = 1.0 - t, t
     return mu + (b * s**2 - a) / (a**2 + b**2 * s**2) * (x - b * mu)
+def shift_sigma(sigma: torch.Tensor, shift: float) -> torch.Tensor:
+    """SD3's resolution-dependent timestep shift: sigma -> a sigma / (1 + (a - 1) sigma).
+
+    sigma in [0, 1] is the noise level (1 = pure noise, diffusers' convention, sigma = 1 - t).
+    a > 1 keeps the end points 0 and 1 and moves every intermediate level towards more noise;
+    SD3 sets a = sqrt(m / n) for m pixels against a base resolution of n pixels.
+    """
+    return shift * sigma / (1 + (shift - 1) * sigma)
 # --8<-- [end:flow]
 
 
@@ -129,3 +137,5 @@ if __name__ == "__main__":
         print(f"independent coupling, {n:3d} Euler steps: mean |x - T(z)| = {(out - target).abs().mean():.4f}")
     straight = euler_sample(lambda x, t: mu + (s - 1) * (x - t * mu) / (1 - t + t * s), z, 1)
     print(f"straight (reflowed) coupling, 1 Euler step: mean |x - T(z)| = {(straight - target).abs().mean():.2e}")
+    a = ((1024 * 1024) / (512 * 512)) ** 0.5
+    print(f"SD3 shift for 1024^2 vs a 512^2 base: a = {a:.0f}; sigma 0.5 -> {shift_sigma(torch.tensor(0.5), a).item():.3f}")

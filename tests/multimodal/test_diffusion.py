@@ -161,3 +161,16 @@ def test_euler_matches_diffusers_flow_match_scheduler():
         x = sched.step(model_out, ts, x).prev_sample
     ours = dm.euler_sample(lambda y, t: dm.gaussian_rf_velocity(y, t, mu, s), z, n)
     torch.testing.assert_close(ours, x, rtol=1e-5, atol=1e-5)
+
+
+def test_sd3_shift_matches_diffusers_and_hand_values():
+    base = FlowMatchEulerDiscreteScheduler(num_train_timesteps=T, shift=1.0).sigmas
+    shifted = FlowMatchEulerDiscreteScheduler(num_train_timesteps=T, shift=3.0).sigmas
+    torch.testing.assert_close(dm.shift_sigma(base, 3.0), shifted)
+    # by hand: a = sqrt(1024^2 / 512^2) = 2; sigma = 0.5 -> 2 * 0.5 / (1 + 0.5) = 2/3
+    assert dm.shift_sigma(torch.tensor(0.5), 2.0).item() == pytest.approx(2 / 3)
+    ends = dm.shift_sigma(torch.tensor([0.0, 1.0]), 3.0)
+    torch.testing.assert_close(ends, torch.tensor([0.0, 1.0]))          # end points fixed
+    mid = torch.linspace(0.05, 0.95, 19)
+    assert (dm.shift_sigma(mid, 3.0) > mid).all()                        # more noise in between
+    torch.testing.assert_close(dm.shift_sigma(mid, 1.0), mid)           # a = 1: no shift

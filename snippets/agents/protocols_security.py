@@ -74,18 +74,23 @@ def decide(call: dict, policy: Policy, context_tainted: bool) -> str:
     """'allow' | 'confirm' | 'deny' for one tool call {"name": ..., "arguments": {...}}.
 
     Deny: tool not on the allowlist, or arguments outside the granted scope (file outside the
-    workspace, e-mail to a domain not on the list). Confirm: sensitive tools, and any egress tool
-    once untrusted content (web pages, tool output) has entered the context. Else allow.
+    workspace; any to/cc/bcc recipient whose domain is not exactly on the list). Confirm:
+    sensitive tools, and any egress tool once untrusted content (web pages, tool output) has
+    entered the context. Else allow.
     """
     name, args = call["name"], call.get("arguments", {})
     if name not in policy.allowed:
         return "deny"
+    root = policy.file_root.rstrip("/") + "/"          # "/workspace" must not admit "/workspace-x/"
     path = args.get("path")
-    if path is not None and (".." in path.split("/") or not path.startswith(policy.file_root)):
+    if path is not None and (".." in path.split("/") or not path.startswith(root)):
         return "deny"
-    for addr in args.get("to", []):
-        if addr.rsplit("@", 1)[-1].lower() not in policy.email_domains:
-            return "deny"
+    allowed_domains = {d.lower() for d in policy.email_domains}
+    for key in ("to", "cc", "bcc"):                     # a shadowing attack hides in bcc
+        recipients = args.get(key, [])
+        for addr in [recipients] if isinstance(recipients, str) else recipients:
+            if addr.rsplit("@", 1)[-1].lower() not in allowed_domains:   # exact domain, not endswith
+                return "deny"
     if name in policy.confirm or (context_tainted and name in policy.egress):
         return "confirm"
     return "allow"

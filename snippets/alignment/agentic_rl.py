@@ -47,14 +47,18 @@ def masked_pg_loss(logits: torch.Tensor, tokens: torch.Tensor, old_logp: torch.T
 
     logits: (batch, seq, vocab); tokens, old_logp, mask: (batch, seq); advantages: (batch,),
     one outcome advantage per trajectory broadcast to its tokens. Tool tokens (mask 0) get no
-    gradient at all and do not count in the denominator.
+    gradient at all and do not count in the denominator. The engine has no log-prob for tokens
+    it did not sample, so old_logp there may be garbage (0, -inf, NaN); it is replaced before
+    use, because NaN * 0 is still NaN and would poison the loss.
     """
     logp = token_logprobs(logits, tokens)
+    keep = mask.bool()
+    old_logp = torch.where(keep, old_logp, logp.detach())       # ratio 1 where mask = 0
     ratio = torch.exp(logp - old_logp)
     adv = advantages.unsqueeze(-1)
     surrogate = torch.minimum(ratio * adv, torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps) * adv)
     m = mask.to(logp.dtype)
-    return -(surrogate * m).sum() / m.sum().clamp(min=1)
+    return -torch.where(keep, surrogate, 0.0).sum() / m.sum().clamp(min=1)
 # --8<-- [end:masked_pg_loss]
 
 

@@ -88,6 +88,17 @@ def test_compaction_hand_budget():
         ce.compact(chat, budget=5, keep_turns=2, summarize=summarize)
 
 
+def test_compaction_never_orphans_a_tool_result():
+    # The last turn ends with a tool call and its (long) result. Keeping one turn must keep the
+    # user message that opened it, so the tool result stays next to the call that produced it.
+    chat = [("system", "s"),
+            ("user", "u1 " * 8), ("assistant", "a1"),                 # turn 1: 9 (total 19 > 15)
+            ("user", "u2"), ("assistant", "call grep"), ("tool", "r " * 6)]
+    out = ce.compact(chat, budget=15, keep_turns=1, summarize=lambda old: "ok")
+    # system 1 + summary 5 + turn 2 (1 + 2 + 6 = 9) = 15
+    assert out == [chat[0], ("user", "[summary of earlier work] ok")] + chat[3:]
+
+
 def test_compaction_invariants_random():
     rng = random.Random(1)
     for _ in range(200):
@@ -104,6 +115,11 @@ def test_compaction_invariants_random():
         assert sum(ce.words(m) for m in out) <= budget
         assert out[0] == chat[0] and out[-1] == chat[-1]
         assert all(m in chat or m[1].startswith("[summary") for m in out)
+        if out != chat:
+            # after system + summary, the verbatim part is a suffix of the chat that opens at a
+            # user message (whole turns only)
+            rest = out[2:] if out[1][1].startswith("[summary") else out[1:]
+            assert rest and rest[0][0] == "user" and chat[len(chat) - len(rest):] == rest
 
 
 def test_paginate_round_trip_and_footer():

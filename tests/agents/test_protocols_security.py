@@ -67,3 +67,23 @@ def test_policy_decisions_on_scripted_calls():
     ]
     for call, tainted, expected in script:
         assert ps.decide(call, pol, context_tainted=tainted) == expected, call
+
+
+def test_policy_recipient_and_path_edge_cases():
+    pol = ps.Policy(allowed={"read_file", "send_email"}, egress={"send_email"},
+                    email_domains={"Example.com"}, file_root="/workspace")   # no trailing slash
+    cases = [
+        # domains compare exactly and case-insensitively: a suffix match would let these through
+        ({"to": ["a@notexample.com"]}, "deny"),
+        ({"to": ["a@example.com.evil.io"]}, "deny"),
+        ({"to": ["Bob@EXAMPLE.com"]}, "allow"),
+        # every recipient field counts: tool shadowing adds a BCC to an otherwise legit mail
+        ({"to": ["bob@example.com"], "bcc": ["audit@attacker.io"]}, "deny"),
+        ({"to": ["bob@example.com"], "cc": ["x@attacker.io"]}, "deny"),
+        ({"to": "bob@example.com"}, "allow"),               # a single string, not a list
+    ]
+    for args, expected in cases:
+        assert ps.decide({"name": "send_email", "arguments": args}, pol, False) == expected, args
+    # a root written without the trailing slash must not admit a sibling directory
+    assert ps.decide({"name": "read_file", "arguments": {"path": "/workspace-evil/k"}}, pol, False) == "deny"
+    assert ps.decide({"name": "read_file", "arguments": {"path": "/workspace/k"}}, pol, False) == "allow"

@@ -33,6 +33,41 @@ def test_masked_loss_equals_hand_computation():
     assert out.item() == pytest.approx(-0.5)
 
 
+def test_masked_loss_is_token_mean_not_sequence_mean():
+    # Unequal numbers of policy tokens per trajectory: 3 tokens with A=2, 1 token with A=-1.
+    # Token-level mean (DAPO-style, what the snippet documents): (3*2 - 1)/4 = 1.25 -> loss -1.25.
+    # A per-sequence mean would give (2 + -1)/2 = 0.5: a different estimator, caught here.
+    logits = torch.zeros(2, 4, 2)
+    tokens = torch.zeros(2, 4, dtype=torch.long)
+    old = torch.full((2, 4), math.log(0.5))
+    mask = torch.tensor([[0, 1, 1, 1], [0, 1, 0, 0]])
+    out = arl.masked_pg_loss(logits, tokens, old, torch.tensor([2.0, -1.0]), mask)
+    assert out.item() == pytest.approx(-1.25)
+
+
+def test_garbage_old_logp_on_tool_tokens_does_not_leak():
+    # The engine returns no log-prob for tool tokens; buffers often hold 0, -inf or NaN there.
+    # Multiplying by a 0 mask does not remove NaN (NaN * 0 = NaN), so the loss and gradient
+    # must be identical whatever sits at masked positions.
+    torch.manual_seed(1)
+    segs = [("prompt", 2), ("policy", 3), ("tool", 4), ("policy", 2)]
+    mask = torch.tensor([arl.loss_mask(segs)])
+    T, V = mask.shape[1], 7
+    logits = torch.randn(1, T, V, dtype=torch.float64, requires_grad=True)
+    tokens = torch.randint(0, V, (1, T))
+    clean = (arl.token_logprobs(logits, tokens) - 0.1).detach()
+    results = []
+    for fill in (0.0, float("-inf"), float("nan")):
+        old = torch.where(mask.bool(), clean, torch.tensor(fill, dtype=torch.float64))
+        loss = arl.masked_pg_loss(logits, tokens, old, torch.tensor([0.5], dtype=torch.float64), mask)
+        (grad,) = torch.autograd.grad(loss, logits)
+        assert torch.isfinite(loss) and torch.isfinite(grad).all(), fill
+        results.append((loss.item(), grad))
+    for loss_val, grad in results[1:]:
+        assert loss_val == pytest.approx(results[0][0])
+        torch.testing.assert_close(grad, results[0][1])
+
+
 def test_masked_loss_clipping_hand_value():
     # One policy token with p_new = 0.9, p_old = 0.5 -> ratio 1.8, clipped to 1.2 for A > 0.
     logits = torch.tensor([[[math.log(0.9), math.log(0.1)]]])
@@ -71,6 +106,11 @@ def test_truncated_is_weights_closed_form():
     torch.testing.assert_close(w, torch.tensor([2.0, 0.5, 1.0, 2.0]))     # 3->2, 0.5, 1, 5->2
     w5 = arl.truncated_is_weights(p_train.log(), p_roll.log(), cap=5.0)
     torch.testing.assert_close(w5, torch.tensor([3.0, 0.5, 1.0, 5.0]))
+    # TIS truncates from above only: a ratio far below 1/cap (0.05/0.4 = 0.125 < 1/2) must stay
+    # 0.125. A symmetric clamp to [1/cap, cap] would return 0.5 and up-weight a token the
+    # trainer now considers unlikely.
+    w_low = arl.truncated_is_weights(torch.tensor([0.05]).log(), torch.tensor([0.4]).log(), cap=2.0)
+    torch.testing.assert_close(w_low, torch.tensor([0.125]))
 
 
 def test_tis_loss_gradient_is_weighted_score():

@@ -4,6 +4,7 @@ Pages: docs/evaluation/benchmarks.{zh,en}.md
 """
 from __future__ import annotations
 
+import math
 import re
 import statistics
 
@@ -50,6 +51,20 @@ def prompt_robustness(correct: list[list[bool]]) -> dict[str, float]:
             "spread": max(accs) - min(accs), "consistency": consistent}
 # --8<-- [end:robustness]
 
+# --8<-- [start:pass_hat_k]
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """tau-bench's pass^k for one task: the chance that k trials drawn without replacement from the
+    n recorded trials (c of them successful) all succeed, C(c, k) / C(n, k). Unbiased for p^k."""
+    if not 1 <= k <= n:
+        raise ValueError("need 1 <= k <= n")
+    return math.comb(c, k) / math.comb(n, k)
+
+
+def benchmark_pass_hat_k(successes: list[int], n: int, k: int) -> float:
+    """Benchmark pass^k: mean over tasks of the per-task estimate (each task run n times)."""
+    return statistics.fmean(pass_hat_k(n, c, k) for c in successes)
+# --8<-- [end:pass_hat_k]
+
 
 if __name__ == "__main__":
     train = ["Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."]
@@ -58,3 +73,5 @@ if __name__ == "__main__":
     print(f"overlap(leaked item) = {ngram_overlap(item, train):.2f}, overlap(fresh item) = {ngram_overlap(fresh, train):.2f}")
     runs = [[True, True, False, True], [True, False, False, True], [True, True, True, True]]
     print("robustness over 3 prompt variants:", {k: round(v, 2) for k, v in prompt_robustness(runs).items()})
+    succ = [8, 8, 4, 4]                              # 4 tasks, 8 trials each
+    print("pass^k for k = 1, 2, 4, 8:", [round(benchmark_pass_hat_k(succ, 8, k), 3) for k in (1, 2, 4, 8)])

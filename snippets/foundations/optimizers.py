@@ -1,4 +1,5 @@
-"""Adam and AdamW by hand, and a linear warm-up + cosine learning-rate schedule.
+"""Adam and AdamW by hand, a linear warm-up + cosine learning-rate schedule, and Muon (Newton–Schulz)
+with QK-Clip.
 
 Pages: docs/foundations/optimizers.{zh,en}.md
 """
@@ -42,6 +43,56 @@ def warmup_cosine_lr(step: int, max_lr: float, warmup_steps: int, total_steps: i
     return min_lr + 0.5 * (max_lr - min_lr) * (1 + math.cos(math.pi * progress))
 # --8<-- [end:schedule]
 
+# --8<-- [start:muon]
+def newton_schulz(g: torch.Tensor, steps: int = 5,
+                  coeffs: tuple[float, float, float] = (3.4445, -4.7750, 2.0315)) -> torch.Tensor:
+    """Approximate the orthogonal polar factor U V^T of g = U S V^T (g: (m, n)) without an SVD.
+
+    Each step applies the odd polynomial f(x) = a x + b x^3 + c x^5 to every singular value at once:
+    X <- a X + b (X X^T) X + c (X X^T)^2 X. Dividing by the Frobenius norm first puts all singular
+    values in (0, 1]. The default quintic coefficients (Jordan et al., 2024) push small singular values
+    up fast and leave them roughly in [0.7, 1.2] after 5 steps; (1.5, -0.5, 0.0) is the classic cubic
+    iteration, which converges to exactly 1 but needs many more steps.
+    """
+    a, b, c = coeffs
+    x = g / (g.norm() + 1e-7)
+    transposed = x.shape[0] > x.shape[1]
+    if transposed:                                     # work on the wide side: X X^T is the small Gram
+        x = x.T
+    for _ in range(steps):
+        gram = x @ x.T                                 # (min(m,n), min(m,n))
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if transposed else x
+
+
+def muon_step(w: torch.Tensor, grad: torch.Tensor, buf: torch.Tensor, lr: float = 0.02,
+              momentum: float = 0.95, weight_decay: float = 0.0,
+              rms_match: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Muon step on a 2-D weight (out, in), Nesterov momentum. Returns (w, buf).
+
+    The orthogonalised update has RMS about 1/sqrt(max(m, n)); multiplying by rms_match * sqrt(max(m, n))
+    (Moonlight, Liu et al. 2025) gives it an AdamW-like RMS of about 0.2, so AdamW learning rates and
+    weight decay carry over.
+    """
+    buf = momentum * buf + grad
+    update = newton_schulz(grad + momentum * buf)      # Nesterov: orthogonalise the look-ahead
+    update = update * rms_match * max(w.shape) ** 0.5
+    w = w * (1 - lr * weight_decay) - lr * update      # decoupled weight decay, as in AdamW
+    return w, buf
+
+
+def qk_clip(w_q: torch.Tensor, w_k: torch.Tensor, x: torch.Tensor, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """QK-Clip for one head (Kimi K2's MuonClip): if the largest attention logit on this batch exceeds
+    tau, scale W_q and W_k by sqrt(tau / S_max) each, so the largest logit becomes exactly tau.
+
+    w_q, w_k: (d_head, d_model); x: (tokens, d_model). Logits use the usual 1/sqrt(d_head) scale.
+    """
+    q, k = x @ w_q.T, x @ w_k.T
+    s_max = float((q @ k.T).max()) / w_q.shape[0] ** 0.5
+    gamma = min(1.0, tau / s_max) if s_max > 0 else 1.0
+    return w_q * gamma ** 0.5, w_k * gamma ** 0.5
+# --8<-- [end:muon]
+
 
 if __name__ == "__main__":
     torch.manual_seed(0)
@@ -53,3 +104,7 @@ if __name__ == "__main__":
     print("  Adam + L2:", [round(v, 4) for v in pa.tolist()], " AdamW:", [round(v, 4) for v in pw.tolist()])
     lrs = [warmup_cosine_lr(s, 3e-4, 100, 1000, 3e-5) for s in range(1000)]
     print("lr at steps 0, 99, 100, 550, 999:", [f"{lrs[s]:.2e}" for s in (0, 99, 100, 550, 999)])
+    g = torch.randn(64, 256, generator=torch.Generator().manual_seed(0))
+    sv = torch.linalg.svdvals(newton_schulz(g))
+    print(f"Newton-Schulz (5 quintic steps) on a 64x256 gradient: singular values in "
+          f"[{sv.min():.2f}, {sv.max():.2f}] (raw gradient: condition number {torch.linalg.cond(g):.1f})")

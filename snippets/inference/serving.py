@@ -72,6 +72,26 @@ def continuous_batching(output_lens: Sequence[int], max_batch: int) -> dict[str,
     return {"steps": max(finish), "finish": finish}
 # --8<-- [end:batching]
 
+# --8<-- [start:pd_transfer]
+def kv_bytes_per_token(n_layers: int, n_kv_heads: int, head_dim: int, bytes_per_elem: float = 2) -> float:
+    """K and V for one token across all layers (GQA/MHA): 2 * layers * kv_heads * head_dim * bytes."""
+    return 2 * n_layers * n_kv_heads * head_dim * bytes_per_elem
+
+
+def pd_transfer_budget(prompt_tokens: int, kv_per_token: float, link_bytes_per_s: float,
+                       n_params: float, prefill_flops_per_s: float) -> dict[str, float]:
+    """Prefill time vs time to ship the prompt's KV cache from the prefill to the decode pool.
+
+    prefill ~ 2 * N * prompt_tokens FLOPs (weights only; attention's quadratic term ignored), so both
+    times grow linearly with the prompt and their ratio depends on the model and the hardware only.
+    """
+    kv_bytes = prompt_tokens * kv_per_token
+    transfer_s = kv_bytes / link_bytes_per_s
+    prefill_s = 2 * n_params * prompt_tokens / prefill_flops_per_s
+    return {"kv_gb": kv_bytes / 1e9, "transfer_s": transfer_s, "prefill_s": prefill_s,
+            "transfer_over_prefill": transfer_s / prefill_s}
+# --8<-- [end:pd_transfer]
+
 
 if __name__ == "__main__":
     print(latency_metrics(0.0, [0.35, 0.38, 0.41, 0.44, 0.47]))
@@ -84,3 +104,7 @@ if __name__ == "__main__":
     lens = [200, 10, 10, 10, 10, 10, 10, 10]
     print("static    :", static_batching(lens, 2))
     print("continuous:", continuous_batching(lens, 2))
+    kv70 = kv_bytes_per_token(80, 8, 128)            # Llama-3-70B, bf16
+    r = pd_transfer_budget(8192, kv70, 50e9, 70e9, 8 * 400e12)
+    print(f"Llama-3-70B, 8k prompt: KV {r['kv_gb']:.2f} GB, transfer {r['transfer_s'] * 1e3:.0f} ms over 50 GB/s, "
+          f"prefill {r['prefill_s'] * 1e3:.0f} ms on 8 GPUs at 400 TFLOP/s each (ratio {r['transfer_over_prefill']:.2f})")

@@ -55,6 +55,29 @@ def expected_tokens_per_step(alpha: float, gamma: int) -> float:
     return gamma + 1.0 if alpha == 1 else (1 - alpha ** (gamma + 1)) / (1 - alpha)
 # --8<-- [end:expected]
 
+# --8<-- [start:mtp_accept]
+def expected_tokens_chain(accept: Sequence[float]) -> float:
+    """Expected tokens per target pass when draft token k is accepted with probability accept[k-1]
+    given that all earlier drafts were accepted (MTP depth k has its own rate, usually falling with k).
+
+    E = 1 + a1 + a1 a2 + ... + a1 ... aD: the bonus/correction token always comes, and draft k counts
+    only if drafts 1..k were all accepted.
+    """
+    total, run = 1.0, 1.0
+    for a in accept:
+        run *= a
+        total += run
+    return total
+
+
+def simulate_chain(accept: Sequence[float], rounds: int, gen: torch.Generator) -> float:
+    """Monte Carlo of the same process: per round, walk the drafts until the first rejection."""
+    acc = torch.tensor(list(accept), dtype=torch.float64)
+    u = torch.rand(rounds, len(acc), generator=gen, dtype=torch.float64)
+    ok = (u < acc).to(torch.int64).cumprod(dim=1)        # 1 while every draft so far was accepted
+    return float((1 + ok.sum(dim=1)).double().mean())
+# --8<-- [end:mtp_accept]
+
 
 def speculative_generate(target: ProbFn, draft: ProbFn, prefix: Sequence[int], n_tokens: int,
                          gamma: int, gen: torch.Generator) -> tuple[list[int], int]:
@@ -88,3 +111,6 @@ if __name__ == "__main__":
     print("first-token frequencies:", fmt(torch.bincount(first, minlength=V) / 4000))
     print("target p(. | 0)        :", fmt(target_table[0]))
     print("draft  q(. | 0)        :", fmt(draft_table[0]))
+    for acc in ([0.85], [0.9], [0.85, 0.7], [0.85, 0.7, 0.6]):
+        print(f"MTP draft acceptance {acc}: {expected_tokens_chain(acc):.3f} tokens per target pass "
+              f"(simulated {simulate_chain(acc, 100_000, g):.3f})")

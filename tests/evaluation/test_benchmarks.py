@@ -1,5 +1,8 @@
 """Tests for snippets/evaluation/benchmarks.py: hand-counted n-grams and hand-computed statistics."""
+import itertools
 import math
+
+import pytest
 
 from snippets import load
 
@@ -28,3 +31,31 @@ def test_prompt_robustness_hand_computed():
     assert r["min"] == 0.5 and r["max"] == 1.0 and r["spread"] == 0.5
     # items: (T,T,T) consistent, (T,F,T) no, (F,F,T) no, (T,T,T) consistent -> 2/4
     assert r["consistency"] == 0.5
+
+
+def _pass_hat_k_brute_force(outcomes: list[bool], k: int) -> float:
+    subsets = list(itertools.combinations(outcomes, k))
+    return sum(all(s) for s in subsets) / len(subsets)
+
+
+def test_pass_hat_k_matches_enumeration_of_all_subsets():
+    # oracle: enumerate every k-subset of the recorded trials and count the all-success ones
+    for outcomes in ([True] * 5 + [False] * 3, [True, False] * 4, [True] * 8, [False] * 8, [True] + [False] * 7):
+        n, c = len(outcomes), sum(outcomes)
+        for k in range(1, n + 1):
+            assert math.isclose(b.pass_hat_k(n, c, k), _pass_hat_k_brute_force(outcomes, k))
+
+
+def test_pass_hat_k_by_hand_and_unbiased_for_p_to_the_k():
+    assert math.isclose(b.pass_hat_k(8, 6, 2), 15 / 28)
+    assert b.pass_hat_k(8, 3, 4) == 0.0                   # fewer successes than k
+    assert b.pass_hat_k(8, 8, 8) == 1.0
+    # unbiasedness: average over the binomial distribution of c equals p^k exactly
+    n, k, p = 8, 3, 0.6
+    expectation = sum(math.comb(n, c) * p ** c * (1 - p) ** (n - c) * b.pass_hat_k(n, c, k) for c in range(n + 1))
+    assert math.isclose(expectation, p ** k)
+    # benchmark level: two always-solved tasks and two coin-flip tasks
+    assert math.isclose(b.benchmark_pass_hat_k([8, 8, 4, 4], 8, 1), 0.75)
+    assert math.isclose(b.benchmark_pass_hat_k([8, 8, 4, 4], 8, 8), 0.5)
+    with pytest.raises(ValueError):
+        b.pass_hat_k(4, 2, 5)

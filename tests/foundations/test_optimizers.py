@@ -60,3 +60,67 @@ def test_schedule_endpoints_by_hand():
     assert opt.warmup_cosine_lr(99, 3e-4, 100, 1000) == pytest.approx(3e-4)
     assert opt.warmup_cosine_lr(550, 3e-4, 100, 1000, 0.0) == pytest.approx(1.5e-4)   # halfway: cos(pi/2) = 0
     assert opt.warmup_cosine_lr(1000, 3e-4, 100, 1000, 3e-5) == pytest.approx(3e-5)
+
+
+def _matrix_with_singular_values(m: int, n: int, svals: torch.Tensor, seed: int) -> tuple:
+    gen = torch.Generator().manual_seed(seed)
+    u, _ = torch.linalg.qr(torch.randn(m, m, generator=gen, dtype=torch.float64))
+    v, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
+    r = len(svals)
+    return u[:, :r] @ torch.diag(svals) @ v[:, :r].T, u[:, :r], v[:, :r]
+
+
+@pytest.mark.parametrize("shape", [(16, 48), (48, 16)])
+def test_cubic_newton_schulz_converges_to_svd_polar_factor(shape):
+    m, n = shape
+    svals = torch.logspace(0, -2, min(m, n), dtype=torch.float64) * 7.0   # condition number 100
+    g, u, v = _matrix_with_singular_values(m, n, svals, seed=1)
+    # oracle: U V^T from torch.linalg.svd of the same matrix
+    U, _, Vh = torch.linalg.svd(g, full_matrices=False)
+    polar = U @ Vh
+    out = opt.newton_schulz(g, steps=60, coeffs=(1.5, -0.5, 0.0))
+    torch.testing.assert_close(out, polar, atol=1e-8, rtol=0)
+    torch.testing.assert_close(polar, u @ v.T, atol=1e-8, rtol=0)   # the construction agrees
+
+
+def test_quintic_keeps_singular_vectors_and_lands_near_one():
+    svals = torch.logspace(0, -2, 32, dtype=torch.float64)
+    g, u, v = _matrix_with_singular_values(32, 96, svals, seed=2)
+    out = opt.newton_schulz(g, steps=5)
+    core = u.T @ out @ v                                   # should be diagonal: same U and V as g
+    off = core - torch.diag(torch.diagonal(core))
+    assert off.abs().max() < 1e-8
+    d = torch.diagonal(core)
+    assert d.min() > 0.5 and d.max() < 1.5                  # not exactly 1, but flattened
+    assert d.max() / d.min() < 2.0                          # the input's condition number was 100
+    # the raw singular values did not matter: the spread shrinks from 100x to < 2x
+    assert torch.allclose(torch.linalg.svdvals(out).sort().values, d.sort().values, atol=1e-8)
+
+
+def test_muon_step_rms_and_weight_decay():
+    torch.manual_seed(0)
+    w = torch.randn(64, 256, dtype=torch.float64)
+    grad = torch.randn(64, 256, dtype=torch.float64)
+    buf = torch.zeros_like(w)
+    w_new, buf_new = opt.muon_step(w, grad, buf, lr=0.1, momentum=0.95, weight_decay=0.0)
+    torch.testing.assert_close(buf_new, grad)
+    update = (w - w_new) / 0.1
+    rms = update.pow(2).mean().sqrt()
+    assert 0.13 < rms < 0.23                               # about 0.2 * (singular values near 1)
+    # zero gradient: only decoupled weight decay acts, w <- w (1 - lr wd)
+    w2, _ = opt.muon_step(w, torch.zeros_like(w), torch.zeros_like(w), lr=0.1, weight_decay=0.1)
+    torch.testing.assert_close(w2, w * (1 - 0.01))
+
+
+def test_qk_clip_caps_max_logit_at_tau_and_leaves_small_heads_alone():
+    torch.manual_seed(0)
+    x = torch.randn(10, 32, dtype=torch.float64)
+    w_q, w_k = 3 * torch.randn(8, 32, dtype=torch.float64), 3 * torch.randn(8, 32, dtype=torch.float64)
+    max_logit = lambda a, b: float(((x @ a.T) @ (x @ b.T).T).max()) / 8 ** 0.5   # noqa: E731
+    before = max_logit(w_q, w_k)
+    assert before > 50
+    q2, k2 = opt.qk_clip(w_q, w_k, x, tau=50.0)
+    assert abs(max_logit(q2, k2) - 50.0) < 1e-9             # logits are bilinear in (W_q, W_k)
+    q3, k3 = opt.qk_clip(w_q, w_k, x, tau=10 * before)
+    torch.testing.assert_close(q3, w_q)
+    torch.testing.assert_close(k3, w_k)

@@ -1,6 +1,8 @@
 """Tests for snippets/inference/serving.py against numbers worked out by hand."""
 import math
 
+import torch
+
 from snippets import load
 
 sv = load("inference/serving")
@@ -56,3 +58,24 @@ def test_continuous_batching_never_slower():
         assert sum(c["finish"]) <= sum(s["finish"])
         # lower bound: total work / slots, and the longest request
         assert c["steps"] >= max(max(lens), math.ceil(sum(lens) / b))
+
+
+def test_kv_bytes_per_token_matches_real_cache_tensors():
+    # oracle: allocate the actual K and V caches (layers, 2, kv_heads, seq, head_dim) in bf16 and count bytes
+    layers, kv_heads, head_dim, seq = 4, 2, 16, 10
+    cache = torch.empty(layers, 2, kv_heads, seq, head_dim, dtype=torch.bfloat16)
+    assert sv.kv_bytes_per_token(layers, kv_heads, head_dim, 2) * seq == cache.numel() * cache.element_size()
+
+
+def test_pd_transfer_budget_llama3_70b_by_hand():
+    # Llama-3-70B: 80 layers, 8 KV heads, head_dim 128, bf16 -> 2*80*8*128*2 = 327,680 bytes per token
+    kv = sv.kv_bytes_per_token(80, 8, 128)
+    assert kv == 327_680
+    r = sv.pd_transfer_budget(8192, kv, 50e9, 70e9, 8 * 400e12)
+    assert math.isclose(r["kv_gb"], 8192 * 327_680 / 1e9)          # 2.684 GB
+    assert math.isclose(r["transfer_s"], 2.68435456 / 50)           # 53.7 ms
+    assert math.isclose(r["prefill_s"], 2 * 70e9 * 8192 / 3.2e15)   # 358.4 ms
+    # ratio independent of prompt length: per-token bytes/bandwidth over per-token FLOPs/throughput
+    r2 = sv.pd_transfer_budget(512, kv, 50e9, 70e9, 8 * 400e12)
+    assert math.isclose(r["transfer_over_prefill"], r2["transfer_over_prefill"])
+    assert math.isclose(r["transfer_over_prefill"], (327_680 / 50e9) / (2 * 70e9 / 3.2e15))

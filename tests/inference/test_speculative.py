@@ -81,3 +81,29 @@ def test_identical_draft_accepts_everything():
     for _ in range(50):
         toks, n_acc = sp.speculative_step(model, model, [1], 4, gen)
         assert n_acc == 4 and len(toks) == 5
+
+
+def test_mtp_chain_with_equal_rates_matches_geometric_closed_form():
+    # oracle: Leviathan et al.'s (1 - a^(g+1)) / (1 - a) for i.i.d. acceptance
+    for a, gamma in ((0.85, 1), (0.7, 3), (0.5, 5)):
+        assert math.isclose(sp.expected_tokens_chain([a] * gamma), (1 - a ** (gamma + 1)) / (1 - a))
+
+
+def test_mtp_chain_by_hand_and_against_seeded_simulation():
+    assert math.isclose(sp.expected_tokens_chain([0.85, 0.7]), 1 + 0.85 + 0.85 * 0.7)   # 2.445
+    assert sp.expected_tokens_chain([]) == 1.0
+    assert math.isclose(sp.expected_tokens_chain([0.9, 0.0, 0.9]), 1.9)                # a zero cuts the chain
+    gen = torch.Generator().manual_seed(0)
+    for acc in ([0.85], [0.85, 0.7], [0.9, 0.6, 0.3]):
+        sim = sp.simulate_chain(acc, 200_000, gen)
+        assert abs(sim - sp.expected_tokens_chain(acc)) < 0.01
+
+
+def test_mtp_chain_simulation_matches_real_rejection_sampling():
+    # independent path: run the actual speculative_step with a draft whose acceptance rate is known
+    p = torch.tensor([0.5, 0.3, 0.2])
+    q = torch.tensor([0.2, 0.3, 0.5])                   # alpha = 0.7
+    target, draft = (lambda ctx: p), (lambda ctx: q)
+    gen = torch.Generator().manual_seed(1)
+    lens = [len(sp.speculative_step(target, draft, [0], 2, gen)[0]) for _ in range(6000)]
+    assert abs(sum(lens) / len(lens) - sp.expected_tokens_chain([0.7, 0.7])) < 0.04

@@ -109,9 +109,10 @@ def entropy(p: torch.Tensor) -> torch.Tensor:
     return -torch.where(p > 0, p * p.log(), torch.zeros_like(p)).sum()
 
 
-def bits_per_byte(total_nll_nats: float, n_bytes: int) -> float:
-    """Tokenizer-independent loss: total NLL of a text converted to bits, per UTF-8 byte."""
-    return total_nll_nats / (math.log(2) * n_bytes)
+def bits_per_byte(total_nll_nats: float, text: str) -> float:
+    """Tokenizer-independent loss: total NLL of `text` (nats, summed over all its tokens)
+    converted to bits, per UTF-8 byte of the text (not per character: a CJK character is 3 bytes)."""
+    return total_nll_nats / (math.log(2) * len(text.encode("utf-8")))
 # --8<-- [end:mle]
 
 
@@ -132,6 +133,9 @@ if __name__ == "__main__":
     p_hat, q = mle_categorical(counts), torch.tensor([0.5, 0.25, 0.25])
     print(f"MLE {[round(v, 2) for v in p_hat.tolist()]}: NLL {empirical_nll(p_hat, counts):.4f} = H(p_hat); "
           f"q: NLL {empirical_nll(q, counts):.4f} = H + KL")
-    text_bytes, total_nll = 12, 6.0
+    text, total_nll = "hello world!", 6.0                      # 12 bytes
     print(f"same text, 3 vs 6 tokens: PPL {math.exp(total_nll / 3):.2f} vs {math.exp(total_nll / 6):.2f}, "
-          f"bits per byte {bits_per_byte(total_nll, text_bytes):.4f} for both")
+          f"bits per byte {bits_per_byte(total_nll, text):.4f} for both")
+    zh = "语言模型就是压缩"                                          # 8 characters, 24 UTF-8 bytes
+    print(f"{zh!r} with total NLL 6 nats: {bits_per_byte(6.0, zh):.4f} bits/byte = "
+          f"{6.0 / math.log(2) / len(zh):.4f} bits/character")

@@ -103,7 +103,8 @@ def exact_dedup(docs: list[str]) -> list[int]:
 # --8<-- [start:suffix_array]
 def suffix_array(seq: list[int]) -> list[int]:
     """Suffix array by prefix doubling, O(n log^2 n): start positions of all suffixes in
-    lexicographic order. (Lee et al. use a linear-time construction on the whole corpus.)"""
+    lexicographic order. (Lee et al.'s code builds suffix arrays of corpus chunks in parallel
+    with a linear-time algorithm and merges them; this short version is for illustration.)"""
     n = len(seq)
     if n == 0:
         return []
@@ -139,9 +140,12 @@ def lcp_array(seq: list[int], sa: list[int]) -> list[int]:
     return lcp
 
 
-def duplicated_token_mask(docs: list[list[int]], min_len: int) -> list[list[bool]]:
+def duplicated_token_mask(docs: list[list[int]], min_len: int,
+                          keep_first: bool = False) -> list[list[bool]]:
     """ExactSubstr-style substring dedup: mark every token covered by a substring of at least
     min_len tokens that occurs twice or more anywhere in the corpus (within or across docs).
+    keep_first=False strikes every copy, as Lee et al. do; keep_first=True leaves the first
+    occurrence (in corpus order) and marks only the later copies.
 
     Documents are joined with unique negative separators so no match crosses a boundary.
     Adjacent suffixes in the suffix array with LCP >= min_len share that prefix, so both
@@ -154,12 +158,33 @@ def duplicated_token_mask(docs: list[list[int]], min_len: int) -> list[list[bool
     sa = suffix_array(seq)
     lcp = lcp_array(seq, sa)
     mask = [[False] * len(doc) for doc in docs]
-    for r in range(1, len(seq)):
-        if lcp[r] >= min_len:
-            for start in (sa[r - 1], sa[r]):
-                for pos in range(start, start + lcp[r]):
-                    d, i = owner[pos]
-                    mask[d][i] = True
+
+    def mark(start: int, length: int) -> None:
+        for pos in range(start, start + length):
+            d, i = owner[pos]
+            mask[d][i] = True
+
+    if not keep_first:
+        for r in range(1, len(seq)):
+            if lcp[r] >= min_len:
+                mark(sa[r - 1], lcp[r])
+                mark(sa[r], lcp[r])
+        return mask
+    # keep_first: a maximal run of LCP >= min_len in the suffix array is one block of
+    # suffixes sharing the same min_len-gram; keep the earliest occurrence, mark the others.
+    r = 1
+    while r < len(seq):
+        if lcp[r] < min_len:
+            r += 1
+            continue
+        block = [sa[r - 1]]
+        while r < len(seq) and lcp[r] >= min_len:
+            block.append(sa[r])
+            r += 1
+        first = min(block)
+        for start in block:
+            if start != first:
+                mark(start, min_len)
     return mask
 # --8<-- [end:suffix_array]
 
@@ -232,6 +257,7 @@ if __name__ == "__main__":
     print("exact dedup keeps", exact_dedup(corpus))
     toks = [[1, 2, 3, 4, 5, 6, 7], [9, 3, 4, 5, 6, 8], [10, 11]]
     print("tokens in repeated 4-token substrings:", duplicated_token_mask(toks, 4))
+    print("same, keeping the first copy:         ", duplicated_token_mask(toks, 4, keep_first=True))
     words_a = [f"w{i}" for i in rng.choice(5000, 300)]
     words_b = words_a.copy()
     words_b[10:16] = ["edit"] * 6

@@ -117,3 +117,15 @@ def test_same_lr_sync_converges_async_diverges():
     # lr * lambda = 0.5: synchronous data parallel (tau = 0) converges; 8 async workers (tau = 7) do not.
     assert abs(dp.delayed_gd(0.5, 0, 200)[-1]) < 1e-10
     assert abs(dp.delayed_gd(0.5, 7, 200)[-1]) > 1e3
+
+
+@pytest.mark.parametrize("tau", [1, 2, 3, 7])
+def test_boundary_root_is_on_unit_circle_at_angle_pi_over_2tau_plus_1(tau):
+    # At the critical step the dominant roots are exp(+-i pi / (2 tau + 1)): the iterates ring with
+    # period 4 tau + 2 steps before they blow up (the derivation on the page).
+    a = dp.critical_step(tau)
+    coeffs = [1.0, -1.0] + [0.0] * (tau - 1) + [a]
+    roots = np.roots(coeffs)
+    top = roots[np.argmax(np.abs(roots))]
+    assert abs(top) == pytest.approx(1.0, abs=1e-9)
+    assert abs(np.angle(top)) == pytest.approx(math.pi / (2 * tau + 1), abs=1e-9)

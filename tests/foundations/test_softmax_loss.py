@@ -132,9 +132,20 @@ def test_nll_minus_entropy_is_kl_vs_scipy():
 
 def test_bits_per_byte_by_hand():
     # 1000 tokens with mean NLL 2.3 nats over a 4200-byte text: 2300 / (ln 2 * 4200) = 0.790047 bits/byte
-    assert sl.bits_per_byte(1000 * 2.3, 4200) == pytest.approx(0.790047, abs=1e-6)
+    assert sl.bits_per_byte(1000 * 2.3, "x" * 4200) == pytest.approx(0.790047, abs=1e-6)
     # Same 12-byte text, same total NLL 6 nats, split into 3 or 6 tokens: token PPL e^2 = 7.389 vs
     # e^1 = 2.718, but bits per byte 6 / (ln 2 * 12) = 0.721348 for both.
     assert math.exp(6.0 / 3) == pytest.approx(7.389056, abs=1e-6)
     assert math.exp(6.0 / 6) == pytest.approx(2.718282, abs=1e-6)
-    assert sl.bits_per_byte(6.0, 12) == pytest.approx(0.721348, abs=1e-6)
+    assert sl.bits_per_byte(6.0, "hello world!") == pytest.approx(0.721348, abs=1e-6)
+
+
+def test_bits_per_byte_counts_utf8_bytes_not_characters():
+    # 8 Chinese characters = 24 UTF-8 bytes (3 each): 6 / (ln 2 * 24) = 0.360674 bits per byte,
+    # three times less than dividing by the 8 characters (1.082021 bits per character).
+    zh = "语言模型就是压缩"
+    assert len(zh) == 8
+    assert sl.bits_per_byte(6.0, zh) == pytest.approx(0.360674, abs=1e-6)
+    assert sl.bits_per_byte(6.0, zh) * 3 == pytest.approx(6.0 / (math.log(2) * 8))
+    # Mixed text: "GPU 显存" is 4 ASCII bytes + 2 * 3 bytes = 10 bytes.
+    assert sl.bits_per_byte(1.0, "GPU 显存") == pytest.approx(1 / (math.log(2) * 10))

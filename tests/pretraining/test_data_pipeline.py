@@ -122,6 +122,40 @@ def test_duplicated_token_mask_matches_brute_force(seed, k):
     assert dp.duplicated_token_mask(docs, k) == brute_force_mask(docs, k)
 
 
+def brute_force_later_copies(docs, k):
+    """keep_first oracle: a k-gram occurrence is struck iff the same k-gram already occurred
+    earlier in corpus order (document by document, left to right)."""
+    seen, mask = set(), [[False] * len(doc) for doc in docs]
+    for d, doc in enumerate(docs):
+        for i in range(len(doc) - k + 1):
+            g = tuple(doc[i:i + k])
+            if g in seen:
+                for j in range(i, i + k):
+                    mask[d][j] = True
+            seen.add(g)
+    return mask
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_keep_first_matches_brute_force(seed, k):
+    rng = np.random.default_rng(200 + seed)
+    docs = [list(rng.integers(0, 4, rng.integers(3, 25))) for _ in range(4)]
+    docs[2][1:1] = docs[0][:7]                   # plant a cross-document copy
+    docs[0] += docs[0][:k]                       # and a copy inside one document
+    assert dp.duplicated_token_mask(docs, k, keep_first=True) == brute_force_later_copies(docs, k)
+
+
+def test_keep_first_hand_example():
+    # "3 4 5 6" occurs in both documents: only the second (later) copy is struck.
+    docs = [[1, 2, 3, 4, 5, 6, 7], [9, 3, 4, 5, 6, 8]]
+    assert dp.duplicated_token_mask(docs, 4, keep_first=True) == \
+        [[False] * 7, [False, True, True, True, True, False]]
+    # Three copies of "7 7 7": the first survives, the two later ones go.
+    assert dp.duplicated_token_mask([[7, 7, 7, 1], [7, 7, 7], [2, 7, 7, 7]], 3, keep_first=True) == \
+        [[False] * 4, [True] * 3, [False, True, True, True]]
+
+
 def test_duplicated_token_mask_hand_example():
     # "3 4 5 6" occurs in both documents; "1 2" and "7", "9", "8" are unique.
     mask = dp.duplicated_token_mask([[1, 2, 3, 4, 5, 6, 7], [9, 3, 4, 5, 6, 8]], 4)

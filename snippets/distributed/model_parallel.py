@@ -71,6 +71,51 @@ def context_parallel_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
 # --8<-- [end:context_parallel]
 
 
+# --8<-- [start:mfu]
+def model_flops_per_token(n_params: float, n_layers: int, n_heads: int, head_dim: int,
+                          seq_len: int) -> float:
+    """Training FLOPs per token as in PaLM (Chowdhery et al. 2022, App. B): 6N for the matmuls
+    of forward + backward over the N non-embedding parameters, plus 12 * L * H * Q * T for
+    the two attention matmuls (QK^T and PV), with no credit for the causal mask and none for
+    recomputation (that would be *hardware* FLOPs utilisation, HFU)."""
+    return 6 * n_params + 12 * n_layers * n_heads * head_dim * seq_len
+
+
+def mfu(tokens_per_sec_per_gpu: float, flops_per_token: float, peak_flops: float) -> float:
+    """Model FLOPs utilisation: achieved model FLOP/s per GPU over the GPU's dense peak."""
+    return tokens_per_sec_per_gpu * flops_per_token / peak_flops
+# --8<-- [end:mfu]
+
+
+# --8<-- [start:checkpoint_interval]
+def young_interval(ckpt_cost: float, mtbf: float) -> float:
+    """Young (1974): compute time between checkpoints tau = sqrt(2 * delta * M), the minimiser of
+    the first-order waste delta / tau + tau / (2 M). Same time unit for all arguments."""
+    return math.sqrt(2 * ckpt_cost * mtbf)
+
+
+def daly_interval(ckpt_cost: float, mtbf: float) -> float:
+    """Daly (2006) higher-order estimate for exponential failures; reduces to Young when
+    delta << M and caps at M when delta >= 2M."""
+    d, m = ckpt_cost, mtbf
+    if d >= 2 * m:
+        return m
+    r = d / (2 * m)
+    return math.sqrt(2 * d * m) * (1 + math.sqrt(r) / 3 + r / 9) - d
+
+
+def cluster_mtbf(node_mtbf: float, nodes: int) -> float:
+    """Independent nodes, and any node failure stops the synchronous job: rates add."""
+    return node_mtbf / nodes
+
+
+def first_order_waste(tau: float, ckpt_cost: float, mtbf: float, restart: float = 0.0) -> float:
+    """Fraction of wall time lost: writing checkpoints (delta / tau), recomputing half an
+    interval on average per failure (tau / 2M) and restarting (R / M)."""
+    return ckpt_cost / tau + tau / (2 * mtbf) + restart / mtbf
+# --8<-- [end:checkpoint_interval]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     d, f = 16, 64
@@ -84,3 +129,14 @@ if __name__ == "__main__":
     ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     print("context parallel (4 chunks) == full causal attention:",
           torch.allclose(context_parallel_attention(q, k, v, 4), ref, atol=1e-5))
+    # MFU of a Llama-3-405B-like run (126 layers, 128 heads of 128, 8K context, H100 989 TFLOP/s)
+    fpt = model_flops_per_token(405e9, 126, 128, 128, 8192)
+    tps = 0.40 * 989e12 / fpt
+    print(f"405B @ 8K: {fpt:.3e} FLOPs/token ({fpt / (6 * 405e9) - 1:.1%} from attention); "
+          f"40% MFU = {tps:.0f} tokens/s/GPU")
+    # checkpoint interval: 419 unexpected interruptions in 54 days -> job MTBF ~ 3.1 h
+    m_job = 54 * 24 * 60 / 419                                  # minutes
+    for delta in (0.5, 2.0, 10.0):
+        tau = young_interval(delta, m_job)
+        print(f"MTBF {m_job:.0f} min, checkpoint {delta:4.1f} min: tau = {tau:5.1f} min "
+              f"(Daly {daly_interval(delta, m_job):5.1f}), waste {first_order_waste(tau, delta, m_job):.1%}")

@@ -4,6 +4,9 @@ Pages: docs/fine-tuning/domain_adaptation.{zh,en}.md
 """
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
+
 
 # --8<-- [start:contamination]
 def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
@@ -36,6 +39,44 @@ def _contains(doc: list[str], item: list[str]) -> bool:
 # --8<-- [end:contamination]
 
 
+# --8<-- [start:eval_stats]
+def items_for_margin(p: float, margin: float, confidence: float = 0.95) -> int:
+    """Items needed so the normal-approximation CI of an accuracy near p has half-width `margin`:
+    n = z^2 p (1 - p) / E^2, z the two-sided normal quantile. p = 0.5 is the worst case."""
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    return math.ceil(z * z * p * (1 - p) / margin ** 2)
+
+
+def mcnemar_exact_p(b: int, c: int) -> float:
+    """Paired comparison of two models on the same items. b = items only A gets right, c = items
+    only B gets right; items both get right or both wrong carry no information. Under H0 the
+    discordant items split 50/50: two-sided exact binomial p-value."""
+    n, k = b + c, min(b, c)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def cohen_kappa(a: list, b: list) -> float:
+    """Agreement of two annotators beyond chance: (p_o - p_e) / (1 - p_e), p_e from each
+    annotator's own label frequencies (Cohen 1960)."""
+    n = len(a)
+    labels = set(a) | set(b)
+    p_o = sum(x == y for x, y in zip(a, b)) / n
+    p_e = sum((a.count(k) / n) * (b.count(k) / n) for k in labels)
+    return (p_o - p_e) / (1 - p_e)
+
+
+def fleiss_kappa(counts: list[list[int]]) -> float:
+    """Fleiss (1971) for m raters per item. counts[i][j] = raters who put item i in category j;
+    every row sums to the same m. Chance agreement uses the pooled category frequencies."""
+    n_items, m = len(counts), sum(counts[0])
+    p_j = [sum(row[j] for row in counts) / (n_items * m) for j in range(len(counts[0]))]
+    p_i = [(sum(x * x for x in row) - m) / (m * (m - 1)) for row in counts]
+    p_bar, p_e = sum(p_i) / n_items, sum(x * x for x in p_j)
+    return (p_bar - p_e) / (1 - p_e)
+# --8<-- [end:eval_stats]
+
+
 if __name__ == "__main__":
     train = [list("高血压患者首选的降压药包括钙通道阻滞剂和血管紧张素转换酶抑制剂")]
     evals = [list("高血压患者首选的降压药有哪些"),   # shares an 11-character span
@@ -43,3 +84,10 @@ if __name__ == "__main__":
              list("降压药")]                       # short, occurs verbatim in a training doc
     for n in (13, 8):
         print(f"n={n}:", contaminated(evals, train, n=n))
+    for p, e in ((0.5, 0.05), (0.5, 0.03), (0.8, 0.03), (0.9, 0.02)):
+        print(f"accuracy ~{p:.0%}, 95% CI +-{e:.0%}: {items_for_margin(p, e)} items")
+    print(f"McNemar: A-only 40, B-only 22 -> p = {mcnemar_exact_p(40, 22):.3f}")
+    a = ["ok", "ok", "bad", "ok", "bad", "ok", "ok", "bad"]
+    b = ["ok", "bad", "bad", "ok", "bad", "ok", "ok", "ok"]
+    print(f"Cohen's kappa {cohen_kappa(a, b):.3f}; Fleiss' kappa (3 raters) "
+          f"{fleiss_kappa([[3, 0], [2, 1], [0, 3], [1, 2], [3, 0]]):.3f}")

@@ -5,6 +5,7 @@ Pages: docs/fine-tuning/sft_data.{zh,en}.md
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 
@@ -23,6 +24,24 @@ def mixing_rates(sizes: dict[str, int], cap: int | None = None,
     z = sum(rates.values())
     return {t: r / z for t, r in rates.items()}
 # --8<-- [end:mixing]
+
+
+# --8<-- [start:mixing_budget]
+def epochs_per_task(sizes: dict[str, int], rates: dict[str, float], total_examples: int) -> dict[str, float]:
+    """How many times each task is seen when `total_examples` are drawn with `rates`:
+    rate * total / size. Above roughly 4 epochs repeated data starts to cost quality."""
+    return {t: rates[t] * total_examples / sizes[t] for t in sizes}
+
+
+def doremi_update(weights: list[float], excess_loss: list[float], lr: float = 1.0,
+                  smoothing: float = 1e-3) -> list[float]:
+    """One DoReMi domain-weight step (Xie et al. 2023): exponentiated-gradient ascent on the
+    per-domain excess loss of the proxy over the reference model, clipped at 0, then mixed with
+    the uniform distribution. The final mixture is the average of the weights over training."""
+    raw = [w * math.exp(lr * max(e, 0.0)) for w, e in zip(weights, excess_loss)]
+    z, k = sum(raw), len(raw)
+    return [(1 - smoothing) * r / z + smoothing / k for r in raw]
+# --8<-- [end:mixing_budget]
 
 
 # --8<-- [start:dedup]
@@ -50,6 +69,12 @@ if __name__ == "__main__":
     for T in (1.0, 2.0, 5.0):
         r = mixing_rates(sizes, cap=300_000, temperature=T)
         print(f"T={T}:", {k: round(v, 3) for k, v in r.items()})
+    for T in (1.0, 3.0):
+        r = mixing_rates(sizes, temperature=T)
+        e = epochs_per_task(sizes, r, 500_000)
+        print(f"T={T}: epochs over 500k draws:", {k: round(v, 2) for k, v in e.items()})
+    print("DoReMi step, excess loss (0.4, 0.0, -0.2):",
+          [round(w, 3) for w in doremi_update([1 / 3] * 3, [0.4, 0.0, -0.2])])
     data = [{"prompt": "写一首诗"}, {"prompt": "写一首诗 "}, {"prompt": "Hello  World"},
             {"prompt": "hello world"}, {"prompt": "Ｈｅｌｌｏ world"}]
     print("kept after dedup:", [s["prompt"] for s in dedup_exact(data)])

@@ -6,6 +6,8 @@ Pages: docs/inference/serving.{zh,en}.md
 from __future__ import annotations
 
 import heapq
+import math
+import random
 from typing import Sequence
 
 
@@ -93,6 +95,70 @@ def pd_transfer_budget(prompt_tokens: int, kv_per_token: float, link_bytes_per_s
 # --8<-- [end:pd_transfer]
 
 
+# --8<-- [start:capacity_model]
+def kv_bytes_per_request(n_layers: int, n_kv_heads: int, head_dim: int, tokens: int,
+                         bytes_per_elem: float = 2) -> float:
+    """K and V for every layer, KV head and token: 2 * L * kv_heads * head_dim * bytes * tokens."""
+    return 2 * n_layers * n_kv_heads * head_dim * bytes_per_elem * tokens
+
+
+def requests_in_flight(arrival_rate: float, time_in_system: float) -> float:
+    """Little's law L = lambda * W: holds for any stable queue, whatever the distributions."""
+    return arrival_rate * time_in_system
+
+
+def mmc_time_in_system(arrival_rate: float, mean_service: float, slots: int) -> float:
+    """Mean time in an M/M/c queue (Erlang C): c slots = sequences a replica can hold at once
+    (KV- or max-batch-limited), service = prefill + decode time of one request. Erlang B is
+    computed by its stable recursion, so c in the hundreds is fine."""
+    a = arrival_rate * mean_service                     # offered load in slots (Erlangs)
+    if a >= slots:
+        return math.inf                                 # unstable: the queue grows without bound
+    b = 1.0
+    for k in range(1, slots + 1):
+        b = a * b / (k + a * b)                         # Erlang B(k, a)
+    p_wait = slots * b / (slots - a * (1 - b))          # Erlang C: probability of queueing
+    return mean_service + p_wait * mean_service / (slots - a)
+# --8<-- [end:capacity_model]
+
+
+# --8<-- [start:queue_sim]
+def simulate_queue(arrival_rate: float, mean_service: float, slots: int, n_requests: int,
+                   seed: int = 0, n_batches: int = 20) -> tuple[float, float, float]:
+    """Discrete-event simulation of a FCFS queue with `slots` parallel servers, Poisson arrivals
+    and exponential service. Returns (time-average number in system, its standard error from
+    batch means over equal time windows, mean time in system). The first 10% of time is
+    dropped as warm-up."""
+    rng = random.Random(seed)
+    t, events, free, sojourn = 0.0, [], [0.0] * slots, []
+    for _ in range(n_requests):
+        t += rng.expovariate(arrival_rate)
+        start = max(t, heapq.heappop(free))             # earliest free slot (FCFS)
+        end = start + rng.expovariate(1 / mean_service)
+        heapq.heappush(free, end)
+        events += [(t, 1), (end, -1)]
+        sojourn.append(end - t)
+    horizon = t                                         # last arrival
+    events.sort()
+    t0 = 0.1 * horizon
+    width = (horizon - t0) / n_batches
+    area = [0.0] * n_batches                            # integral of N(t) over each window
+    n, prev = 0, 0.0
+    for time, step in events:
+        lo, hi = max(prev, t0), min(time, horizon)
+        k = min(int((lo - t0) / width), n_batches - 1) if lo < hi else n_batches
+        while k < n_batches and lo < hi:                # split [lo, hi) across windows
+            edge = hi if k == n_batches - 1 else min(hi, t0 + (k + 1) * width)
+            area[k] += n * max(edge - lo, 0.0)
+            lo, k = edge, k + 1
+        n, prev = n + step, time
+    means = [x / width for x in area]
+    mean = sum(means) / n_batches
+    se = math.sqrt(sum((x - mean) ** 2 for x in means) / (n_batches - 1) / n_batches)
+    return mean, se, sum(sojourn) / len(sojourn)
+# --8<-- [end:queue_sim]
+
+
 if __name__ == "__main__":
     print(latency_metrics(0.0, [0.35, 0.38, 0.41, 0.44, 0.47]))
     # 7B in fp16 on an A100-80GB class GPU (about 2.0e12 B/s HBM, 312e12 dense BF16 FLOP/s)
@@ -104,7 +170,21 @@ if __name__ == "__main__":
     lens = [200, 10, 10, 10, 10, 10, 10, 10]
     print("static    :", static_batching(lens, 2))
     print("continuous:", continuous_batching(lens, 2))
+<<<<<<< HEAD
     kv70 = kv_bytes_per_token(80, 8, 128)            # Llama-3-70B, bf16
     r = pd_transfer_budget(8192, kv70, 50e9, 70e9, 8 * 400e12)
     print(f"Llama-3-70B, 8k prompt: KV {r['kv_gb']:.2f} GB, transfer {r['transfer_s'] * 1e3:.0f} ms over 50 GB/s, "
           f"prefill {r['prefill_s'] * 1e3:.0f} ms on 8 GPUs at 400 TFLOP/s each (ratio {r['transfer_over_prefill']:.2f})")
+=======
+    # Llama-3-8B: 32 layers, 8 KV heads of 128, bf16 -> 128 KiB per token
+    per_req = kv_bytes_per_request(32, 8, 128, 2300)
+    slots = int((0.9 * 80e9 - 16e9) // per_req)
+    print(f"KV per 2,300-token request {per_req / 1e9:.2f} GB -> {slots} requests per 80 GB GPU")
+    for lam in (10.0, 13.0, 14.0, 14.5):
+        w = mmc_time_in_system(lam, 12.5, slots)
+        print(f"lambda {lam:4.1f}/s: load {lam * 12.5 / slots:.0%}, W = {w:5.2f} s, "
+              f"in flight L = {requests_in_flight(lam, w):5.0f}")
+    L, se, w = simulate_queue(0.8 * 4 / 2.0, 2.0, 4, 50_000)
+    print(f"simulated M/M/4 at 80%: L = {L:.2f} +- {se:.2f}, lambda*W_sim = {1.6 * w:.2f}, "
+          f"Erlang C lambda*W = {1.6 * mmc_time_in_system(1.6, 2.0, 4):.2f}")
+>>>>>>> applied

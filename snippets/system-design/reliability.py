@@ -86,6 +86,18 @@ class CanaryController:
 # --8<-- [end:canary]
 
 
+# --8<-- [start:canary_size]
+def canary_requests_needed(p_base: float, p_bad: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Requests per arm for a one-sided two-proportion z-test to detect a rise in error (or
+    thumbs-down) rate from p_base to p_bad with the given power (normal approximation)."""
+    from statistics import NormalDist
+    z_a, z_b = NormalDist().inv_cdf(1 - alpha), NormalDist().inv_cdf(power)
+    p_bar = (p_base + p_bad) / 2
+    num = z_a * math.sqrt(2 * p_bar * (1 - p_bar)) + z_b * math.sqrt(p_base * (1 - p_base) + p_bad * (1 - p_bad))
+    return math.ceil((num / (p_bad - p_base)) ** 2)
+# --8<-- [end:canary_size]
+
+
 if __name__ == "__main__":
     m = 54 * 24 / 419                         # Llama 3: 419 unexpected interruptions in 54 days
     c = 2 / 60                                # assume a 2-minute checkpoint write (hours)
@@ -96,3 +108,6 @@ if __name__ == "__main__":
     ctl = CanaryController()
     for obs in [(600, 3, 60_000, 300), (3000, 20, 57_000, 290), (400, 1, 45_000, 200), (15_000, 400, 45_000, 230)]:
         print(f"at {ctl.canary_percent:>4}% ->", ctl.observe(*obs), "| now", ctl.canary_percent, "%")
+    n = canary_requests_needed(0.005, 0.010)
+    print(f"canary: {n} requests per arm to catch 0.5% -> 1.0% errors; at 1% of 100 QPS "
+          f"that is {n / 1.0 / 60:.0f} min per step")

@@ -59,6 +59,25 @@ def mla_cache_bytes_per_token(n_layers: int, kv_lora_rank: int, rope_head_dim: i
 # --8<-- [end:kv_cache]
 
 
+# --8<-- [start:attention_budget]
+def attention_layer_costs(d_model: int, n_heads: int, n_kv_heads: int, head_dim: int, seq_len: int,
+                          bytes_per_elem: int = 2) -> dict[str, int]:
+    """Per-layer costs of one attention block, per token, forward pass.
+
+    params        : W_q (d, h*dh) + W_k, W_v (d, kv*dh each) + W_o (h*dh, d)
+    proj_flops    : 2 * params (one multiply-add per weight)
+    score_flops   : 4 * h * dh * seq_len (QK^T and PV against seq_len keys, no causal discount)
+    kv_bytes      : 2 * kv * dh * bytes (what the KV cache stores for this layer)
+    rank_per_head : min(dh, seq_len), the largest possible rank of one head's QK^T
+    """
+    params = d_model * n_heads * head_dim + 2 * d_model * n_kv_heads * head_dim + n_heads * head_dim * d_model
+    return {"params": params, "proj_flops": 2 * params,
+            "score_flops": 4 * n_heads * head_dim * seq_len,
+            "kv_bytes": 2 * n_kv_heads * head_dim * bytes_per_elem,
+            "rank_per_head": min(head_dim, seq_len)}
+# --8<-- [end:attention_budget]
+
+
 # --8<-- [start:mla_absorb]
 def mla_scores_naive(q: torch.Tensor, c_kv: torch.Tensor, w_uk: torch.Tensor) -> torch.Tensor:
     """Up-project the cached latent to per-head keys, then dot with the queries.
@@ -138,9 +157,18 @@ if __name__ == "__main__":
     print(f"KV cache / token, fp16: LLaMA-2-7B (MHA 32x32x128) {kv_cache_bytes_per_token(32, 32, 128) / mib:.3f} MiB, "
           f"Llama-3-8B (GQA 8 kv heads) {kv_cache_bytes_per_token(32, 8, 128) / mib:.3f} MiB")
     print("DeepSeek-V2 elements/token/layer: MHA-128 heads", 2 * 128 * 128, "vs MLA", 512 + 64)
+<<<<<<< HEAD
     gib = 2 ** 30
     for name, kv_heads, share in [("MHA", 32, 1), ("GQA-8", 8, 1), ("GQA-8 + CLA2", 8, 2), ("MQA", 1, 1), ("MQA + CLA2", 1, 2)]:
         print(f"Llama-3-8B shape, 32K tokens, bf16, {name}: {kv_cache_bytes(32, kv_heads, 128, 32768, cla_share=share) / gib:.3f} GiB")
     cla = CrossLayerAttention(64, n_heads=8, n_kv_heads=2, n_layers=4, share=2)
     out, cache = cla(torch.randn(1, 5, 64))
     print(f"CLA2 with 4 layers: {len(cache)} K/V caches, output {tuple(out.shape)}")
+=======
+    # fixed d_model = 4096, 32K context: splitting into more, smaller heads leaves FLOPs unchanged
+    for h, kv, dh in ((32, 32, 128), (32, 8, 128), (64, 8, 64), (16, 8, 256), (32, 1, 128)):
+        c = attention_layer_costs(4096, h, kv, dh, 32768)
+        print(f"h={h:2d} kv={kv:2d} dh={dh:3d}: params {c['params'] / 1e6:5.1f}M, "
+              f"score GFLOP/token {c['score_flops'] / 1e9:.2f}, KV {c['kv_bytes']:6d} B/token/layer, "
+              f"rank/head <= {c['rank_per_head']}")
+>>>>>>> applied

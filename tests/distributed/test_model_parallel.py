@@ -40,3 +40,80 @@ def test_context_parallel_attention_equals_sdpa(cp):
     q, k, v = (torch.randn(2, 3, 12, 8, dtype=torch.float64) for _ in range(3))
     ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     torch.testing.assert_close(mp_.context_parallel_attention(q, k, v, cp), ref)
+
+
+# --- MFU and checkpoint interval -------------------------------------------------------------
+
+def test_model_flops_per_token_405b_by_hand():
+    # 6 * 405e9 = 2.43e12; attention 12 * 126 * 128 * 128 * 8192 = 202,937,204,736
+    assert mp_.model_flops_per_token(405e9, 126, 128, 128, 8192) == 2.43e12 + 202_937_204_736
+    # 6ND for 405B on 15.6T tokens is the 3.8e25 FLOPs reported by the Llama 3 paper
+    assert 6 * 405e9 * 15.6e12 == pytest.approx(3.8e25, rel=0.01)
+    # 150 tokens/s/GPU at 2.633e12 FLOPs/token on a 989 TFLOP/s H100 is 39.9 % MFU
+    assert mp_.mfu(150, 2.632937e12, 989e12) == pytest.approx(150 * 2.632937e12 / 989e12)
+    assert mp_.mfu(150, 2.632937e12, 989e12) == pytest.approx(0.3993, abs=1e-4)
+
+
+def test_model_flops_match_torch_flop_counter():
+    """Count the FLOPs of forward + backward of a tiny decoder with torch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+    torch.manual_seed(0)
+    L, H, Q, T, B = 2, 4, 8, 16, 3
+    d = H * Q
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv, self.o = nn.Linear(d, 3 * d, bias=False), nn.Linear(d, d, bias=False)
+            self.up, self.down = nn.Linear(d, 4 * d, bias=False), nn.Linear(4 * d, d, bias=False)
+
+        def forward(self, x):
+            q, k, v = self.qkv(x).view(B, T, 3, H, Q).permute(2, 0, 3, 1, 4)
+            s = (q @ k.transpose(-2, -1)) / math.sqrt(Q)
+            s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), -torch.inf)
+            a = (s.softmax(-1) @ v).transpose(1, 2).reshape(B, T, d)
+            x = x + self.o(a)
+            return x + self.down(F.gelu(self.up(x)))
+
+    model = nn.Sequential(*[Block() for _ in range(L)])
+    n_params = sum(p.numel() for p in model.parameters())
+    x = torch.randn(B, T, d, requires_grad=True)      # stands in for the embedding output
+    with FlopCounterMode(display=False) as counter:
+        model(x).sum().backward()
+    expected = mp_.model_flops_per_token(n_params, L, H, Q, T) * B * T
+    assert counter.get_total_flops() == expected
+
+
+@pytest.mark.parametrize("delta,m", [(1.0, 1e4), (0.5, 186.0), (5.0, 600.0)])
+def test_checkpoint_interval_matches_numerical_optimum(delta, m):
+    """Exact expected wall time per unit of work for exponential failures (Daly 2006, eq. for
+    T_w with restart R): M e^{R/M} (e^{(tau+delta)/M} - 1) / tau; minimise it with scipy."""
+    from scipy.optimize import minimize_scalar
+    restart = 3.0
+
+    def wall_per_work(tau):
+        return m * math.exp(restart / m) * (math.exp((tau + delta) / m) - 1) / tau
+
+    opt = minimize_scalar(wall_per_work, bounds=(1e-6, 10 * m), method="bounded",
+                          options={"xatol": 1e-9 * m}).x
+    young, daly = mp_.young_interval(delta, m), mp_.daly_interval(delta, m)
+    assert young == pytest.approx(math.sqrt(2 * delta * m))
+    # Young is first order: relative error O(sqrt(delta / M)); Daly is much closer
+    assert abs(young - opt) / opt < 2 * math.sqrt(delta / m)
+    assert abs(daly - opt) / opt < 0.01
+    assert abs(daly - opt) < abs(young - opt)
+    # at the optimum, the first-order waste is close to the exact one when delta << M
+    exact_waste = 1 - 1 / wall_per_work(opt)
+    approx = mp_.first_order_waste(opt, delta, m, restart)
+    assert approx == pytest.approx(exact_waste, rel=0.15)
+
+
+def test_young_minimises_first_order_waste_and_cluster_mtbf():
+    from scipy.optimize import minimize_scalar
+    delta, m = 2.0, 186.0
+    opt = minimize_scalar(lambda t: mp_.first_order_waste(t, delta, m), bounds=(0.1, 1000),
+                          method="bounded", options={"xatol": 1e-8}).x
+    assert mp_.young_interval(delta, m) == pytest.approx(opt, rel=1e-6)
+    # 2048 nodes of 8 GPUs, node MTBF 6,350 h -> about 3.1 h for the job
+    assert mp_.cluster_mtbf(6350.0, 2048) == pytest.approx(3.1006, abs=1e-3)
+    assert mp_.daly_interval(10.0, 4.0) == 4.0          # delta >= 2M: checkpoint every M

@@ -1,4 +1,8 @@
 """Tests for snippets/fine-tuning/domain_adaptation.py with hand-made overlaps."""
+import math
+
+import pytest
+
 from snippets import load
 
 da = load("fine-tuning/domain_adaptation")
@@ -25,3 +29,63 @@ def test_contamination_flags_by_hand():
     item = ["given", "5", "mg", "of", "drug", "z", "daily"]
     assert da.contaminated([item], train, n=7) == [False]
     assert da.contaminated([item], train, n=3) == [True]
+
+
+# --- eval-set statistics: sample size, paired test, annotator agreement ------------------------
+
+def test_items_for_margin_matches_scipy_quantile_and_hand_numbers():
+    from scipy.stats import norm
+    for p, e in ((0.5, 0.05), (0.5, 0.03), (0.8, 0.03), (0.9, 0.02)):
+        z = norm.ppf(0.975)
+        assert da.items_for_margin(p, e) == math.ceil(z * z * p * (1 - p) / e ** 2)
+    assert da.items_for_margin(0.5, 0.05) == 385          # 1.96^2 * 0.25 / 0.0025 = 384.1
+    assert da.items_for_margin(0.5, 0.03) == 1068
+    assert da.items_for_margin(0.8, 0.03) == 683
+
+
+def test_items_for_margin_gives_the_promised_ci_width():
+    """The binomial (Wilson) interval and a seeded bootstrap both come out at about +-3 points."""
+    import numpy as np
+    from scipy.stats import binomtest
+    n = da.items_for_margin(0.5, 0.03)
+    ci = binomtest(n // 2, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert (ci.high - ci.low) / 2 == pytest.approx(0.03, abs=0.001)
+    rng = np.random.default_rng(0)
+    scores = rng.permutation(np.r_[np.ones(n // 2), np.zeros(n - n // 2)])
+    boots = rng.choice(scores, size=(4000, n), replace=True).mean(axis=1)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    assert (hi - lo) / 2 == pytest.approx(0.03, abs=0.003)
+
+
+@pytest.mark.parametrize("b,c", [(40, 22), (10, 10), (0, 7), (25, 5), (3, 0)])
+def test_mcnemar_matches_scipy_binomtest(b, c):
+    from scipy.stats import binomtest
+    assert da.mcnemar_exact_p(b, c) == pytest.approx(binomtest(min(b, c), b + c, 0.5).pvalue, rel=1e-9)
+
+
+def test_cohen_kappa_matches_sklearn_and_hand_value():
+    import random
+    from sklearn.metrics import cohen_kappa_score
+    a = ["ok", "ok", "bad", "ok", "bad", "ok", "ok", "bad"]
+    b = ["ok", "bad", "bad", "ok", "bad", "ok", "ok", "ok"]
+    assert da.cohen_kappa(a, b) == pytest.approx(7 / 15)    # (0.75 - 34/64) / (1 - 34/64)
+    rng = random.Random(0)
+    for _ in range(5):
+        x = [rng.choice("abc") for _ in range(50)]
+        y = [xi if rng.random() < 0.6 else rng.choice("abc") for xi in x]
+        assert da.cohen_kappa(x, y) == pytest.approx(cohen_kappa_score(x, y))
+
+
+def test_fleiss_kappa_by_hand_and_against_scotts_pi():
+    # 5 items, 3 raters: P_i = 1, 1/3, 1, 1/3, 1 -> P_bar = 11/15; p_j = 0.6, 0.4 -> P_e = 0.52
+    assert da.fleiss_kappa([[3, 0], [2, 1], [0, 3], [1, 2], [3, 0]]) == pytest.approx((11 / 15 - 0.52) / 0.48)
+    assert da.fleiss_kappa([[3, 0, 0], [0, 3, 0], [0, 0, 3]]) == pytest.approx(1.0)
+    # with 2 raters Fleiss' kappa is Scott's pi: chance agreement from the pooled marginals
+    a = list("aabbcacbab")
+    b = list("abbbcacaab")
+    cats = "abc"
+    counts = [[(x == k) + (y == k) for k in cats] for x, y in zip(a, b)]
+    p_o = sum(x == y for x, y in zip(a, b)) / len(a)
+    pooled = [(a.count(k) + b.count(k)) / (2 * len(a)) for k in cats]
+    p_e = sum(q * q for q in pooled)
+    assert da.fleiss_kappa(counts) == pytest.approx((p_o - p_e) / (1 - p_e))

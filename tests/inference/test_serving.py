@@ -1,7 +1,11 @@
 """Tests for snippets/inference/serving.py against numbers worked out by hand."""
 import math
 
+<<<<<<< HEAD
 import torch
+=======
+import pytest
+>>>>>>> applied
 
 from snippets import load
 
@@ -60,6 +64,7 @@ def test_continuous_batching_never_slower():
         assert c["steps"] >= max(max(lens), math.ceil(sum(lens) / b))
 
 
+<<<<<<< HEAD
 def test_kv_bytes_per_token_matches_real_cache_tensors():
     # oracle: allocate the actual K and V caches (layers, 2, kv_heads, seq, head_dim) in bf16 and count bytes
     layers, kv_heads, head_dim, seq = 4, 2, 16, 10
@@ -79,3 +84,50 @@ def test_pd_transfer_budget_llama3_70b_by_hand():
     r2 = sv.pd_transfer_budget(512, kv, 50e9, 70e9, 8 * 400e12)
     assert math.isclose(r["transfer_over_prefill"], r2["transfer_over_prefill"])
     assert math.isclose(r["transfer_over_prefill"], (327_680 / 50e9) / (2 * 70e9 / 3.2e15))
+=======
+# --- capacity model: Little's law, Erlang C, KV per request ---------------------------------
+
+def test_kv_bytes_per_request_llama3_8b_by_hand():
+    # Llama-3-8B config: 32 layers, 8 KV heads, head_dim 128, bf16 -> 2*32*8*128*2 = 131,072 B/token
+    assert sv.kv_bytes_per_request(32, 8, 128, 1) == 131_072
+    assert sv.kv_bytes_per_request(32, 8, 128, 4096) == 536_870_912          # 0.5 GiB
+    # Llama-3-70B: 80 layers, 8 KV heads -> 327,680 B/token (320 KiB)
+    assert sv.kv_bytes_per_request(80, 8, 128, 1) == 327_680
+    # how many 2,300-token requests fit in 0.9 * 80 GB - 16 GB of weights
+    assert int((0.9 * 80e9 - 16e9) // sv.kv_bytes_per_request(32, 8, 128, 2300)) == 185
+    assert sv.requests_in_flight(100, 12.5) == 1250
+
+
+def _mmc_by_birth_death(lam, mean_service, c, n_max=4000):
+    """Mean number in system from the stationary distribution of the birth-death chain,
+    pi_{n+1} / pi_n = lam / (min(n+1, c) mu), truncated and normalised numerically."""
+    import numpy as np
+    mu = 1 / mean_service
+    logp = np.zeros(n_max)
+    for n in range(1, n_max):
+        logp[n] = logp[n - 1] + math.log(lam / (min(n, c) * mu))
+    p = np.exp(logp - logp.max())
+    p /= p.sum()
+    return float((np.arange(n_max) * p).sum())
+
+
+@pytest.mark.parametrize("lam,s,c", [(1.6, 2.0, 4), (0.5, 1.0, 1), (13.0, 12.5, 185), (3.0, 1.0, 4)])
+def test_erlang_c_matches_birth_death_chain(lam, s, c):
+    w = sv.mmc_time_in_system(lam, s, c)
+    assert sv.requests_in_flight(lam, w) == pytest.approx(_mmc_by_birth_death(lam, s, c), rel=1e-6)
+
+
+def test_mm1_closed_form_and_unstable_queue():
+    # M/M/1: W = 1 / (mu - lambda)
+    assert sv.mmc_time_in_system(0.8, 1.0, 1) == pytest.approx(5.0)
+    assert sv.mmc_time_in_system(5.0, 1.0, 4) == math.inf
+
+
+@pytest.mark.parametrize("lam,s,c,seed", [(1.6, 2.0, 4, 0), (0.7, 1.0, 1, 1), (6.0, 1.0, 8, 2)])
+def test_simulated_in_flight_matches_little_and_erlang(lam, s, c, seed):
+    mean_l, se, w_sim = sv.simulate_queue(lam, s, c, 40_000, seed=seed)
+    theory = lam * sv.mmc_time_in_system(lam, s, c)
+    assert abs(mean_l - theory) < 4 * se + 0.02 * theory
+    assert se < 0.1 * theory                      # the simulation is long enough to mean something
+    assert mean_l == pytest.approx(lam * w_sim, rel=0.05)   # Little's law on the sample path
+>>>>>>> applied

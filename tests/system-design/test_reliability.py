@@ -70,3 +70,21 @@ def test_canary_boundary_and_insufficient_data():
     assert ctl.observe(2000, 30, 2000, 10) == "advance"
     ctl2 = r.CanaryController(steps=(10, 100), min_requests=1000, max_abs_increase=0.01)
     assert ctl2.observe(2000, 31, 2000, 10) == "rollback"
+
+
+def test_canary_sample_size_gives_the_promised_power():
+    """Independent check with scipy: at the returned n the one-sided z-test has >= 80% power,
+    and at 90% of n it has less."""
+    from scipy.stats import norm
+
+    def power(n, p0, p1, alpha=0.05):
+        p_bar = (p0 + p1) / 2
+        se0 = math.sqrt(2 * p_bar * (1 - p_bar) / n)          # SE under H0 (pooled)
+        se1 = math.sqrt((p0 * (1 - p0) + p1 * (1 - p1)) / n)  # SE under H1
+        return norm.sf((norm.isf(alpha) * se0 - (p1 - p0)) / se1)
+
+    for p0, p1 in ((0.005, 0.010), (0.02, 0.03), (0.10, 0.12)):
+        n = r.canary_requests_needed(p0, p1)
+        assert power(n, p0, p1) >= 0.8 > power(int(0.9 * n), p0, p1)
+    # hand number: 0.5% -> 1.0%: ((1.6449*0.12201 + 0.8416*0.12196) / 0.005)^2 = 60.67^2 = 3,680.4
+    assert r.canary_requests_needed(0.005, 0.010) == pytest.approx(3681, abs=2)

@@ -82,6 +82,7 @@ def test_mla_absorbed_scores_equal_naive_scores():
     torch.testing.assert_close(mh.mla_scores_absorbed(q, c, w_uk), expected)
 
 
+<<<<<<< HEAD
 # --- cross-layer attention (CLA) ----------------------------------------------------------------
 
 def test_kv_cache_bytes_by_hand():
@@ -138,3 +139,56 @@ def test_cla_share_1_is_an_ordinary_gqa_stack():
         gqa.o_proj.weight.copy_(cla.o[0].weight)
     x = torch.randn(2, 6, d)
     torch.testing.assert_close(cla(x)[0], x + gqa(x, causal=True))
+=======
+# --- head count vs head size vs KV heads ----------------------------------------------------
+
+def _count_attention_forward_flops(d, h, kv, dh, s):
+    """FLOPs of an explicit GQA forward pass, counted by torch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+    wq, wk, wv = nn.Linear(d, h * dh, bias=False), nn.Linear(d, kv * dh, bias=False), nn.Linear(d, kv * dh, bias=False)
+    wo = nn.Linear(h * dh, d, bias=False)
+    x = torch.randn(1, s, d)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        q = wq(x).view(1, s, h, dh).transpose(1, 2)
+        k = wk(x).view(1, s, kv, dh).transpose(1, 2).repeat_interleave(h // kv, dim=1)
+        v = wv(x).view(1, s, kv, dh).transpose(1, 2).repeat_interleave(h // kv, dim=1)
+        p = (q @ k.transpose(-2, -1) / dh ** 0.5).softmax(-1)
+        wo((p @ v).transpose(1, 2).reshape(1, s, h * dh))
+    n_params = sum(m.weight.numel() for m in (wq, wk, wv, wo))
+    return counter.get_total_flops(), n_params
+
+
+@pytest.mark.parametrize("h,kv,dh", [(4, 4, 16), (8, 8, 8), (16, 16, 4), (8, 2, 8), (4, 1, 32)])
+def test_attention_costs_match_flop_counter(h, kv, dh):
+    d, s = 64, 24
+    flops, n_params = _count_attention_forward_flops(d, h, kv, dh, s)
+    c = mh.attention_layer_costs(d, h, kv, dh, s)
+    assert c["params"] == n_params
+    assert (c["proj_flops"] + c["score_flops"]) * s == flops
+
+
+def test_score_flops_do_not_depend_on_the_head_split():
+    # at fixed h * dh = d_model the attention-score FLOPs are the same for every split
+    splits = [(4, 16), (8, 8), (16, 4)]
+    assert len({_count_attention_forward_flops(64, h, h, dh, 24)[0] for h, dh in splits}) == 1
+
+
+def test_rank_of_one_head_is_capped_by_head_dim():
+    torch.manual_seed(0)
+    s, dh = 32, 4
+    q, k = torch.randn(s, dh, dtype=torch.float64), torch.randn(s, dh, dtype=torch.float64)
+    assert torch.linalg.matrix_rank(q @ k.T).item() == mh.attention_layer_costs(64, 16, 16, dh, s)["rank_per_head"] == 4
+
+
+def test_kv_bytes_for_real_configs_by_hand():
+    # official config.json values: layers, KV heads, head_dim; bf16
+    cases = {                       # (layers, kv_heads, head_dim) -> bytes per token, all layers
+        "Llama-3-8B": ((32, 8, 128), 131_072),     # 2*8*128*2 = 4096 B/layer
+        "Llama-3-70B": ((80, 8, 128), 327_680),
+        "Qwen2.5-7B": ((28, 4, 128), 57_344),      # 2*4*128*2 = 2048 B/layer
+        "Gemma-2-9B": ((42, 8, 256), 344_064),     # 2*8*256*2 = 8192 B/layer
+    }
+    for (layers, kv, dh), expected in cases.values():
+        assert layers * mh.attention_layer_costs(4096, 32, kv, dh, 1)["kv_bytes"] == expected
+        assert mh.kv_cache_bytes_per_token(layers, kv, dh) == expected
+>>>>>>> applied

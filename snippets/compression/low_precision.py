@@ -146,5 +146,5 @@ if __name__ == "__main__":
     g = torch.Generator().manual_seed(0)
     sr = stochastic_round_e2m1(torch.full((10000,), 1.25), g)
     print("1.25 -> RNE", round_e2m1(torch.tensor(1.25)).item(), "| SR mean", round(sr.mean().item(), 3))
-    s = delayed_scale([10.0, 9.0, 11.0])
+    s = delayed_scale([10.0, 11.0, 9.0])
     print("delayed scale", round(s, 2), "-> a spike of 60 comes back as", fp8_round_trip(torch.tensor([60.0]), s).item())

@@ -45,6 +45,31 @@ def h2o_keep(attn: torch.Tensor, n_heavy: int, window: int) -> list[int]:
 # --8<-- [end:h2o]
 
 
+# --8<-- [start:h2o_greedy]
+def h2o_greedy(logits: torch.Tensor, n_heavy: int, window: int) -> list[int]:
+    """Decode-time H2O for one head, as in the paper: greedy, one eviction per step.
+
+    logits: (T, T) raw scores q_i.k_j / sqrt(d); only j <= i is used. At step i key i enters the
+    cache, query i takes a softmax over the keys STILL CACHED, and each cached key adds its
+    probability to its running score. If the cache exceeds n_heavy + window, the older key (outside
+    the last `window` positions) with the lowest score is evicted for good; on a tie the later key
+    goes, matching h2o_keep's "earlier position wins".
+    """
+    cache: list[int] = []
+    score: dict[int, float] = {}
+    for i in range(logits.shape[0]):
+        cache.append(i)
+        score[i] = 0.0
+        probs = torch.softmax(logits[i, cache], dim=-1)   # over cached keys only
+        for j, p in zip(cache, probs.tolist()):
+            score[j] += p
+        if len(cache) > n_heavy + window:
+            older = [j for j in cache if j <= i - window]
+            cache.remove(min(older, key=lambda j: (score[j], -j)))
+    return cache
+# --8<-- [end:h2o_greedy]
+
+
 # --8<-- [start:snapkv]
 def snapkv_keep(attn_obs: torch.Tensor, capacity: int, window: int, kernel: int = 5) -> torch.Tensor:
     """SnapKV prefill compression, per head.
@@ -106,7 +131,8 @@ if __name__ == "__main__":
     scores = torch.randn(q_len, k_len).masked_fill(torch.triu(torch.ones(q_len, k_len, dtype=torch.bool), 1),
                                                    float("-inf"))
     attn = scores.softmax(-1)
-    print("H2O keeps", h2o_keep(attn, n_heavy=2, window=3))
+    print("H2O keeps", h2o_keep(attn, n_heavy=2, window=3), "| greedy decode-time H2O keeps",
+          h2o_greedy(scores, n_heavy=2, window=3))
     obs = torch.rand(2, 4, 20).softmax(-1)
     print("SnapKV keeps per head\n", snapkv_keep(obs, capacity=8, window=4, kernel=3))
     print("PyramidKV budgets", pyramid_budgets(128, 8))

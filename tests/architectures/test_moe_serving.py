@@ -80,6 +80,17 @@ def test_eplb_hand_case_and_bruteforce():
     assert max(load) == 60
 
 
+def test_eplb_packs_heaviest_first():
+    # no spare slots (6 experts, 6 slots), so only packing matters. Heaviest-first onto the lightest
+    # GPU with a free slot: 5->g0, 4->g1, 3->g1, 3->g0, 3->g1 (g1 full: 10), 2->g0 (10): optimal 10.
+    # Lightest-first would give {2, 3, 4} = 9 and {3, 3, 5} = 11.
+    load = [5, 4, 3, 3, 3, 2]
+    counts, placement, max_load = ms.eplb(load, num_gpus=2, slots_per_gpu=3)
+    assert counts == [1] * 6
+    assert max_load == 10 == _brute_force_max_load(load, 2, 3)
+    assert sorted(sorted(g) for g in placement) == [[0, 3, 5], [1, 2, 4]]
+
+
 def test_eplb_never_beats_the_optimum_and_balances_random_cases():
     g = torch.Generator().manual_seed(1)
     for _ in range(5):

@@ -94,7 +94,8 @@ def test_outlier_per_tensor_vs_block_hand_counts():
 
 
 def test_delayed_scaling_misses_a_spike_current_scaling_does_not():
-    s = lp.delayed_scale([10.0, 9.0, 11.0])            # 448 / 11
+    # the largest amax (11) is NOT the most recent one (9): the scale must use the max of the history
+    s = lp.delayed_scale([10.0, 11.0, 9.0])            # 448 / 11
     assert abs(s - 448 / 11) < 1e-12
     spike = torch.tensor([60.0])
     # 60 * 448/11 > 448 -> saturates -> comes back as 11

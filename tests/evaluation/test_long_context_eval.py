@@ -28,6 +28,9 @@ def test_grader_hand_values():
     assert lc.grade_mrcr("XY7abcd", "abcd", "XY7") == 1.0
     # SequenceMatcher ratio = 2M / T: "abce" vs "abcd" share "abc" (M = 3), T = 8 -> 0.75
     assert lc.grade_mrcr("XY7abce", "abcd", "XY7") == 0.75
+    # the prefix must START the response: prefix in the middle (or at the end) still scores 0
+    assert lc.grade_mrcr("abXY7cd", "abcd", "XY7") == 0.0
+    assert lc.grade_mrcr("abcdXY7", "abcd", "XY7") == 0.0
     # "ab" vs "abcd": M = 2, T = 6 -> 2/3
     assert abs(lc.grade_mrcr("XY7ab", "abcd", "XY7") - 2 / 3) < 1e-12
 
@@ -50,6 +53,17 @@ def test_multikey_answer_is_the_asked_keys_value():
         assert len(needles) == 4 and needles[key] == answer
 
 
+def test_multikey_asks_about_needles_at_varying_ranks():
+    # guards against always asking for the first (or last) needle in the context
+    ranks = set()
+    for seed in range(20):
+        ctx, question, _ = lc.multikey_niah(n_keys=4, n_filler=20, seed=seed)
+        key = question.split("for ")[1].rstrip("?")
+        order = [line.split("for ")[1].split(" is ")[0] for line in ctx.splitlines() if "magic number" in line]
+        ranks.add(order.index(key))
+    assert len(ranks) >= 3
+
+
 def test_effective_length_matches_ruler_table():
     # RULER README (NVIDIA/RULER): scores at 4K..128K and the effective length it reports
     gpt4 = {4_000: 96.6, 8_000: 96.3, 16_000: 95.2, 32_000: 93.2, 64_000: 87.0, 128_000: 81.2}
@@ -59,3 +73,8 @@ def test_effective_length_matches_ruler_table():
     assert lc.effective_length(llama31_70b) == 64_000
     assert lc.effective_length(gemini15) == 128_000      # reported as ">128K"
     assert lc.effective_length({4_000: 80.0}) is None
+    # RULER's definition is the LARGEST passing length, read literally: a dip at 16K does not cap it
+    # (the page warns that "last length before the first failure" is the safer reading for decisions)
+    assert lc.effective_length({4_000: 90.0, 8_000: 88.0, 16_000: 84.0, 32_000: 86.0}) == 32_000
+    # "exceeding" the threshold is strict: a score of exactly 85.6 does not pass
+    assert lc.effective_length({4_000: 90.0, 8_000: 85.6, 16_000: 70.0}) == 4_000

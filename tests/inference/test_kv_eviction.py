@@ -51,6 +51,39 @@ def test_h2o_ties_go_to_earlier_position():
     # the sink-like key 0 is always a heavy hitter here; key 2 loses the tie to key 1
 
 
+def _late_need_logits() -> torch.Tensor:
+    # key 0 is a sink (logit 2); key 1 gets logit -5 from queries 1..4 (under 0.5% of their
+    # attention) but logit 10 from query 5; every other pair has logit 0.
+    T = 6
+    s = torch.zeros(T, T)
+    s[:, 0] = 2.0
+    s[1:5, 1] = -5.0
+    s[5, 1] = 10.0
+    return s.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf"))
+
+
+def test_h2o_greedy_evicts_a_key_before_it_is_needed():
+    s = _late_need_logits()
+    # one-shot on the full matrix: query 5 puts ~99.95% on key 1, so key 1 is a heavy hitter
+    assert ev.h2o_keep(s.softmax(-1), n_heavy=2, window=2) == [0, 1, 4, 5]
+    # greedy (budget 4): at step 4 the older keys are 0, 1, 2 and key 1 has the lowest running
+    # score (< 0.01 vs ~0.3 for key 2), so it is evicted; at step 5 key 3 goes (one step less
+    # of score than key 2). Query 5 never sees key 1.
+    assert ev.h2o_greedy(s, n_heavy=2, window=2) == [0, 2, 4, 5]
+
+
+def test_h2o_greedy_invariants():
+    g = torch.Generator().manual_seed(7)
+    T = 12
+    s = torch.randn(T, T, generator=g)
+    # a budget as large as the sequence never evicts
+    assert ev.h2o_greedy(s, n_heavy=T, window=2) == list(range(T))
+    for n_heavy, window in [(2, 3), (4, 1), (1, 5)]:
+        kept = ev.h2o_greedy(s, n_heavy=n_heavy, window=window)
+        assert len(kept) == n_heavy + window                      # exactly the budget at the end
+        assert kept[-window:] == list(range(T - window, T))       # recent window always kept
+
+
 def test_snapkv_matches_explicit_loops():
     g = torch.Generator().manual_seed(3)
     heads, window, L, kernel, capacity = 3, 4, 24, 5, 10

@@ -170,12 +170,10 @@ if __name__ == "__main__":
     lens = [200, 10, 10, 10, 10, 10, 10, 10]
     print("static    :", static_batching(lens, 2))
     print("continuous:", continuous_batching(lens, 2))
-<<<<<<< HEAD
     kv70 = kv_bytes_per_token(80, 8, 128)            # Llama-3-70B, bf16
     r = pd_transfer_budget(8192, kv70, 50e9, 70e9, 8 * 400e12)
     print(f"Llama-3-70B, 8k prompt: KV {r['kv_gb']:.2f} GB, transfer {r['transfer_s'] * 1e3:.0f} ms over 50 GB/s, "
           f"prefill {r['prefill_s'] * 1e3:.0f} ms on 8 GPUs at 400 TFLOP/s each (ratio {r['transfer_over_prefill']:.2f})")
-=======
     # Llama-3-8B: 32 layers, 8 KV heads of 128, bf16 -> 128 KiB per token
     per_req = kv_bytes_per_request(32, 8, 128, 2300)
     slots = int((0.9 * 80e9 - 16e9) // per_req)
@@ -187,4 +185,3 @@ if __name__ == "__main__":
     L, se, w = simulate_queue(0.8 * 4 / 2.0, 2.0, 4, 50_000)
     print(f"simulated M/M/4 at 80%: L = {L:.2f} +- {se:.2f}, lambda*W_sim = {1.6 * w:.2f}, "
           f"Erlang C lambda*W = {1.6 * mmc_time_in_system(1.6, 2.0, 4):.2f}")
->>>>>>> applied

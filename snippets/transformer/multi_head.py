@@ -157,18 +157,15 @@ if __name__ == "__main__":
     print(f"KV cache / token, fp16: LLaMA-2-7B (MHA 32x32x128) {kv_cache_bytes_per_token(32, 32, 128) / mib:.3f} MiB, "
           f"Llama-3-8B (GQA 8 kv heads) {kv_cache_bytes_per_token(32, 8, 128) / mib:.3f} MiB")
     print("DeepSeek-V2 elements/token/layer: MHA-128 heads", 2 * 128 * 128, "vs MLA", 512 + 64)
-<<<<<<< HEAD
     gib = 2 ** 30
     for name, kv_heads, share in [("MHA", 32, 1), ("GQA-8", 8, 1), ("GQA-8 + CLA2", 8, 2), ("MQA", 1, 1), ("MQA + CLA2", 1, 2)]:
         print(f"Llama-3-8B shape, 32K tokens, bf16, {name}: {kv_cache_bytes(32, kv_heads, 128, 32768, cla_share=share) / gib:.3f} GiB")
     cla = CrossLayerAttention(64, n_heads=8, n_kv_heads=2, n_layers=4, share=2)
     out, cache = cla(torch.randn(1, 5, 64))
     print(f"CLA2 with 4 layers: {len(cache)} K/V caches, output {tuple(out.shape)}")
-=======
     # fixed d_model = 4096, 32K context: splitting into more, smaller heads leaves FLOPs unchanged
     for h, kv, dh in ((32, 32, 128), (32, 8, 128), (64, 8, 64), (16, 8, 256), (32, 1, 128)):
         c = attention_layer_costs(4096, h, kv, dh, 32768)
         print(f"h={h:2d} kv={kv:2d} dh={dh:3d}: params {c['params'] / 1e6:5.1f}M, "
               f"score GFLOP/token {c['score_flops'] / 1e9:.2f}, KV {c['kv_bytes']:6d} B/token/layer, "
               f"rank/head <= {c['rank_per_head']}")
->>>>>>> applied

@@ -1,11 +1,8 @@
 """Tests for snippets/inference/serving.py against numbers worked out by hand."""
 import math
 
-<<<<<<< HEAD
 import torch
-=======
 import pytest
->>>>>>> applied
 
 from snippets import load
 
@@ -64,7 +61,6 @@ def test_continuous_batching_never_slower():
         assert c["steps"] >= max(max(lens), math.ceil(sum(lens) / b))
 
 
-<<<<<<< HEAD
 def test_kv_bytes_per_token_matches_real_cache_tensors():
     # oracle: allocate the actual K and V caches (layers, 2, kv_heads, seq, head_dim) in bf16 and count bytes
     layers, kv_heads, head_dim, seq = 4, 2, 16, 10
@@ -84,7 +80,6 @@ def test_pd_transfer_budget_llama3_70b_by_hand():
     r2 = sv.pd_transfer_budget(512, kv, 50e9, 70e9, 8 * 400e12)
     assert math.isclose(r["transfer_over_prefill"], r2["transfer_over_prefill"])
     assert math.isclose(r["transfer_over_prefill"], (327_680 / 50e9) / (2 * 70e9 / 3.2e15))
-=======
 # --- capacity model: Little's law, Erlang C, KV per request ---------------------------------
 
 def test_kv_bytes_per_request_llama3_8b_by_hand():
@@ -130,4 +125,3 @@ def test_simulated_in_flight_matches_little_and_erlang(lam, s, c, seed):
     assert abs(mean_l - theory) < 4 * se + 0.02 * theory
     assert se < 0.1 * theory                      # the simulation is long enough to mean something
     assert mean_l == pytest.approx(lam * w_sim, rel=0.05)   # Little's law on the sample path
->>>>>>> applied

@@ -82,7 +82,6 @@ def test_mla_absorbed_scores_equal_naive_scores():
     torch.testing.assert_close(mh.mla_scores_absorbed(q, c, w_uk), expected)
 
 
-<<<<<<< HEAD
 # --- cross-layer attention (CLA) ----------------------------------------------------------------
 
 def test_kv_cache_bytes_by_hand():
@@ -139,7 +138,6 @@ def test_cla_share_1_is_an_ordinary_gqa_stack():
         gqa.o_proj.weight.copy_(cla.o[0].weight)
     x = torch.randn(2, 6, d)
     torch.testing.assert_close(cla(x)[0], x + gqa(x, causal=True))
-=======
 # --- head count vs head size vs KV heads ----------------------------------------------------
 
 def _count_attention_forward_flops(d, h, kv, dh, s):
@@ -191,4 +189,3 @@ def test_kv_bytes_for_real_configs_by_hand():
     for (layers, kv, dh), expected in cases.values():
         assert layers * mh.attention_layer_costs(4096, 32, kv, dh, 1)["kv_bytes"] == expected
         assert mh.kv_cache_bytes_per_token(layers, kv, dh) == expected
->>>>>>> applied

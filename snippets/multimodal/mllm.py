@@ -1,4 +1,5 @@
-"""LLaVA-style MLLMs: visual-token budgets, pixel-shuffle token merging and M-RoPE position ids.
+"""LLaVA-style MLLMs: visual-token budgets, pixel-shuffle token merging, M-RoPE position ids and
+the cost of each training stage.
 
 Pages: docs/multimodal/mllm.{zh,en}.md
 """
@@ -87,12 +88,32 @@ def mrope_position_ids(segments: list[tuple[str, object]], spatial_merge: int = 
 # --8<-- [end:mrope]
 
 
+# --8<-- [start:stage_cost]
+def mlp_projector_params(d_vision: int, d_llm: int, hidden: int | None = None) -> int:
+    """Parameters of a LLaVA-1.5 `mlp2x_gelu` projector, Linear(d_vision, hidden) -> GELU ->
+    Linear(hidden, d_llm), biases included; the hidden width defaults to d_llm."""
+    hidden = d_llm if hidden is None else hidden
+    return d_vision * hidden + hidden + hidden * d_llm + d_llm
+
+
+def adam_state_gb(trainable_params: int, bytes_per_param: int = 16) -> float:
+    """Weights + gradients + optimizer state of mixed-precision Adam, in GB (1e9 bytes).
+
+    Per trainable parameter: bf16 weight 2 + bf16 gradient 2 + fp32 master copy 4 +
+    fp32 first and second moments 4 + 4 = 16 bytes. Frozen weights and activations are extra."""
+    return trainable_params * bytes_per_param / 1e9
+# --8<-- [end:stage_cost]
+
+
 if __name__ == "__main__":
     print("LLaVA-1.5, 336 px, patch 14:", vit_tokens(336, 336), "tokens")
     print("LLaVA-NeXT 2x2 tiles + thumbnail (idealised):", anyres_tokens(2, 2), "tokens")
     print("InternVL tile 448 px with pixel shuffle r=2:", vit_tokens(448, 448, 14, merge=2), "tokens")
     print("Qwen2-VL 224x224 image:", vit_tokens(224, 224, 14, merge=2), "tokens (+2 vision start/end)")
     print("10 s video at 2 fps, 336x336:", video_tokens(10, 2, 336, 336), "tokens")
+    proj = mlp_projector_params(1024, 4096)
+    print(f"LLaVA-1.5-7B projector: {proj:,} params; Adam state stage 1 {adam_state_gb(proj):.2f} GB, "
+          f"stage 2 {adam_state_gb(6_738_415_616 + proj):.1f} GB")
     x = torch.arange(2 * 4 * 4 * 3, dtype=torch.float32).reshape(2, 4, 4, 3)
     print("pixel shuffle:", tuple(x.shape), "->", tuple(pixel_shuffle_merge(x).shape))
     pos = mrope_position_ids([("text", 3), ("vision", (1, 4, 6)), ("text", 2)])

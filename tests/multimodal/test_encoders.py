@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import CLIPConfig, CLIPModel, SiglipConfig, SiglipModel, ViTConfig
 from transformers.models.clip import modeling_clip
@@ -82,6 +83,18 @@ def test_resize_on_a_linear_grid_by_hand():
     same = enc.resize_pos_embed(torch.cat([cls, grid], 1), (gh, gw), (gh, gw))
     torch.testing.assert_close(same, torch.cat([cls, grid], 1))   # same grid: identity
 
+
+
+def test_resize_keeps_every_prefix_token_cls_and_registers():
+    # [CLS] + 4 registers (n_prefix = 5) in front of a 2 x 3 grid; only the grid is resized
+    torch.manual_seed(7)
+    prefix, grid = torch.randn(1, 5, 4), torch.randn(1, 2 * 3, 4)
+    out = enc.resize_pos_embed(torch.cat([prefix, grid], 1), (2, 3), (4, 6), n_prefix=5)
+    assert out.shape == (1, 5 + 4 * 6, 4)
+    torch.testing.assert_close(out[:, :5], prefix)             # registers are not image positions
+    ref = F.interpolate(grid.reshape(1, 2, 3, 4).permute(0, 3, 1, 2), size=(4, 6), mode="bicubic",
+                        align_corners=False).permute(0, 2, 3, 1).reshape(1, 24, 4)
+    torch.testing.assert_close(out[:, 5:], ref)
 
 def hand_siglip(img, txt, t, b):
     unit = lambda v: [x / math.sqrt(sum(y * y for y in v)) for x in v]

@@ -1,5 +1,5 @@
-"""Token budgets vs hand counts; pixel-shuffle merge vs torch.nn.functional.pixel_unshuffle and
-Hugging Face InternVL; M-RoPE ids vs Hugging Face Qwen2-VL / Qwen2.5-VL get_rope_index and hand grids."""
+"""Token budgets and projector size vs hand counts and a real nn.Sequential; pixel-shuffle merge vs
+torch.nn.functional.pixel_unshuffle and Hugging Face InternVL; M-RoPE ids vs Hugging Face Qwen2-VL / Qwen2.5-VL get_rope_index and hand grids."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -161,7 +161,7 @@ def test_mrope_video_vision_ids_match_hf_qwen25vl():
     tps = cfg.vision_config.tokens_per_second
     ids = torch.tensor([[5, 5] + [60] * 12 + [5]])
     types = torch.tensor([[0, 0] + [2] * 12 + [0]])
-    for sec in (1.0, 0.5):
+    for sec in (1.0, 0.5, 0.4):                          # 0.4 s: a fractional step, ids are floored
         ref, _ = model.get_rope_index(ids, types, video_grid_thw=torch.tensor([[3, 4, 4]]),
                                       second_per_grid_ts=torch.tensor([sec]))
         ours = mm.mrope_position_ids([("text", 2), ("vision", (3, 4, 4)), ("text", 1)],
@@ -180,3 +180,25 @@ def test_mrope_short_video_matches_hf_qwen2vl(qwen2vl):
     ours = mm.mrope_position_ids([("text", 3), ("vision", (2, 4, 6)), ("text", 2)])
     torch.testing.assert_close(ours, ref[:, 0])
     assert ours[0, 3:15].tolist() == [3] * 6 + [4] * 6        # temporal id steps once per 2-frame group
+
+
+# ---------- training-stage cost ----------
+
+@pytest.mark.parametrize("d_vision, d_llm, expected", [(1024, 4096, 20_979_712), (1024, 5120, 31_467_520)])
+def test_projector_params_match_an_actual_mlp(d_vision, d_llm, expected):
+    from torch import nn
+
+    with torch.device("meta"):                         # count parameters without allocating them
+        mlp = nn.Sequential(nn.Linear(d_vision, d_llm), nn.GELU(), nn.Linear(d_llm, d_llm))
+    assert sum(p.numel() for p in mlp.parameters()) == mm.mlp_projector_params(d_vision, d_llm) == expected
+    # a different hidden width must change the count (the hidden size is not silently d_llm)
+    assert mm.mlp_projector_params(1024, 4096, hidden=2048) == 1024 * 2048 + 2048 + 2048 * 4096 + 4096
+
+
+def test_adam_state_by_hand():
+    # LLaVA-1.5-7B stage 1: only the projector trains; stage 2: LLaMA-7B's 6,738,415,616 parameters too
+    assert mm.adam_state_gb(20_979_712) == pytest.approx(0.3357, abs=1e-4)
+    stage2 = mm.adam_state_gb(6_738_415_616 + 20_979_712)
+    assert stage2 == pytest.approx(108.15, abs=0.01)
+    assert stage2 / 8 == pytest.approx(13.52, abs=0.01)           # ZeRO-3 over one 8-GPU node
+    assert mm.adam_state_gb(10**9, bytes_per_param=2 + 2 + 4 + 4 + 4) == 16.0

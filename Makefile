@@ -1,15 +1,23 @@
 # The two commands a new contributor needs (see README.md):
 #   make serve   set up .venv and serve the handbook on http://127.0.0.1:8000
-#   make test    set up .venv and run every check (pytest, which includes `mkdocs build --strict`)
+#   make test    set up .venv and the system packages, run every check (pytest, incl. `mkdocs build --strict`)
+# and the loop while writing:
+#   make check   content model, strict build, and the tests of what changed against main (or CHAPTER=norms)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1:8000
+# pytest-xdist workers for `make test` (auto = one per core); JOBS=0 runs in one process
+JOBS   ?= auto
+# the browser the tests and the PDF printer drive (Debian's by default; CI on GitHub points it at Chrome)
+CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM
 export NO_MKDOCS_2_WARNING := 1
-export DISABLE_MKDOCS_2_WARNING := true   # the same notice, printed by properdocs (pulled in by mkdocs-redirects)
+# the same notice, printed by properdocs (pulled in by mkdocs-redirects)
+export DISABLE_MKDOCS_2_WARNING := true
 
-.PHONY: install serve test build pdf offline vendor clean
+.PHONY: install sysdeps serve test check build pdf offline vendor clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,22 +27,28 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed          ## create the virtual environment and install requirements.txt
 
-serve: install                       ## live preview on http://$(HOST) (both languages; English under /en/)
-	$(PY) -m mkdocs serve --dev-addr $(HOST)
+sysdeps:                             ## Chromium, CJK fonts and poppler: installed with apt-get if missing
+	@bash tools/sysdeps.sh
 
-test: install                        ## every check: content model, snippets, tests, strict build, built site
-	$(PY) -m pytest
+serve: install                       ## live preview on http://$(HOST) (both languages; English under /en/)
+	$(PY) -m mkdocs serve --dirty --no-strict --dev-addr $(HOST)
+
+test: sysdeps install                ## every check: content model, snippets, tests, strict build, site, PDF, offline
+	$(PY) -m pytest -n $(JOBS)
+
+check: install                       ## while writing: content model, strict build, tests of what changed
+	$(PY) tools/check.py $(CHAPTER)
 
 build: install                       ## the static site in site/
 	$(PY) -m mkdocs build --strict
 
-offline: install                     ## handbook-offline.zip: the whole site, both languages, opens from file://
+offline: sysdeps install             ## handbook-offline.zip: the whole site, both languages, opens from file://
 	$(PY) -m mkdocs build --strict -q -f editions/offline.yml
 	rm -f handbook-offline.zip
 	cd build/offline && $(abspath $(PY)) -m zipfile -c ../../handbook-offline.zip handbook
 	@ls -l handbook-offline.zip
 
-pdf: install                         ## handbook-zh.pdf and handbook-en.pdf (needs chromium, fonts-wqy-microhei)
+pdf: sysdeps install                 ## handbook-zh.pdf and handbook-en.pdf
 	$(PY) tools/print_pdf.py
 
 vendor:                              ## refresh the self-hosted KaTeX and mermaid from npm (package.json)

@@ -18,6 +18,8 @@ Every problem found is reported as ``path:line: message`` so a contributor can g
 from __future__ import annotations
 
 import csv
+import functools
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,12 +76,19 @@ class Page:
         return prefix + path
 
 
+@functools.lru_cache(maxsize=4096)
+def _load_front_matter(yaml_text: str) -> str:
+    """The front matter parsed once per distinct text (a build reads every page's several times);
+    returned as JSON so each caller gets its own copy to modify."""
+    return json.dumps(yaml.safe_load(yaml_text) or {}, default=str)
+
+
 def split_front_matter(text: str) -> tuple[dict, str, int]:
     """Return (meta, body, number of lines the front matter takes)."""
     if text.startswith("---\n"):
         end = text.find("\n---\n", 4)
         if end != -1:
-            meta = yaml.safe_load(text[4:end]) or {}
+            meta = json.loads(_load_front_matter(text[4:end]))
             head = text[: end + 5]
             return meta, text[end + 5 :], head.count("\n")
     return {}, text, 0

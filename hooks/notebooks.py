@@ -17,9 +17,10 @@ import logging
 import os
 import posixpath
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
-from mkdocs.plugins import event_priority
+from mkdocs.plugins import CombinedEvent, event_priority
 from mkdocs.structure.files import File, Files
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
@@ -101,3 +102,49 @@ def on_page_content(html: str, page, config, files: Files) -> str:
         return f'href="{url}{"#" + frag if frag else ""}"'
 
     return MD_LINK_RE.sub(rewrite, html)
+
+
+
+# mkdocs-jupyter caches each rendered notebook (keyed by its content) and, after every build, deletes the
+# cache files that build did not use. With mkdocs-static-i18n each language is a build of its own, so the
+# Chinese build deleted the English entries and the English build the Chinese ones: every build (and every
+# `make serve` reload) converted all notebooks again. Below, the languages share one record of used entries
+# and only the last language's build evicts what no language used.
+
+_used_by_earlier_languages: set = set()
+
+
+def _jupyter(config):
+    return config.plugins.get("mkdocs-jupyter")
+
+
+def _is_last_language_build(config) -> bool:
+    i18n = config.plugins.get("i18n")
+    if i18n is None or len(i18n.build_languages) < 2:
+        return True
+    return bool(i18n.building) and i18n.current_language == list(i18n.build_languages)[-1]
+
+
+@event_priority(-100)          # after mkdocs-jupyter's on_pre_build (priority 0) has reset its record
+def _restore_used_cache(config) -> None:
+    plugin = _jupyter(config)
+    i18n = config.plugins.get("i18n")
+    if plugin is not None and i18n is not None and i18n.building:
+        plugin._used_cache_paths |= _used_by_earlier_languages
+
+
+@event_priority(100)           # before mkdocs-jupyter's on_post_build (priority 0) evicts
+def _protect_other_languages(config) -> None:
+    global _used_by_earlier_languages
+    plugin = _jupyter(config)
+    if plugin is None or not plugin.config["cache"]:
+        return
+    if _is_last_language_build(config):
+        _used_by_earlier_languages = set()
+        return
+    _used_by_earlier_languages = set(plugin._used_cache_paths)
+    plugin._used_cache_paths |= set(Path(plugin.config["cache_dir"]).glob("*.json"))   # evict nothing yet
+
+
+on_pre_build = CombinedEvent(_restore_used_cache)
+on_post_build = CombinedEvent(_protect_other_languages)

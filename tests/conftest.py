@@ -22,10 +22,34 @@ def root() -> Path:
     return ROOT
 
 
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> Path:
-    """``mkdocs build --strict`` into a temporary folder; fails on any warning."""
-    site = tmp_path_factory.mktemp("site")
+def shared_once(tmp_path_factory, name: str, make) -> Path:
+    """Run ``make(folder)`` once per test run, even with pytest-xdist's several worker processes.
+
+    Every worker calls this; the first to take the lock makes ``folder`` (in the base temporary folder
+    the workers share), the others wait and reuse it. A failure is recorded and reported to each caller,
+    so an expensive step that failed is not run again by the next worker."""
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent                     # shared by all workers of this run
+    folder, failed = base / name, base / f"{name}.failed"
+    with FileLock(str(base / f"{name}.lock")):
+        if not folder.exists() and not failed.exists():
+            tmp = base / f"{name}.partial"
+            try:
+                make(tmp)
+            except BaseException as exc:       # noqa: BLE001 - recorded, then re-raised below
+                failed.write_text(str(exc) or repr(exc), encoding="utf-8")
+                raise
+            tmp.rename(folder)
+    if failed.exists():
+        pytest.fail(f"{name}: {failed.read_text(encoding='utf-8')}", pytrace=False)
+    return folder
+
+
+def build_site(site: Path) -> None:
+    """``mkdocs build --strict`` into ``site``; fails on any warning."""
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"}
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
@@ -36,7 +60,12 @@ def built_site(tmp_path_factory) -> Path:
     warnings = [line for line in log.splitlines() if line.startswith(("WARNING", "ERROR"))]
     assert not warnings, "the build printed warnings:\n" + "\n".join(warnings)
     print(f"\nmkdocs build --strict: {seconds:.1f} s")
-    return site
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """The site, built once per run with ``mkdocs build --strict`` (shared by the xdist workers)."""
+    return shared_once(tmp_path_factory, "site", build_site)
 
 
 @pytest.fixture(scope="session")

@@ -12,25 +12,28 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from conftest import shared_once
+
 pytestmark = pytest.mark.build
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
 def offline_site(tmp_path_factory) -> Path:
-    """Run what `make offline` runs, then unzip the archive somewhere else and use that copy."""
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", "editions/offline.yml"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    archive = tmp_path_factory.mktemp("zip") / "handbook-offline.zip"
-    subprocess.run([sys.executable, "-m", "zipfile", "-c", str(archive), "handbook"],
-                   cwd=ROOT / "build" / "offline", check=True)
-    out = tmp_path_factory.mktemp("unzipped")
-    with zipfile.ZipFile(archive) as z:
-        z.extractall(out)
-    print(f"\nhandbook-offline.zip: {archive.stat().st_size / 1e6:.1f} MB")
-    return out / "handbook"
+    """Run what `make offline` runs, then unzip the archive somewhere else and use that copy (once per
+    test run, shared by the pytest-xdist workers)."""
+    def make(out: Path) -> None:
+        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+        proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", "editions/offline.yml"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        archive = tmp_path_factory.mktemp("zip") / "handbook-offline.zip"
+        subprocess.run([sys.executable, "-m", "zipfile", "-c", str(archive), "handbook"],
+                       cwd=ROOT / "build" / "offline", check=True)
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(out)
+        print(f"\nhandbook-offline.zip: {archive.stat().st_size / 1e6:.1f} MB")
+    return shared_once(tmp_path_factory, "offline", make) / "handbook"
 
 
 @pytest.fixture

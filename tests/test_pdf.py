@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import handbook
+from conftest import shared_once
 
 pytestmark = pytest.mark.build
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,14 +23,28 @@ sys.path.insert(0, str(ROOT / "tools"))
 import print_pdf  # noqa: E402
 
 
+class PDFs:
+    """``pdfs[lang]``: what `make pdf` writes for that language, made on first use by
+    ``tools/print_pdf.py <lang>`` in its own process (Playwright's sync API allows one per thread) and
+    once per test run, so the two languages can be printed by two pytest-xdist workers at once."""
+
+    def __init__(self, tmp_path_factory):
+        self.factory = tmp_path_factory
+
+    def __getitem__(self, lang: str) -> Path:
+        def make(folder: Path) -> None:
+            proc = subprocess.run([sys.executable, "tools/print_pdf.py", lang], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=1800)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            print("\n" + proc.stdout)
+            folder.mkdir()
+        shared_once(self.factory, f"pdf-{lang}", make)
+        return ROOT / f"handbook-{lang}.pdf"
+
+
 @pytest.fixture(scope="session")
-def pdfs() -> dict[str, Path]:
-    """Run what `make pdf` runs, in its own process (Playwright's sync API allows one per thread)."""
-    proc = subprocess.run([sys.executable, "tools/print_pdf.py"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=1800)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    print("\n" + proc.stdout)
-    return {lang: ROOT / f"handbook-{lang}.pdf" for lang in handbook.LANGS}
+def pdfs(tmp_path_factory) -> PDFs:
+    return PDFs(tmp_path_factory)
 
 
 def _text(pdf: Path) -> str:
@@ -101,6 +116,7 @@ def test_outline_and_page_count(pdfs, lang):
 
 
 def test_missing_chapter_fails_the_print(tmp_path, pdfs):
+    pdfs["en"]                                                   # the print build of build/pdf/en
     site = tmp_path / "site"
     shutil.copytree(ROOT / "build" / "pdf" / "en" / "print_page", site / "print_page")
     html = (site / "print_page" / "index.html").read_text(encoding="utf-8")

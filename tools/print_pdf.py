@@ -73,11 +73,11 @@ def print_pdf(url: str, out: Path) -> None:
         page = browser.new_page()
         outside: list[str] = []
         page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "blob:")) else None)
-        page.goto(url + "print_page/", wait_until="networkidle", timeout=120_000)
+        page.goto(url + "print_page/", wait_until="networkidle", timeout=600_000)
         # Every diagram drawn (Material replaces pre.mermaid by a rendered div) and every formula typeset.
-        page.wait_for_function("document.querySelectorAll('pre.mermaid').length === 0", timeout=120_000)
+        page.wait_for_function("document.querySelectorAll('pre.mermaid').length === 0", timeout=600_000)
         page.wait_for_function("[...document.querySelectorAll('.arithmatex')].every(e => e.querySelector('.katex'))",
-                               timeout=120_000)
+                               timeout=600_000)
         page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         page.emulate_media(media="print")
         # Page size, margins and page numbers come from the @page rule in assets/stylesheets/extra.css.

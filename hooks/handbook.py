@@ -29,6 +29,8 @@ import yaml
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 REFERENCES_MARKER = {"zh": "**参考文献**", "en": "**References**"}
+# The admonition that opens every answer; its text is the question's short answer in questions.json.
+SHORT_ANSWER_MARKER = {"zh": '!!! abstract "简答"', "en": '!!! abstract "Short answer"'}
 
 HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 ATTRS_RE = re.compile(r"^(?P<title>.*?)\s*\{:?\s*(?P<attrs>[^{}]*)\}\s*$")
@@ -48,6 +50,7 @@ class Question:
     line: int
     has_references: bool = False
     raw_difficulty: str | None = None
+    short_answer: str = ""            # the short-answer block as plain text (see ``plain_text``)
 
 
 @dataclass
@@ -114,6 +117,7 @@ def parse_page(path: Path, docs: Path) -> Page:
     in_fence: str | None = None
     current: Question | None = None
     after_marker = False
+    short_lines: list[str] | None = None     # inside a question's short-answer block
     for lineno, line in enumerate(body.splitlines(), start=offset + 1):
         for target in INCLUDE_RE.findall(line):
             page.includes.append((target, lineno))
@@ -128,6 +132,9 @@ def parse_page(path: Path, docs: Path) -> Page:
         if in_fence:
             continue
         heading = HEADING_RE.match(line)
+        if heading and short_lines is not None and current is not None:
+            current.short_answer = plain_text("\n".join(short_lines))
+            short_lines = None
         if heading:
             level, content = len(heading.group(1)), heading.group(2)
             if level == 1 and page.title is None:
@@ -141,11 +148,39 @@ def parse_page(path: Path, docs: Path) -> Page:
             continue
         if current is None:
             continue
+        if short_lines is not None:
+            if line.startswith("    ") or not line.strip():
+                short_lines.append(line[4:])
+                continue
+            current.short_answer = plain_text("\n".join(short_lines))
+            short_lines = None
+        if line.strip() == SHORT_ANSWER_MARKER[lang] and not current.short_answer:
+            short_lines = []
+            continue
         if line.strip() == marker:
             after_marker = True
         elif after_marker and LIST_ITEM_RE.match(line):
             current.has_references = True
     return page
+
+
+MD_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+MD_EMPHASIS_RE = re.compile(r"(\*\*|__|(?<![A-Za-z0-9_\\])\*(?=\S))(.+?)\1")
+# code spans and math are copied as they are (no emphasis or link handling inside them)
+MD_VERBATIM_RE = re.compile(r"(`+)(.+?)\1|\$\$.+?\$\$|\$[^$]+\$", re.DOTALL)
+
+
+def plain_text(markdown: str) -> str:
+    """A short-answer block as one line of plain text for questions.json, drills and Anki cards:
+    links keep their text, emphasis and code marks go, math stays as ``$...$`` TeX (readable
+    as it is, and typeset where a renderer is at hand)."""
+    out, pos = [], 0
+    for m in MD_VERBATIM_RE.finditer(markdown):
+        out.append(MD_EMPHASIS_RE.sub(r"\2", MD_LINK_RE.sub(r"\1", markdown[pos:m.start()])))
+        out.append(m.group(2) if m.group(1) else m.group(0))
+        pos = m.end()
+    out.append(MD_EMPHASIS_RE.sub(r"\2", MD_LINK_RE.sub(r"\1", markdown[pos:])))
+    return " ".join("".join(out).split())
 
 
 def _parse_question(content: str, lineno: int) -> Question:
@@ -200,7 +235,7 @@ def check_docs(docs: Path, root: Path | None = None) -> list[str]:
     - every page exists in every language (``x.zh.md`` ↔ ``x.en.md``);
     - every level-2 heading of a chapter page is a question: a valid, unique id and a difficulty 1–3;
     - the same question ids in the same order in both languages;
-    - every question has a references block with at least one item;
+    - every question opens with a short-answer block and has a references block with at least one item;
     - the same snippet includes, in the same order, in both languages;
     - every include names an existing file under ``snippets/`` and a section marked in it (never
       line numbers), so the error points at the page rather than at a pymdownx traceback;
@@ -239,6 +274,9 @@ def check_docs(docs: Path, root: Path | None = None) -> list[str]:
                     got = f"'{q.raw_difficulty}'" if q.raw_difficulty is not None else "none"
                     problems.append(f"{where}: question '{q.id}' needs data-difficulty=\"1|2|3\" "
                                     f"(got {got})")
+                if not q.short_answer:
+                    problems.append(f"{where}: question '{q.id}' has no short answer (the answer opens "
+                                    f"with '{SHORT_ANSWER_MARKER[lang]}' and an indented paragraph)")
                 if not q.has_references:
                     problems.append(f"{where}: question '{q.id}' has no references block "
                                     f"('{REFERENCES_MARKER[lang]}' followed by a list)")
@@ -317,12 +355,13 @@ def question_records(docs: Path, root: Path) -> list[dict]:
                 continue
             rec = by_id.setdefault(q.id, {
                 "id": q.id, "chapter": page.chapter, "page": page.rel,
-                "difficulty": q.difficulty, "title": {}, "url": {}, "tags": {},
+                "difficulty": q.difficulty, "title": {}, "url": {}, "tags": {}, "short_answer": {},
                 "order": (order.get(page.chapter, len(order)), page.meta.get("order", 100), page.rel),
                 "qindex": len(by_id),
             })
             rec["title"][page.lang] = q.title
             rec["url"][page.lang] = f"{page.url()}#{q.id}"
+            rec["short_answer"][page.lang] = q.short_answer
             rec["tags"][page.lang] = list(page.meta.get("tags") or [])
     records = sorted(by_id.values(), key=lambda r: (r["order"], r["qindex"]))
     for rec in records:

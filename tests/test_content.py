@@ -111,6 +111,24 @@ def test_missing_references(tree):
         "('**参考文献**' followed by a list)"]
 
 
+def test_missing_short_answer(tree):
+    edit(tree / "docs/demo/page.en.md", '!!! abstract "Short answer"\n    Short answer.\n', "Short answer.\n")
+    assert problems(tree) == [
+        "docs/demo/page.en.md:8: question 'first-question' has no short answer (the answer opens "
+        "with '!!! abstract \"Short answer\"' and an indented paragraph)"]
+
+
+def test_short_answer_is_plain_text(tree):
+    """The block's lines joined; links keep their text, emphasis and code marks go, math stays TeX."""
+    questions = {q.id: q for q in handbook.parse_page(tree / "docs/demo/page.en.md", tree / "docs").questions}
+    assert questions["first-question"].short_answer == "Short answer."
+    assert questions["second-question"].short_answer == (
+        "Use RMSNorm with gain $g_i$, see the formula and torch.nn.RMSNorm. Second line.")
+    zh = {q.id: q for q in handbook.parse_page(tree / "docs/demo/page.zh.md", tree / "docs").questions}
+    assert zh["second-question"].short_answer == "用 RMSNorm，增益为 $g_i$，见公式和 torch.nn.RMSNorm。 Second line."
+    assert handbook.plain_text("`a*b*c` and $x*y*z$, 2 * 3 * 4, __u__") == "a*b*c and $x*y*z$, 2 * 3 * 4, u"
+
+
 def test_references_marker_without_items(tree):
     edit(tree / "docs/demo/page.en.md", "- Official docs.", "Official docs, no list.")
     assert problems(tree) == [

@@ -5,6 +5,7 @@ both languages present with their switcher, generated question lists and questio
 """
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -106,6 +107,33 @@ def test_questions_json(built_site, root):
         assert q["url"]["en"] == "en/" + q["url"]["zh"]
         page_html = (built_site / q["url"]["zh"].split("#")[0] / "index.html").read_text(encoding="utf-8")
         assert f'id="{q["id"]}"' in page_html
+    _check_short_answers(built_site, data["questions"])
+
+
+def _words(text: str, rendered: bool = False) -> str:
+    """Text without math and spacing (and, for rendered HTML, without tags and entities), to compare
+    a JSON short answer with the rendered one."""
+    if rendered:
+        text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    text = re.sub(r"\$\$.+?\$\$|\$[^$]+\$|\\\(.+?\\\)|\\\[.+?\\\]", "", text, flags=re.S)
+    return re.sub(r"\s+", "", text)
+
+
+def _check_short_answers(built_site: Path, questions: list[dict]) -> None:
+    """Every question carries its short answer in both languages, and it is the text of the
+    page's own short-answer box (the first admonition after the question's heading)."""
+    pages: dict[str, str] = {}
+    for q in questions:
+        assert set(q["short_answer"]) == {"zh", "en"}, q["id"]
+        for lang, text in q["short_answer"].items():
+            assert len(text) >= 40 and "\n" not in text and "**" not in text, (lang, q["id"], text)
+            url = q["url"][lang].split("#")[0]
+            page = pages.setdefault(url, (built_site / url / "index.html").read_text(encoding="utf-8"))
+            after = page[page.index(f'id="{q["id"]}"'):]
+            box = re.search(r'<div class="admonition abstract">\s*<p class="admonition-title">[^<]*</p>(.*?)</div>',
+                            after, re.S)
+            assert box and box.start() < after.find("<h2", 10) % len(after), (lang, q["id"])
+            assert _words(box.group(1), rendered=True) == _words(text), (lang, q["id"])
 
 
 def _anchored_links(html: str, page_url: str) -> dict[str, str]:

@@ -35,11 +35,14 @@ def test_every_page_is_in_one_shard(root):
 
 @pytest.mark.parametrize("shard", range(SHARDS))
 def test_pages_load_nothing_from_other_hosts_and_render(browser, server, root, shard):
-    """Every page: zero requests to other hosts; KaTeX and mermaid output where the source has them."""
+    """Every page: zero requests to other hosts, none that fails (4xx/5xx); KaTeX and mermaid output
+    where the source has them."""
     context = browser.new_context()
     outside: list[str] = []
     context.on("request", lambda r: outside.append(r.url)
                if not r.url.startswith((server, "data:", "blob:", "about:")) else None)
+    missing: list[str] = []         # every request of a page must find its file (no 404 noise)
+    context.on("response", lambda r: missing.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page = context.new_page()
     checked = 0
     pages = _pages(root)[shard::SHARDS]
@@ -68,6 +71,7 @@ def test_pages_load_nothing_from_other_hosts_and_render(browser, server, root, s
         checked += 1
     context.close()
     assert outside == [], f"requests to other hosts: {sorted(set(outside))[:10]}"
+    assert missing == [], f"failed requests: {sorted(set(missing))[:10]}"
     assert checked == len(pages) > 0
 
 
@@ -115,4 +119,34 @@ def test_question_index_filters(browser, server, built_site):
         except Exception:
             pass
         assert page.evaluate(visible) == expected
+    page.close()
+
+
+STYLE_OF_EVERY_ELEMENT = """() => [...document.querySelectorAll('body *')].map((e) => {
+  const s = getComputedStyle(e);
+  return [e.tagName, ...Array.from(s).filter((p) => !p.startsWith('--')).map((p) => s.getPropertyValue(p))].join('|');
+})"""
+
+
+def test_notebook_css_pruning_changes_no_style(browser, root):
+    """hooks/notebook_css.py drops most of JupyterLab's inline CSS from notebook pages. Oracle: Chromium's
+    cascade. A notebook converted by mkdocs-jupyter with its full stylesheet and the same HTML pruned give
+    every element the same computed style, in the light and the dark scheme."""
+    from mkdocs_jupyter.nbconvert2 import nb2html
+
+    import notebook_css
+
+    notebook = sorted((root / "docs").rglob("*.en.ipynb"))[0]
+    full = nb2html(str(notebook))
+    pruned = notebook_css.prune_page(full)
+    assert len(pruned) < len(full) - 300_000, (len(full), len(pruned))
+    page = browser.new_page()
+    for scheme in ("default", "slate"):
+        styles = []
+        for fragment in (full, pruned):
+            page.set_content(f'<!doctype html><html><body data-md-color-scheme="{scheme}">{fragment}</body></html>')
+            styles.append(page.evaluate(STYLE_OF_EVERY_ELEMENT))
+        assert len(styles[0]) > 200
+        diff = [(i, a, b) for i, (a, b) in enumerate(zip(*styles)) if a != b]
+        assert len(styles[0]) == len(styles[1]) and not diff, (scheme, diff[:3])
     page.close()

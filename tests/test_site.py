@@ -40,6 +40,36 @@ def test_math_and_mermaid_are_self_hosted(built_site):
     assert fonts and all((built_site / "assets/vendor/katex" / f).is_file() for f in fonts)
 
 
+def test_notebook_pages_carry_no_css_bulk(built_site, root):
+    """hooks/notebook_css.py: a notebook page's inline CSS stays under 60 KB (mkdocs-jupyter inlines
+    about 570 KB of JupyterLab theme); that it changes no style is checked in tests/test_browser.py."""
+    notebooks = sorted((root / "docs").rglob("*.ipynb"))
+    pages = [built_site / ("" if nb.name.split(".")[-2] == handbook.DEFAULT_LANG else nb.name.split(".")[-2])
+             / nb.parent.relative_to(root / "docs") / nb.name.split(".")[0] / "index.html" for nb in notebooks]
+    assert pages
+    for page in pages:
+        css = sum(len(x) for x in re.findall(r"<style[^>]*>(.*?)</style>", page.read_text(encoding="utf-8"), re.S))
+        assert 1_000 < css < 60_000, (page.relative_to(built_site).as_posix(), css)
+
+
+def test_language_alternates_live_in_the_sitemap(built_site, root):
+    """hooks/head.py: no page-level hreflang links in <head> (Material would fetch a sitemap.xml next to
+    each, two 404s per page); sitemap.xml lists every page with its zh and en alternates instead."""
+    sitemap = (built_site / "sitemap.xml").read_text(encoding="utf-8")
+    entries = re.findall(r"<url>(.*?)</url>", sitemap, re.S)
+    by_loc = {re.search(r"<loc>(.*?)</loc>", e).group(1): dict(re.findall(
+        r'<xhtml:link rel="alternate" hreflang="(\w+)" href="([^"]+)"/>', e)) for e in entries}
+    site_url = min(by_loc, key=len)                  # the home page: SITE_URL as the build saw it
+    for page in handbook.iter_pages(root / "docs", handbook.DEFAULT_LANG):
+        html = (built_site / page.url() / "index.html").read_text(encoding="utf-8")
+        head = html[: html.index("</head>")]
+        assert not re.search(r'<link rel="alternate"[^>]*hreflang', head), page.url()
+        assert "hreflang=\"en\"" in html, f"{page.url()}: the language selector lost its link"
+        alternates = by_loc.get(site_url + page.url())
+        assert alternates == {lang: site_url + ("" if lang == handbook.DEFAULT_LANG else f"{lang}/") + page.url()
+                              for lang in handbook.LANGS}, page.url()
+
+
 def test_mermaid_and_katex_only_where_used(built_site):
     """hooks/assets.py: a page loads mermaid only if it has a diagram and KaTeX only if it has a formula;
     every page with one keeps its script."""

@@ -210,15 +210,61 @@ def write(lang: str, out: Path, recs: list[dict] | None = None, base: str | None
     return written
 
 
+def render(template: str, fields: dict[str, str]) -> str:
+    """Apply a card template the way Anki does for the plain ``{{Field}}`` / ``{{FrontSide}}`` it uses."""
+    return re.sub(r"{{(\w+)}}", lambda m: fields[m.group(1)], template)
+
+
+def preview(qid: str, lang: str, out: Path, recs: list[dict] | None = None, base: str | None = None) -> Path:
+    """``anki-card-<lang>.html``: one note's front and back, rendered from the note type's templates and
+    CSS, as Anki's reviewer shows them (body.card). Anki typesets \\( \\) with its own MathJax; here
+    the handbook's self-hosted KaTeX (auto-render, the same delimiters) stands in for it."""
+    recs = records() if recs is None else recs
+    base = site_url() if base is None else base
+    rec = next(r for r in recs if r["id"] == qid)
+    fields = dict(zip(FIELDS, note_fields(rec, lang, base, chapter_titles(lang))))
+    front = render(FRONT, fields)
+    back = render(BACK, {**fields, "FrontSide": front})
+    katex = ROOT / "docs" / "assets" / "vendor" / "katex"
+    sides = "".join(f'<section><h6>{name}</h6><div class="card">{body}</div></section>'
+                    for name, body in (("front", front), ("back", back)))
+    page = f"""<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(qid)}</title>
+<link rel="stylesheet" href="{(katex / 'katex.min.css').as_uri()}">
+<style>{CSS}
+body {{ margin: 0; padding: 16px; background: #e9eaee; display: flex; gap: 16px; align-items: flex-start;
+  font-family: sans-serif; }}
+section {{ width: 460px; }} h6 {{ margin: 0 0 6px; font-size: 12px; color: #555; text-transform: uppercase; }}
+section > .card {{ padding: 20px; border-radius: 8px; box-shadow: 0 1px 4px rgba(0,0,0,.2); min-height: 260px; }}
+</style></head>
+<body>{sides}
+<script src="{(katex / 'katex.min.js').as_uri()}"></script>
+<script src="{(katex / 'auto-render.min.js').as_uri()}"></script>
+<script>renderMathInElement(document.body, {{delimiters: [{{left: "\\\\[", right: "\\\\]", display: true}},
+  {{left: "\\\\(", right: "\\\\)", display: false}}], throwOnError: false}});</script>
+</body></html>
+"""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"anki-card-{lang}.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("langs", nargs="*", metavar="LANG", help=f"one or more of {', '.join(handbook.LANGS)} (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT)
+    parser.add_argument("--preview", metavar="QUESTION_ID",
+                        help="instead of the decks, write anki-card-<lang>.html: that note's card, front and back")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.langs) - set(handbook.LANGS))
     if unknown:
         parser.error(f"unknown language(s): {', '.join(unknown)}")
     recs, base = records(), site_url()
+    if args.preview:
+        for lang in args.langs or list(handbook.LANGS):
+            print(preview(args.preview, lang, args.out, recs, base))
+        return
     for lang in args.langs or list(handbook.LANGS):
         for path in write(lang, args.out, recs, base):
             print(f"{path.name}: {path.stat().st_size:,} bytes")

@@ -66,7 +66,9 @@
       toggle = document.createElement("button");
       toggle.type = "button";
       toggle.className = "hb-toggle md-button";
-      toggle.textContent = text.toggle;
+      // the eye / tick is drawn by CSS in an aria-hidden span, so the button's name is just the words
+      toggle.innerHTML = '<span class="hb-toggle__icon" aria-hidden="true"></span>';
+      toggle.append(text.toggle);
       toggle.title = text.hint;
       const h1 = article.querySelector(":scope > h1");
       (h1 || questions[0].h2).insertAdjacentElement(h1 ? "afterend" : "beforebegin", toggle);

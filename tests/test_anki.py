@@ -54,6 +54,8 @@ def _notes(apkg: Path, tmp: Path) -> tuple[list[dict], dict]:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_deck_has_one_note_per_question(out, recs, tmp_path, lang):
     notes, col = _notes(out / f"handbook-{lang}.apkg", tmp_path)
+    with zipfile.ZipFile(out / f"handbook-{lang}.apkg") as z:
+        assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_DEFLATED}     # a quarter of the size
     mine = [r for r in recs if lang in r["title"]]
     assert len(notes) == len(mine) == col["cards"] > 400
     assert str(anki.DECK_ID[lang]) in col["decks"] and str(anki.MODEL_ID[lang]) in col["models"]

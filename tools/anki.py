@@ -189,6 +189,18 @@ def rows(recs: list[dict], lang: str, base: str) -> list[dict[str, str]]:
             for r in recs if lang in r["title"]]
 
 
+def deflate(apkg: Path) -> None:
+    """genanki stores the collection uncompressed; Anki reads deflated packages (its own exports are),
+    and the SQLite file shrinks to about a quarter."""
+    import zipfile
+
+    with zipfile.ZipFile(apkg) as z:
+        members = [(info.filename, z.read(info)) for info in z.infolist()]
+    with zipfile.ZipFile(apkg, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, data in members:
+            z.writestr(name, data)
+
+
 def write(lang: str, out: Path, recs: list[dict] | None = None, base: str | None = None) -> list[Path]:
     import genanki
 
@@ -197,6 +209,7 @@ def write(lang: str, out: Path, recs: list[dict] | None = None, base: str | None
     out.mkdir(parents=True, exist_ok=True)
     apkg = out / f"handbook-{lang}.apkg"
     genanki.Package(deck(recs, lang, base)).write_to_file(str(apkg))
+    deflate(apkg)
     table = rows(recs, lang, base)
     written = [apkg]
     for suffix, delimiter, encoding in ((".csv", ",", "utf-8-sig"), (".tsv", "\t", "utf-8")):

@@ -144,3 +144,31 @@ def test_site_url(monkeypatch, capsys):
     monkeypatch.delenv("SITE_URL")
     assert anki.site_url() == anki.DEFAULT_SITE_URL == "http://127.0.0.1:8000/"
     assert "SITE_URL is not set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_card_renders_in_chromium(browser, recs, tmp_path, lang):
+    """A card's front and back, the note type's templates applied to a note with its CSS, in Chromium:
+    the front shows the question and not the answer, the back both; every formula typesets (KaTeX stands
+    in for Anki's MathJax, with the same \\( \\) delimiters) and nothing is fetched from another host."""
+    qid = "kd-temperature-t-squared"          # math in the title and the short answer, and a ">" to escape
+    path = anki.preview(qid, lang, tmp_path, recs, BASE)
+    context = browser.new_context()
+    outside: list[str] = []
+    context.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("file://", "data:")) else None)
+    page = context.new_page()
+    page.goto(path.as_uri())
+    page.wait_for_selector(".katex")
+    front, back = page.locator("section > .card").all()
+    rec = next(r for r in recs if r["id"] == qid)
+    assert page.locator(".katex-error").count() == 0
+    assert "\\(" not in page.inner_text("body") and "$" not in page.inner_text("body")
+    assert front.locator(".hb-question .katex").count() == 1 and front.locator(".hb-short").count() == 0
+    assert back.locator(".hb-short .katex").count() >= 5
+    assert back.locator(".hb-link a").get_attribute("href") == BASE + rec["url"][lang]
+    assert anki.chapter_titles(lang)["compression"] in front.inner_text()
+    box = back.bounding_box()
+    assert box and box["height"] > front.bounding_box()["height"]
+    page.screenshot(path=str(tmp_path / f"anki-{lang}.png"), full_page=True)
+    context.close()
+    assert outside == []

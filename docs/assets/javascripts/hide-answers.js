@@ -20,8 +20,9 @@
   function wrapAnswers(article) {
     const questions = [];
     for (const h2 of article.querySelectorAll(":scope > h2[id][data-difficulty]")) {
-      let answer = h2.nextElementSibling;
-      if (!answer || !answer.classList.contains("hb-answer")) {
+      const done = h2.nextElementSibling;               // set up already: h2, button.hb-reveal, div.hb-answer
+      let answer = done && done.classList.contains("hb-reveal") ? done.nextElementSibling : null;
+      if (!answer) {
         answer = document.createElement("div");
         answer.className = "hb-answer";
         answer.id = `hb-answer-${h2.id}`;

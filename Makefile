@@ -3,6 +3,7 @@
 #   make test    set up .venv and the system packages, run every check (pytest, incl. `mkdocs build --strict`)
 # and the loop while writing:
 #   make check   content model, strict build, and the tests of what changed against main (or CHAPTER=norms)
+# and the downloads: make pdf, make offline, make anki (Anki decks and CSV/TSV of every question)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV   ?= .venv
@@ -17,7 +18,7 @@ export NO_MKDOCS_2_WARNING := 1
 # the same notice, printed by properdocs (pulled in by mkdocs-redirects)
 export DISABLE_MKDOCS_2_WARNING := true
 
-.PHONY: install sysdeps serve test check build pdf offline vendor clean
+.PHONY: install sysdeps serve test check build pdf offline anki vendor clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,9 @@ offline: sysdeps install             ## handbook-offline.zip: the whole site, bo
 pdf: sysdeps install                 ## handbook-zh.pdf and handbook-en.pdf
 	$(PY) tools/print_pdf.py
 
+anki: install                        ## Anki decks handbook-{zh,en}.apkg and handbook-{zh,en}.csv/.tsv (links from SITE_URL)
+	$(PY) tools/anki.py
+
 vendor:                              ## refresh the self-hosted KaTeX and mermaid from npm (package.json)
 	npm ci --ignore-scripts
 	rm -rf docs/assets/vendor/katex docs/assets/vendor/mermaid docs/assets/vendor/iframe-worker
@@ -64,4 +68,4 @@ vendor:                              ## refresh the self-hosted KaTeX and mermai
 	cp node_modules/iframe-worker/LICENSE docs/assets/vendor/iframe-worker/
 
 clean:
-	rm -rf site build .cache .pytest_cache handbook-*.pdf handbook-offline.zip
+	rm -rf site build .cache .pytest_cache handbook-*.pdf handbook-offline.zip handbook-*.apkg handbook-*.csv handbook-*.tsv

@@ -1,0 +1,149 @@
+"""Hide-answers reading (assets/javascripts/hide-answers.js) in real Chromium, both languages: the toggle
+on a question page hides every short answer and answer body under its question and shows them again,
+the choice survives navigation to another page and to the other language, one question can be revealed
+by click or Enter, a deep link keeps its question heading in view, printing shows every answer, and it
+all works from file:// in the offline edition. No request leaves the machine."""
+from __future__ import annotations
+
+import pytest
+
+from test_offline import offline_site  # noqa: F401 - the offline edition, built once and shared
+
+pytestmark = pytest.mark.build
+
+PAGE = "norms/rmsnorm"                         # three questions
+OTHER = "norms/layernorm"
+NAMES = {"zh": {"toggle": "隐藏答案", "show": "显示答案", "hide": "收起答案"},
+         "en": {"toggle": "Hide answers", "show": "Show answer", "hide": "Hide answer"}}
+
+
+def _prefix(lang: str) -> str:
+    return "en/" if lang == "en" else ""
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context (empty localStorage) that records requests to any other host."""
+    context = browser.new_context()
+    outside: list[str] = []
+    local = ("http://127.0.0.1:", "file://", "data:", "blob:", "about:")
+    context.on("request", lambda r: outside.append(r.url) if not r.url.startswith(local) else None)
+    p = context.new_page()
+    yield p
+    context.close()
+    assert outside == [], f"requests to other hosts: {outside[:5]}"
+
+
+def _state(page) -> list[bool]:
+    """For each question on the page: is its answer (short-answer box and body) visible?"""
+    return page.evaluate("[...document.querySelectorAll('article h2[data-difficulty]')].map(h => {"
+                         " const a = h.parentElement.querySelector('#hb-answer-' + CSS.escape(h.id));"
+                         " return !!a && a.offsetParent !== null && !!a.querySelector('.admonition') })")
+
+
+def _short_answers_visible(page) -> int:
+    return page.evaluate("[...document.querySelectorAll('article .admonition.abstract')]"
+                         ".filter(e => e.offsetParent !== null).length")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_toggle_hides_and_shows(page, server, lang):
+    names = NAMES[lang]
+    page.goto(f"{server}{_prefix(lang)}{PAGE}/", wait_until="networkidle")
+    toggle = page.get_by_role("button", name=names["toggle"], exact=True)
+    assert toggle.count() == 1 and toggle.get_attribute("aria-pressed") == "false"
+    n = page.locator("article h2[data-difficulty]").count()
+    assert n >= 2 and _state(page) == [True] * n and _short_answers_visible(page) == n
+    assert page.locator("button.hb-reveal:visible").count() == 0
+
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "true"
+    assert _state(page) == [False] * n and _short_answers_visible(page) == 0
+    assert page.locator("article h2[data-difficulty]:visible").count() == n          # questions stay
+    reveal = page.get_by_role("button", name=names["show"], exact=True)
+    assert reveal.count() == n
+    assert reveal.first.get_attribute("aria-expanded") == "false"
+
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "false"
+    assert _state(page) == [True] * n and _short_answers_visible(page) == n
+    assert page.locator("button.hb-reveal:visible").count() == 0
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_reveal_one_question_by_click_and_enter(page, server, lang):
+    names = NAMES[lang]
+    page.goto(f"{server}{_prefix(lang)}{PAGE}/", wait_until="networkidle")
+    page.get_by_role("button", name=names["toggle"], exact=True).click()
+    n = page.locator("article h2[data-difficulty]").count()
+    page.locator("button.hb-reveal").nth(1).click()
+    assert _state(page) == [False, True] + [False] * (n - 2)
+    assert page.locator("button.hb-reveal").nth(1).get_attribute("aria-expanded") == "true"
+    assert page.locator("button.hb-reveal").nth(1).inner_text() == names["hide"]
+    page.locator("button.hb-reveal").nth(0).focus()
+    page.keyboard.press("Enter")
+    assert _state(page) == [True, True] + [False] * (n - 2)
+    page.locator("button.hb-reveal").nth(1).click()                                   # and hide it again
+    assert _state(page) == [True, False] + [False] * (n - 2)
+
+
+def test_state_survives_navigation_and_language(page, server):
+    """On in Chinese, still on after following a link to another page and after switching to English
+    (one setting for both languages: the language switcher keeps the reader on the same question)."""
+    page.goto(f"{server}{PAGE}/", wait_until="networkidle")
+    page.get_by_role("button", name=NAMES["zh"]["toggle"], exact=True).click()
+    page.locator(f".md-nav--primary a.md-nav__link[href$='{OTHER.split('/')[1]}/']").first.click()
+    page.wait_for_url(f"**/{OTHER}/")
+    page.wait_for_load_state("networkidle")
+    toggle = page.get_by_role("button", name=NAMES["zh"]["toggle"], exact=True)
+    assert toggle.get_attribute("aria-pressed") == "true"
+    n = page.locator("article h2[data-difficulty]").count()
+    assert n >= 1 and _state(page) == [False] * n
+    page.goto(f"{server}en/{OTHER}/", wait_until="networkidle")
+    assert page.get_by_role("button", name=NAMES["en"]["toggle"], exact=True).get_attribute("aria-pressed") == "true"
+    assert _state(page) == [False] * n
+    # pages without questions (home, chapter index) have no toggle
+    page.goto(f"{server}en/norms/", wait_until="networkidle")
+    assert page.locator("button.hb-toggle").count() == 0
+
+
+def test_deep_links_and_print(page, server):
+    page.goto(f"{server}en/{PAGE}/", wait_until="networkidle")
+    page.get_by_role("button", name=NAMES["en"]["toggle"], exact=True).click()
+    qid = page.locator("article h2[data-difficulty]").nth(2).get_attribute("id")
+    page.goto(f"{server}en/{OTHER}/", wait_until="networkidle")
+    page.goto(f"{server}en/{PAGE}/#{qid}", wait_until="networkidle")      # a fresh load at the anchor
+    heading = page.locator(f"h2#{qid}")
+    assert heading.is_visible() and page.evaluate(
+        f"(() => {{ const r = document.getElementById('{qid}').getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= innerHeight })()"), "the linked question is not in view"
+    assert not any(_state(page))                                # its answer stays hidden: it is a drill
+    # a link to something inside an answer (here a code line) opens that answer
+    inner = page.evaluate("document.querySelector('.hb-answer [id^=__codelineno]').id")
+    page.goto(f"{server}en/{OTHER}/", wait_until="networkidle")
+    page.goto(f"{server}en/{PAGE}/#{inner}", wait_until="networkidle")
+    assert _state(page)[0] and not any(_state(page)[1:])
+    # printing: every answer, no buttons, whatever the toggle says
+    page.emulate_media(media="print")
+    n = page.locator("article h2[data-difficulty]").count()
+    assert _state(page) == [True] * n and _short_answers_visible(page) == n
+    assert page.locator("button.hb-toggle:visible, button.hb-reveal:visible").count() == 0
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_offline_edition_from_file(offline_site, page, lang):   # noqa: F811
+    base = offline_site / _prefix(lang)
+    page.goto((base / f"{PAGE}.html").as_uri())
+    page.wait_for_selector("button.hb-toggle")
+    toggle = page.get_by_role("button", name=NAMES[lang]["toggle"], exact=True)
+    toggle.click()
+    n = page.locator("article h2[data-difficulty]").count()
+    assert _state(page) == [False] * n
+    page.locator("button.hb-reveal").first.press("Enter")
+    assert _state(page) == [True] + [False] * (n - 1)
+    page.goto((base / f"{OTHER}.html").as_uri())                   # remembered across file:// pages
+    page.wait_for_selector("button.hb-toggle")
+    assert page.locator("button.hb-toggle").get_attribute("aria-pressed") == "true"
+    assert not any(_state(page))
+    page.locator("button.hb-toggle").click()
+    assert all(_state(page))

@@ -47,6 +47,7 @@
       used: "用时 {used} / {limit}", notes: "你的回答", noNotes: "（没有写）",
       gradeThis: "自评", graded: "已记入复习计划：{grade}", again2: "再来一轮",
       units: { min: "{n} 分钟", hour: "{n} 小时", day: "{n} 天", year: "{n} 年" },
+      storageError: "浏览器不允许本页保存进度（localStorage 不可用），关掉页面后进度会丢失。",
       locale: "zh-CN",
     },
     en: {
@@ -80,6 +81,7 @@
       used: "Took {used} of {limit}", notes: "Your answer", noNotes: "(nothing written)",
       gradeThis: "Grade yourself", graded: "Added to your schedule: {grade}", again2: "Another round",
       units: { min: "{n} min", hour: "{n} h", day: "{n} days", year: "{n} years" },
+      storageError: "This browser does not let the page save progress (localStorage is unavailable); it will be lost when you leave.",
       locale: "en-GB",
     },
   };
@@ -128,7 +130,9 @@
     return emptyState();
   }
   let state = load();
-  const save = () => localStorage.setItem(KEY, JSON.stringify(state));
+  function save() {
+    try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (err) { status.textContent = T.storageError; }
+  }
   const chapterTitle = Object.fromEntries(DATA.chapters.map((c) => [c.slug, c.title]));
   const allTags = [...new Set(DATA.questions.flatMap((q) => q.tags))].sort((a, b) => a.localeCompare(b, T.locale));
   function filters() {
@@ -478,7 +482,7 @@
         review(item.q.id, r);
         item.graded = r;
         gradeSlot.replaceChildren(h("p", { class: "hb-practice__graded", text: fill(T.graded, { grade: T.grades[r] }) }));
-        renderScope();
+        if (current && current.id === item.q.id) { current = null; renderAll(); } else renderScope();
       };
       gradeSlot.append(h("p", { class: "hb-practice__label", text: T.gradeThis }), gradeButtons(onGrade, item.q));
       list.append(h("li", { "data-question": item.q.id },

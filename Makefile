@@ -55,7 +55,7 @@ pdf: sysdeps install                 ## handbook-zh.pdf and handbook-en.pdf
 anki: install                        ## Anki decks handbook-{zh,en}.apkg and handbook-{zh,en}.csv/.tsv (links from SITE_URL)
 	$(PY) tools/anki.py
 
-vendor:                              ## refresh the self-hosted KaTeX and mermaid from npm (package.json)
+vendor:                              ## refresh the self-hosted KaTeX, mermaid and ts-fsrs from npm (package.json)
 	npm ci --ignore-scripts
 	rm -rf docs/assets/vendor/katex docs/assets/vendor/mermaid docs/assets/vendor/iframe-worker
 	mkdir -p docs/assets/vendor/katex docs/assets/vendor/mermaid
@@ -66,6 +66,9 @@ vendor:                              ## refresh the self-hosted KaTeX and mermai
 	mkdir -p docs/assets/vendor/iframe-worker
 	cp node_modules/iframe-worker/shim/index.js docs/assets/vendor/iframe-worker/shim.js
 	cp node_modules/iframe-worker/LICENSE docs/assets/vendor/iframe-worker/
+	rm -rf docs/assets/vendor/ts-fsrs && mkdir -p docs/assets/vendor/ts-fsrs
+	sed '/^\/\/# sourceMappingURL=/d' node_modules/ts-fsrs/dist/index.umd.js > docs/assets/vendor/ts-fsrs/ts-fsrs.umd.js
+	cp node_modules/ts-fsrs/LICENSE docs/assets/vendor/ts-fsrs/
 
 clean:
 	rm -rf site build .cache .pytest_cache handbook-*.pdf handbook-offline.zip handbook-*.apkg handbook-*.csv handbook-*.tsv

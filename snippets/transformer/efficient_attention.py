@@ -74,6 +74,19 @@ def merge_states(outs: list[torch.Tensor], lses: list[torch.Tensor]) -> tuple[to
 # --8<-- [end:merge_states]
 
 
+# --8<-- [start:long_context_memory]
+def decode_state_bytes(seq: int, layers: list[str], kv_heads: int = 8, head_dim: int = 128,
+                       window: int = 4096, state_heads: int = 32, bytes_per: int = 2) -> int:
+    """Per-sequence memory a decoder keeps while generating, summed over layers.
+    'full': K and V for every past token; 'window': K and V for the last `window` tokens;
+    'linear': a fixed d_k x d_v state per head (normaliser ignored), independent of seq."""
+    per_tok = 2 * kv_heads * head_dim * bytes_per
+    cost = {"full": seq * per_tok, "window": min(seq, window) * per_tok,
+            "linear": state_heads * head_dim * head_dim * bytes_per}
+    return sum(cost[kind] for kind in layers)
+# --8<-- [end:long_context_memory]
+
+
 # --8<-- [start:flash]
 def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_q: int = 16, block_k: int = 16,
                     causal: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,3 +166,7 @@ if __name__ == "__main__":
     ref = torch.nn.functional.scaled_dot_product_attention(qd[None], kd[None], vd[None])[0]
     print(f"split-K decode over 8192 keys in 3 uneven splits, max |diff| vs SDPA: {(merged - ref).abs().max():.2e}")
     print(f"a full 8192 x 8192 fp16 score matrix per head is {8192 * 8192 * 2 / 2**20:.0f} MiB of HBM traffic avoided")
+    for name, layers in (("full x32", ["full"] * 32), ("window-4096 x32", ["window"] * 32),
+                         ("linear x32", ["linear"] * 32), ("3 linear : 1 full", ["linear"] * 24 + ["full"] * 8),
+                         ("7 linear : 1 full", ["linear"] * 28 + ["full"] * 4)):
+        print(f"128K tokens, {name:18s}: {decode_state_bytes(131072, layers) / 2**30:7.3f} GiB per sequence")

@@ -114,3 +114,16 @@ def test_fully_masked_split_and_row_give_no_nan():
     # the naive rescale without the guard is exactly the NaN the guard prevents
     m = torch.tensor(float("-inf"))
     assert torch.isnan(torch.exp(m - m))
+
+
+def test_long_context_memory_by_hand():
+    gib, mib = 2**30, 2**20
+    n = 131072
+    # Llama-3-8B-like layer: 2 * 8 * 128 * 2 bytes = 4 KiB per token per layer; 32 layers = 128 KiB/token
+    assert ea.decode_state_bytes(n, ["full"] * 32) == 16 * gib
+    assert ea.decode_state_bytes(n, ["window"] * 32) == 512 * mib               # 4096 tokens, 32x less
+    assert ea.decode_state_bytes(1000, ["window"]) == ea.decode_state_bytes(1000, ["full"])  # below window
+    lin = ea.decode_state_bytes(n, ["linear"])                                  # 32 * 128 * 128 * 2 = 1 MiB
+    assert lin == mib and ea.decode_state_bytes(10 * n, ["linear"]) == lin     # independent of length
+    assert ea.decode_state_bytes(n, ["linear"] * 24 + ["full"] * 8) == 4 * gib + 24 * mib
+    assert ea.decode_state_bytes(n, ["linear"] * 28 + ["full"] * 4) == 2 * gib + 28 * mib

@@ -58,6 +58,26 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float = 1.0,
 # --8<-- [end:gae]
 
 
+# --8<-- [start:gae_diagnostics]
+def terminal_reward_weight(T: int, t: int, gamma: float = 1.0, lam: float = 0.95) -> float:
+    """dA_t / dr_{T-1}: how much of a reward given only at the last token reaches token t's advantage
+    directly, (gamma * lam)^(T-1-t). The rest of A_t comes from the critic's V estimates."""
+    return (gamma * lam) ** (T - 1 - t)
+
+
+def explained_variance(values: torch.Tensor, returns: torch.Tensor) -> float:
+    """1 - Var(returns - values) / Var(returns): 1 = perfect critic, 0 = no better than a constant,
+    < 0 = worse than predicting the mean. Log it every PPO iteration."""
+    return float(1 - (returns - values).var(unbiased=False) / returns.var(unbiased=False))
+
+
+def critic_training_gb(n_params: float, bytes_per_param: float = 16.0) -> float:
+    """Training state of the critic with mixed-precision Adam: bf16 weights (2) + bf16 grads (2)
+    + fp32 master weights (4) + Adam m and v (8) = 16 bytes per parameter. GRPO saves all of it."""
+    return n_params * bytes_per_param / 1e9
+# --8<-- [end:gae_diagnostics]
+
+
 # --8<-- [start:clip]
 def ppo_clip_loss(logp_new: torch.Tensor, logp_old: torch.Tensor, advantages: torch.Tensor,
                   clip_eps: float = 0.2) -> torch.Tensor:
@@ -93,3 +113,6 @@ if __name__ == "__main__":
     est = kl_estimators(p.log_prob(x), q.log_prob(x))
     print(f"true KL {torch.distributions.kl_divergence(p, q).item():.4f}; "
           + ", ".join(f"{k} mean {v.mean().item():.4f} std {v.std().item():.3f}" for k, v in est.items()))
+    print(f"reward at the end of a 500-token answer reaches token 0 with weight "
+          f"{terminal_reward_weight(500, 0):.1e} (lambda 0.95) vs {terminal_reward_weight(500, 0, lam=1.0):.0f} (lambda 1)")
+    print(f"7B critic training state: {critic_training_gb(7e9):.0f} GB")

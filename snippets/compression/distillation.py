@@ -46,6 +46,17 @@ def token_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, ma
 # --8<-- [end:token_kd]
 
 
+# --8<-- [start:distill_cost]
+def distill_flops_per_token(n_teacher: float, n_student: float, on_policy: bool) -> float:
+    """Training FLOPs per response token (2N per forward token, 6N per trained token).
+    Offline (teacher outputs/logits precomputed once and reused): student forward + backward = 6 N_s.
+    On-policy (GKD / MiniLLM style): + the student generates the token (2 N_s, memory-bound decode)
+    + the teacher scores it (2 N_t), every step, because the samples change as the student changes."""
+    train = 6 * n_student
+    return train + (2 * n_student + 2 * n_teacher if on_policy else 0.0)
+# --8<-- [end:distill_cost]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     s, te = torch.randn(8, 10, requires_grad=True), torch.randn(8, 10) * 3
@@ -64,3 +75,6 @@ if __name__ == "__main__":
     m = torch.ones(1, 1)
     for name, q in (("cover both", cover), ("one mode", one_mode)):
         print(f"{name:10}: forward KL {token_kd_loss(q, p, m).item():.3f}, reverse KL {token_kd_loss(q, p, m, reverse=True).item():.3f}")
+    on, off = distill_flops_per_token(70e9, 8e9, True), distill_flops_per_token(70e9, 8e9, False)
+    print(f"70B teacher -> 8B student: on-policy {on / 1e9:.0f} GFLOP/token vs offline {off / 1e9:.0f} "
+          f"({on / off:.2f}x), before counting that sampling is memory-bound")

@@ -93,6 +93,40 @@ def synthetic_llm_activations(tokens: int = 256, d: int = 512, n_outliers: int =
     return x
 
 
+# --8<-- [start:deploy_cost]
+def bits_per_weight(bits: int, group_size: int | None = None, scale_bits: int = 16, zero_bits: int = 0) -> float:
+    """Stored bits per weight including group metadata: each group of `group_size` weights shares one
+    scale (and optionally one zero point). INT4, g128, fp16 scale + fp16 zero -> 4 + 32/128 = 4.25."""
+    return bits + ((scale_bits + zero_bits) / group_size if group_size else 0.0)
+
+
+def weight_gb(n_params: float, bpw: float) -> float:
+    """Weight memory in GB (1e9 bytes)."""
+    return n_params * bpw / 8 / 1e9
+
+
+def gpus_needed(total_gb: float, gpu_gb: float = 80.0, usable: float = 1.0) -> int:
+    """Smallest number of GPUs whose usable memory holds `total_gb` (weights only, no KV cache)."""
+    return int(-(-total_gb // (gpu_gb * usable)))
+
+
+def decode_ms_floor(weight_gb_total: float, bandwidth_tb_s: float) -> float:
+    """Batch-1 decode is memory-bound: every token streams all weights once, so
+    time/token >= bytes / bandwidth. This is why weight-only INT4 speeds up decode."""
+    return weight_gb_total / (bandwidth_tb_s * 1e3) * 1e3
+
+
+def quant_drift(logits_ref: torch.Tensor, logits_q: torch.Tensor) -> tuple[float, float]:
+    """Cheap accuracy-loss alarm before running task evals: mean KL(p_ref || p_quant) per token and the
+    top-1 agreement between the FP16 and the quantized model on the same in-domain prompts.
+    logits: (tokens, vocab)."""
+    logp, logq = logits_ref.log_softmax(-1), logits_q.log_softmax(-1)
+    kl = (logp.exp() * (logp - logq)).sum(-1).mean()
+    agree = (logits_ref.argmax(-1) == logits_q.argmax(-1)).float().mean()
+    return float(kl), float(agree)
+# --8<-- [end:deploy_cost]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     x = synthetic_llm_activations()
@@ -108,3 +142,8 @@ if __name__ == "__main__":
     xc = torch.randn(512, 128) @ torch.randn(128, 128) * 0.3              # correlated calibration inputs
     err = lambda q: float((xc @ wl.T - xc @ q.T).pow(2).mean())             # noqa: E731
     print(f"INT4 layer output MSE: RTN {err(rtn_quantize(wl)):.3f} vs GPTQ {err(gptq_quantize(wl, xc)):.3f}")
+    for name, bpw in (("FP16", 16.0), ("INT8", 8.0), ("INT4 g128", bits_per_weight(4, 128, 16, 16)),
+                      ("INT3 per-row", 3.0)):
+        gb = weight_gb(175e9, bpw)
+        print(f"175B {name:12s} {gb:6.1f} GB -> {gpus_needed(gb)} x 80 GB GPUs; "
+              f"70B decode floor on 3.35 TB/s: {decode_ms_floor(weight_gb(70e9, bpw), 3.35):5.1f} ms/token")

@@ -56,6 +56,39 @@ def wanda_mask(w: torch.Tensor, x: torch.Tensor, amount: float) -> torch.Tensor:
 # --8<-- [end:wanda]
 
 
+# --8<-- [start:two_four_cost]
+def pack_2_4(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Compress a 2:4-sparse weight (out, in) the way sparse tensor cores store it: the 2 kept values of
+    every group of 4 -> values (out, in/2), and each value's position 0..3 inside its group -> idx
+    (out, in/2), which costs 2 bits per kept value."""
+    out_f, in_f = w.shape
+    groups = w.reshape(out_f, in_f // 4, 4)
+    idx = torch.topk(groups.abs(), 2, dim=-1).indices.sort(dim=-1).values    # (out, in/4, 2)
+    vals = torch.gather(groups, -1, idx)
+    return vals.reshape(out_f, in_f // 2), idx.reshape(out_f, in_f // 2).to(torch.uint8)
+
+
+def unpack_2_4(vals: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Inverse of pack_2_4: scatter the kept values back into a dense (out, in) matrix."""
+    out_f, half = vals.shape
+    dense = torch.zeros(out_f, half // 2, 4, dtype=vals.dtype)
+    dense.scatter_(-1, idx.long().reshape(out_f, half // 2, 2), vals.reshape(out_f, half // 2, 2))
+    return dense.reshape(out_f, half * 2)
+
+
+def two_four_size_ratio(value_bits: int, index_bits: int = 2) -> float:
+    """Compressed 2:4 size / dense size: half the values survive, each with a 2-bit position index.
+    16-bit weights: (8 + 1) / 16 = 0.5625, i.e. 1.78x smaller, not 2x."""
+    return (0.5 * value_bits + 0.5 * index_bits) / value_bits
+
+
+def amdahl_speedup(fraction: float, kernel_speedup: float) -> float:
+    """End-to-end speed-up when only `fraction` of the time (the sparsified GEMMs) runs
+    `kernel_speedup` times faster: 1 / ((1 - f) + f / s)."""
+    return 1.0 / ((1.0 - fraction) + fraction / kernel_speedup)
+# --8<-- [end:two_four_cost]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     w = torch.randn(64, 128)
@@ -65,3 +98,8 @@ if __name__ == "__main__":
     print(f"50% sparsity, relative output error: magnitude {rel(magnitude_mask(w, 0.5)):.3f}, "
           f"Wanda {rel(wanda_mask(w, x, 0.5)):.3f}, 2:4 {rel(n_m_mask(w)):.3f}, rows {rel(row_mask(w, 0.5)):.3f}")
     print("2:4 mask of the first 8 weights of row 0:", n_m_mask(w)[0, :8].int().tolist())
+    vals, idx = pack_2_4(w * n_m_mask(w))
+    print(f"2:4 packed: values {tuple(vals.shape)}, indices {tuple(idx.shape)}; "
+          f"fp16 size ratio {two_four_size_ratio(16):.4f}, int8 {two_four_size_ratio(8):.3f}")
+    for f, s in ((0.6, 2.0), (0.6, 1.3), (0.9, 1.3)):
+        print(f"GEMM share {f:.0%}, GEMM speed-up {s}x -> end-to-end {amdahl_speedup(f, s):.2f}x")

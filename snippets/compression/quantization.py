@@ -86,6 +86,21 @@ def fp8_roundtrip(x: torch.Tensor, fmt: str = "e4m3") -> torch.Tensor:
 # --8<-- [end:fp8]
 
 
+# --8<-- [start:kv_quant_cost]
+def kv_bytes_per_token(layers: int, kv_heads: int, head_dim: int, bits: int,
+                       group_size: int | None = None, meta_bits: int = 32) -> float:
+    """KV-cache bytes per token: K and V for every layer and KV head. Low-bit formats also store
+    per-group metadata (`meta_bits`, e.g. fp16 scale + fp16 zero = 32 bits) per `group_size` values."""
+    per_value = bits + (meta_bits / group_size if group_size else 0.0)
+    return 2 * layers * kv_heads * head_dim * per_value / 8
+
+
+def sequences_that_fit(kv_budget_gb: float, bytes_per_token: float, context: int) -> int:
+    """How many sequences of `context` tokens fit in the KV budget (GB = 1e9 bytes)."""
+    return int(kv_budget_gb * 1e9 // (bytes_per_token * context))
+# --8<-- [end:kv_quant_cost]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     # a weight whose output channels have very different ranges
@@ -106,3 +121,7 @@ if __name__ == "__main__":
           f"group-128 MSE {quant_error(w2, group_quantize(w2, 128, 4)):.2e}")
     x = torch.randn(4096)
     print(f"FP8 E4M3 MSE {quant_error(x, fp8_roundtrip(x, 'e4m3')):.2e}  E5M2 MSE {quant_error(x, fp8_roundtrip(x, 'e5m2')):.2e}")
+    for name, b, g in (("FP16", 16, None), ("FP8", 8, None), ("INT4 g32", 4, 32), ("INT2 g32", 2, 32)):
+        per_tok = kv_bytes_per_token(32, 8, 128, b, g)                   # Llama-3-8B shape
+        print(f"Llama-3-8B KV {name:9s} {per_tok / 1024:6.1f} KiB/token -> "
+              f"{sequences_that_fit(56, per_tok, 8192)} sequences of 8K in 56 GB")

@@ -105,6 +105,31 @@ def paged_gather(pool: torch.Tensor, block_table: list[int], seq_len: int) -> to
 # --8<-- [end:paged]
 
 
+# --8<-- [start:paged_capacity]
+def wasted_slots(seq_len: int, block_size: int) -> int:
+    """Empty token slots in the last block: blocks * block_size - seq_len, between 0 and block_size - 1."""
+    return blocks_needed(seq_len, block_size) * block_size - seq_len
+
+
+def contiguous_capacity(free_bytes: float, bytes_per_token: float, reserve_len: int) -> int:
+    """Pre-paging allocators reserve max length for every request, however long it really is."""
+    return int(free_bytes // (bytes_per_token * reserve_len))
+
+
+def paged_capacity(free_bytes: float, bytes_per_token: float, lengths: list[int], block_size: int = 16) -> int:
+    """How many of the requests (admitted in order) fit when each takes only ceil(len / block) blocks."""
+    free_blocks = int(free_bytes // (bytes_per_token * block_size))
+    admitted = 0
+    for n in lengths:
+        need = blocks_needed(n, block_size)
+        if need > free_blocks:
+            break
+        free_blocks -= need
+        admitted += 1
+    return admitted
+# --8<-- [end:paged_capacity]
+
+
 @torch.no_grad()
 def generate_greedy(model: TinyDecoder, prompt: torch.Tensor, steps: int, use_cache: bool = True) -> torch.Tensor:
     """Greedy generation, with or without the cache. prompt: (batch, t) -> (batch, t + steps)."""
@@ -130,4 +155,8 @@ if __name__ == "__main__":
     print(f"LLaMA-2-7B (32 layers, 32 KV heads, head_dim 128), fp16, 4096 tokens: {gib:.2f} GiB per sequence")
     print(f"same with 8 KV heads (GQA): {kv_cache_bytes(32, 8, 128, 4096) / 2**30:.2f} GiB")
     print("sequences of 4096 tokens in 40 GiB (MHA):", max_batch_for_memory(40 * 2**30, 32, 32, 128, 4096))
-    print("blocks for 1000 tokens at block size 16:", blocks_needed(1000, 16), "(waste < 16 tokens)")
+    print("blocks for 1000 tokens at block size 16:", blocks_needed(1000, 16),
+          f"(waste {wasted_slots(1000, 16)} slots; the bound is 15)")
+    per_tok = kv_cache_bytes(32, 8, 128, 1)                          # Llama-3-8B: 128 KiB/token
+    print("Llama-3-8B, 56 GB of KV: contiguous 4K reservations ->", contiguous_capacity(56e9, per_tok, 4096),
+          "sequences; paged, 1,000-token sequences ->", paged_capacity(56e9, per_tok, [1000] * 1000, 16))

@@ -97,7 +97,8 @@ def snapkv_keep(attn_obs: torch.Tensor, capacity: int, window: int, kernel: int 
 
 # --8<-- [start:pyramid]
 def pyramid_budgets(avg_budget: int, num_layers: int, beta: int = 20) -> list[int]:
-    """PyramidKV layer budgets: an arithmetic sequence falling with depth whose mean is ~avg_budget.
+    """PyramidKV layer budgets: an arithmetic sequence falling with depth whose mean is ~avg_budget
+    (avg 100, 5 layers -> 195, 148, 101, 54, 7: mean 101, because the step is floored).
 
     Smallest budget = avg/beta (top layer), largest = 2*avg - smallest (bottom layer), as in the
     PyramidKV reference code; integer steps make the total differ slightly from L * avg.

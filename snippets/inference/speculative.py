@@ -55,6 +55,29 @@ def expected_tokens_per_step(alpha: float, gamma: int) -> float:
     return gamma + 1.0 if alpha == 1 else (1 - alpha ** (gamma + 1)) / (1 - alpha)
 # --8<-- [end:expected]
 
+# --8<-- [start:batch_speedup]
+def step_ms(n_tokens: int, params: float, bw_tb_s: float = 3.35, tflops: float = 989.0,
+            bytes_per_param: float = 2.0) -> float:
+    """Roofline time of one target forward over n_tokens (whole batch, all positions): the larger of
+    streaming the weights once and doing 2 * params FLOPs per token. Ignores attention/KV reads."""
+    mem = params * bytes_per_param / (bw_tb_s * 1e12)
+    compute = 2 * params * n_tokens / (tflops * 1e12)
+    return 1e3 * max(mem, compute)
+
+
+def spec_speedup(alpha: float, gamma: int, batch: int, params: float, draft_cost: float = 0.05,
+                 **hw: float) -> float:
+    """Speed-up of speculative decoding over plain decoding at a given batch size.
+    Plain: 1 token per sequence per step(batch). Speculative: expected_tokens_per_step per round, and a
+    round costs one verify pass over batch * (gamma + 1) tokens plus gamma draft steps, each
+    `draft_cost` times a plain target step. At batch 1 this is Leviathan et al.'s
+    (1 - alpha^(gamma+1)) / ((1 - alpha)(gamma * c + 1)); at large batch verify becomes compute-bound."""
+    base = step_ms(batch, params, **hw)
+    rnd = step_ms(batch * (gamma + 1), params, **hw) + gamma * draft_cost * base
+    return expected_tokens_per_step(alpha, gamma) * base / rnd
+# --8<-- [end:batch_speedup]
+
+
 # --8<-- [start:mtp_accept]
 def expected_tokens_chain(accept: Sequence[float]) -> float:
     """Expected tokens per target pass when draft token k is accepted with probability accept[k-1]
@@ -114,3 +137,5 @@ if __name__ == "__main__":
     for acc in ([0.85], [0.9], [0.85, 0.7], [0.85, 0.7, 0.6]):
         print(f"MTP draft acceptance {acc}: {expected_tokens_chain(acc):.3f} tokens per target pass "
               f"(simulated {simulate_chain(acc, 100_000, g):.3f})")
+    for b in (1, 16, 64, 256):
+        print(f"8B target, alpha 0.8, gamma 4, batch {b:3d}: speed-up {spec_speedup(0.8, 4, b, 8e9):.2f}x")

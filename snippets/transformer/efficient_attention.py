@@ -49,6 +49,44 @@ def online_softmax(x: torch.Tensor, block: int) -> torch.Tensor:
 # --8<-- [end:online_softmax]
 
 
+# --8<-- [start:merge_states]
+def partial_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                      mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention over one KV split, returned as (normalised output, log-sum-exp of the scores).
+    q: (..., n_q, d); k, v: (..., n_k, d); mask: bool (n_q, n_k), True = may attend.
+    A query with every key of this split masked gets lse = -inf and output 0 (no NaN)."""
+    s = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf"))
+    lse = torch.logsumexp(s, dim=-1)                                     # -inf for a fully masked row
+    safe = torch.where(torch.isinf(lse), torch.zeros_like(lse), lse)     # guard: never -inf - (-inf)
+    p = torch.exp(s - safe[..., None])                                   # exp(-inf) = 0 on masked keys
+    return p @ v, lse
+
+
+def merge_states(outs: list[torch.Tensor], lses: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Combine split-K partial results (FlashDecoding / ring attention): with L = logsumexp_i(lse_i),
+    O = sum_i exp(lse_i - L) * O_i. Exact, order-independent; splits with lse = -inf get weight 0."""
+    lse = torch.logsumexp(torch.stack(lses), dim=0)
+    safe = torch.where(torch.isinf(lse), torch.zeros_like(lse), lse)
+    out = sum(torch.exp(l - safe)[..., None] * o for o, l in zip(outs, lses))
+    return out, lse
+# --8<-- [end:merge_states]
+
+
+# --8<-- [start:long_context_memory]
+def decode_state_bytes(seq: int, layers: list[str], kv_heads: int = 8, head_dim: int = 128,
+                       window: int = 4096, state_heads: int = 32, bytes_per: int = 2) -> int:
+    """Per-sequence memory a decoder keeps while generating, summed over layers.
+    'full': K and V for every past token; 'window': K and V for the last `window` tokens;
+    'linear': a fixed d_k x d_v state per head (normaliser ignored), independent of seq."""
+    per_tok = 2 * kv_heads * head_dim * bytes_per
+    cost = {"full": seq * per_tok, "window": min(seq, window) * per_tok,
+            "linear": state_heads * head_dim * head_dim * bytes_per}
+    return sum(cost[kind] for kind in layers)
+# --8<-- [end:long_context_memory]
+
+
 # --8<-- [start:flash]
 def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_q: int = 16, block_k: int = 16,
                     causal: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,3 +160,13 @@ if __name__ == "__main__":
         print(f"tiles {bq:2d}x{bk:2d}: max |tiled - SDPA| = {(out - ref).abs().max():.2e}")
     c = attention_flops(seq=4096, d_model=4096, n_heads=32, n_kv_heads=32, head_dim=128)
     print({name: f"{val / 1e9:.1f} GFLOP" for name, val in c.items()}, "(LLaMA-2-7B layer, 4k tokens)")
+    qd, kd, vd = torch.randn(1, 64), torch.randn(8192, 64), torch.randn(8192, 64)
+    parts = [partial_attention(qd, kd[a:b], vd[a:b]) for a, b in ((0, 3000), (3000, 5000), (5000, 8192))]
+    merged, _ = merge_states([o for o, _ in parts], [l for _, l in parts])
+    ref = torch.nn.functional.scaled_dot_product_attention(qd[None], kd[None], vd[None])[0]
+    print(f"split-K decode over 8192 keys in 3 uneven splits, max |diff| vs SDPA: {(merged - ref).abs().max():.2e}")
+    print(f"a full 8192 x 8192 fp16 score matrix per head is {8192 * 8192 * 2 / 2**20:.0f} MiB of HBM traffic avoided")
+    for name, layers in (("full x32", ["full"] * 32), ("window-4096 x32", ["window"] * 32),
+                         ("linear x32", ["linear"] * 32), ("3 linear : 1 full", ["linear"] * 24 + ["full"] * 8),
+                         ("7 linear : 1 full", ["linear"] * 28 + ["full"] * 4)):
+        print(f"128K tokens, {name:18s}: {decode_state_bytes(131072, layers) / 2**30:7.3f} GiB per sequence")

@@ -82,3 +82,30 @@ def test_kl_estimators_unbiasedness_against_closed_form():
     torch.testing.assert_close((probs * est["k3"]).sum(), exact)
     assert (est["k3"] >= 0).all() and (est["k2"] >= 0).all()
     assert (est["k1"] < 0).any()          # k1 can be negative per sample
+
+
+def test_terminal_reward_weight_equals_autograd_derivative_of_gae():
+    T = 12
+    rewards = torch.zeros(T, dtype=torch.float64, requires_grad=True)
+    values = torch.linspace(0.1, 0.9, T, dtype=torch.float64)
+    for gamma, lam in ((1.0, 0.95), (0.99, 0.9), (1.0, 1.0)):
+        adv, _ = ppo.gae(rewards, values, gamma=gamma, lam=lam)
+        for t in (0, 5, T - 1):
+            (g,) = torch.autograd.grad(adv[t], rewards, retain_graph=True)
+            assert abs(float(g[T - 1]) - ppo.terminal_reward_weight(T, t, gamma, lam)) < 1e-12
+    # 500 tokens, lambda 0.95: 0.95^499 = exp(499 ln 0.95) = exp(-25.6) ~ 7.7e-12
+    assert 7e-12 < ppo.terminal_reward_weight(500, 0) < 8e-12
+
+
+def test_explained_variance_matches_sklearn():
+    from sklearn.metrics import explained_variance_score
+    torch.manual_seed(9)
+    ret = torch.randn(200, dtype=torch.float64)
+    for v in (ret + 0.3 * torch.randn(200, dtype=torch.float64), torch.zeros(200, dtype=torch.float64),
+              -ret):
+        assert abs(ppo.explained_variance(v, ret) - explained_variance_score(ret.numpy(), v.numpy())) < 1e-12
+    assert ppo.explained_variance(ret, ret) == 1.0
+
+
+def test_critic_memory_by_hand():
+    assert ppo.critic_training_gb(7e9) == 112.0                      # 7e9 * 16 bytes

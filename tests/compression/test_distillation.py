@@ -59,3 +59,30 @@ def test_kl_hand_example():
     expected = 0.5 * math.log(2) + 0.5 * math.log(2 / 3)
     assert math.isclose(kd.token_kd_loss(s, t, torch.ones(1, 1)).item(), expected, rel_tol=1e-6)
     assert kd.token_kd_loss(t, t, torch.ones(1, 1)).abs().item() < 1e-7
+
+
+def test_bimodal_toy_numbers_by_plain_math():
+    # teacher logits [5, 5, -5, -5]; student A [2, 2, 1, 1] covers both modes; student B [5, -5, -5, -5]
+    def sm(z):
+        e = [math.exp(x) for x in z]
+        return [x / sum(e) for x in e]
+
+    def kl(a, b):
+        return sum(x * math.log(x / y) for x, y in zip(a, b))
+
+    p, a, b = sm([5, 5, -5, -5]), sm([2, 2, 1, 1]), sm([5, -5, -5, -5])
+    one = torch.ones(1, 1)
+    lt = lambda z: torch.tensor([[z]], dtype=torch.float64)              # noqa: E731
+    for q_logits, q in (([2, 2, 1, 1], a), ([5, -5, -5, -5], b)):
+        fwd = kd.token_kd_loss(lt(q_logits), lt([5, 5, -5, -5]), one).item()
+        rev = kd.token_kd_loss(lt(q_logits), lt([5, 5, -5, -5]), one, reverse=True).item()
+        assert math.isclose(fwd, kl(p, q), rel_tol=1e-9) and math.isclose(rev, kl(q, p), rel_tol=1e-9)
+    assert round(kl(p, a), 2) == 0.31 and round(kl(p, b), 1) == 4.3      # forward KL punishes B
+    assert round(kl(a, p), 1) == 2.1 and round(kl(b, p), 2) == 0.69      # reverse KL punishes A
+
+
+def test_distill_cost_by_hand():
+    assert kd.distill_flops_per_token(70e9, 8e9, False) == 48e9          # 6 * 8e9
+    assert kd.distill_flops_per_token(70e9, 8e9, True) == 204e9          # 48 + 16 + 140
+    # same-size teacher: (6 + 2 + 2) / 6
+    assert math.isclose(kd.distill_flops_per_token(8e9, 8e9, True) / kd.distill_flops_per_token(8e9, 8e9, False), 10 / 6)

@@ -83,3 +83,30 @@ def test_gptq_on_grid_and_better_than_rtn_on_correlated_inputs():
         assert k.abs().max() <= 7 + 1e-9
         err = lambda qq: (x @ w.T - x @ qq.T).pow(2).mean()                 # noqa: E731
         assert err(q) < 0.8 * err(lq.rtn_quantize(w, bits=4))
+
+
+def test_deploy_cost_by_hand():
+    assert lq.bits_per_weight(4, 128, 16, 16) == 4.25          # 4 + 32/128
+    assert lq.bits_per_weight(4, 128, 16) == 4.125             # scale only (symmetric)
+    assert lq.bits_per_weight(3) == 3.0
+    assert lq.weight_gb(175e9, 16) == 350.0                      # GPT-3/OPT-175B in FP16
+    assert lq.weight_gb(175e9, 8) == 175.0
+    assert abs(lq.weight_gb(175e9, 3) - 65.625) < 1e-9           # 3-bit fits one 80 GB GPU
+    assert [lq.gpus_needed(g) for g in (350.0, 175.0, 65.625)] == [5, 3, 1]
+    assert lq.gpus_needed(80.0) == 1 and lq.gpus_needed(80.1) == 2   # boundary
+    # 70B FP16 = 140 GB over 3.35 TB/s = 41.79 ms; INT4 g128 = 37.19 GB -> 11.10 ms
+    assert abs(lq.decode_ms_floor(140.0, 3.35) - 140 / 3.35) < 1e-9
+    assert abs(lq.decode_ms_floor(lq.weight_gb(70e9, 4.25), 3.35) - 37.1875 / 3.35) < 1e-9
+
+
+def test_quant_drift_matches_torch_kl_div():
+    torch.manual_seed(7)
+    ref = torch.randn(50, 32)
+    q = ref + 0.3 * torch.randn(50, 32)
+    kl, agree = lq.quant_drift(ref, q)
+    oracle = torch.nn.functional.kl_div(q.log_softmax(-1), ref.log_softmax(-1), log_target=True,
+                                        reduction="batchmean")
+    assert abs(kl - float(oracle)) < 1e-6
+    assert agree == float((ref.argmax(-1) == q.argmax(-1)).float().mean())
+    assert lq.quant_drift(ref, ref) == (0.0, 1.0)                # identical model: no drift
+    assert lq.quant_drift(ref, ref + 5.0)[0] < 1e-6              # softmax is shift-invariant

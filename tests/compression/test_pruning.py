@@ -63,3 +63,24 @@ def test_wanda_beats_magnitude_when_inputs_have_different_scales():
     y = x @ w.T
     err = lambda m: ((x @ (w * m).T) - y).norm() / y.norm()          # noqa: E731
     assert err(pr.wanda_mask(w, x, 0.5)) < err(pr.magnitude_mask(w, 0.5))
+
+
+def test_pack_2_4_roundtrip_and_bit_count():
+    torch.manual_seed(5)
+    w = torch.randn(16, 32)
+    sparse = w * pr.n_m_mask(w)
+    vals, idx = pr.pack_2_4(sparse)
+    assert vals.shape == (16, 16) and int(idx.max()) <= 3
+    torch.testing.assert_close(pr.unpack_2_4(vals, idx), sparse)          # lossless for a 2:4 matrix
+    dense_bits = sparse.numel() * 16
+    packed_bits = vals.numel() * 16 + idx.numel() * 2                      # 2-bit index per kept value
+    assert packed_bits / dense_bits == pr.two_four_size_ratio(16) == 9 / 16
+
+
+def test_size_ratio_and_amdahl_by_hand():
+    assert pr.two_four_size_ratio(8) == 5 / 8                              # (4 + 1) / 8
+    # 60% of time in GEMMs that run 2x faster: 1 / (0.4 + 0.3) = 1/0.7
+    assert abs(pr.amdahl_speedup(0.6, 2.0) - 1 / 0.7) < 1e-12
+    assert pr.amdahl_speedup(0.6, 1.0) == 1.0                              # no kernel gain, no gain
+    assert abs(pr.amdahl_speedup(1.0, 1.3) - 1.3) < 1e-12                  # everything sped up
+    assert pr.amdahl_speedup(0.6, 1e9) < 2.5 + 1e-6                        # bound 1 / (1 - f)

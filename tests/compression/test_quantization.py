@@ -81,3 +81,17 @@ def test_fp8_limits_and_relative_error():
         normal = x.abs() > x.abs().max() / 2**6                   # away from the subnormal range
         rel = ((y - x).abs() / x.abs())[normal]
         assert rel.max() <= 2.0 ** -(mant + 1) + 1e-6           # half an ulp: 2^-(m+1)
+
+
+def test_kv_quant_cost_by_hand():
+    # Llama-3-8B: 32 layers x 8 KV heads x 128 dims x 2 (K, V) x 2 bytes = 131072 bytes = 128 KiB
+    assert qz.kv_bytes_per_token(32, 8, 128, 16) == 131072
+    assert qz.kv_bytes_per_token(32, 8, 128, 8) == 65536
+    # 65536 values/token; INT4 with an fp16 scale + fp16 zero per 32 values: 4 + 1 = 5 bits/value
+    assert qz.kv_bytes_per_token(32, 8, 128, 4, 32) == 65536 * 5 / 8 == 40960
+    assert qz.kv_bytes_per_token(32, 8, 128, 2, 32) == 65536 * 3 / 8    # 3 bits/value, not 2
+    # 56 GB / (131072 B * 8192) = 56e9 / 1.0737e9 = 52.15 -> 52 sequences; FP8 -> 104
+    assert qz.sequences_that_fit(56, 131072, 8192) == 52
+    assert qz.sequences_that_fit(56, 65536, 8192) == 104
+    assert qz.sequences_that_fit(2.2, 131072, 8192) == 2                 # 2.2 GB holds two 1 GiB (1.074 GB) sequences
+    assert qz.sequences_that_fit(2.1, 131072, 8192) == 1                 # 2.1 GB < 2 x 1.074 GB

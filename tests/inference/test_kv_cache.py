@@ -104,3 +104,20 @@ def test_paged_gather_equals_contiguous_cache():
         chunk = contiguous[logical * block:(logical + 1) * block]
         pool[physical, :chunk.shape[0]] = chunk
     torch.testing.assert_close(kv.paged_gather(pool, table, seq_len), contiguous)
+
+
+def test_wasted_slots_by_hand():
+    assert kv.wasted_slots(1000, 16) == 8                 # 63 blocks * 16 = 1008 slots for 1000 tokens
+    assert kv.wasted_slots(1008, 16) == 0                 # exact fit
+    assert kv.wasted_slots(1009, 16) == 15                # the worst case, block_size - 1
+    assert max(kv.wasted_slots(n, 16) for n in range(1, 200)) == 15
+
+
+def test_paged_vs_contiguous_capacity_llama3_8b():
+    per_tok = 2 * 32 * 8 * 128 * 2                        # 131072 bytes
+    # contiguous: 56e9 / (131072 * 4096) = 104.3 -> 104
+    assert kv.contiguous_capacity(56e9, per_tok, 4096) == 104
+    # paged: 56e9 // (131072 * 16) = 26702 blocks; 1,000 tokens take 63 blocks -> 26702 // 63 = 423
+    assert kv.paged_capacity(56e9, per_tok, [1000] * 1000, 16) == 26702 // 63 == 423
+    # a pool of 10 blocks: 3 + 3 + 3 blocks fit, the 4th request (3 blocks) does not
+    assert kv.paged_capacity(10 * 16 * per_tok, per_tok, [40, 48, 33, 40], 16) == 3

@@ -119,6 +119,7 @@ def test_short_prompt_is_not_compressed():
 def test_pyramid_budgets_hand_arithmetic():
     # avg 100, 5 layers, beta 20: lo = 5, hi = 195, step = 190 // 4 = 47
     assert ev.pyramid_budgets(100, 5, beta=20) == [195, 148, 101, 54, 7]
+    assert sum(ev.pyramid_budgets(100, 5, beta=20)) == 505          # mean 101, not 100: floored step
     b = ev.pyramid_budgets(2048, 32)
     assert all(x > y for x, y in zip(b, b[1:]))
     assert abs(sum(b) - 32 * 2048) <= 32 * 31  # only integer-step rounding
@@ -129,6 +130,6 @@ def test_memory_closed_form():
     full, kept = ev.eviction_saving(131072, 4096, layers=32, kv_heads=8, head_dim=128)
     assert full == 2 * 32 * 8 * 128 * 2 * 131072 == 16 * 2**30
     assert kept == 512 * 2**20
-    # pyramid budgets with the same mean cost (about) the same memory as a uniform budget
+    # pyramid budgets cost exactly the sum of their per-layer tokens (505 here, vs 500 for uniform 100)
     b = ev.pyramid_budgets(100, 5)
     assert ev.kv_cache_bytes(b, 8, 128) == 2 * 8 * 128 * 2 * 505

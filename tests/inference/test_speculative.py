@@ -107,3 +107,26 @@ def test_mtp_chain_simulation_matches_real_rejection_sampling():
     gen = torch.Generator().manual_seed(1)
     lens = [len(sp.speculative_step(target, draft, [0], 2, gen)[0]) for _ in range(6000)]
     assert abs(sum(lens) / len(lens) - sp.expected_tokens_chain([0.7, 0.7])) < 0.04
+
+
+def test_batch1_speedup_equals_leviathan_closed_form():
+    # memory-bound verify: speed-up = (1 - a^(g+1)) / ((1 - a)(g c + 1))   (Leviathan et al. 2023)
+    for a, g, c in ((0.8, 4, 0.05), (0.6, 3, 0.1), (0.9, 6, 0.0)):
+        closed = (1 - a ** (g + 1)) / ((1 - a) * (g * c + 1))
+        assert abs(sp.spec_speedup(a, g, 1, 8e9, draft_cost=c) - closed) < 1e-12
+
+
+def test_roofline_crossover_and_large_batch_slowdown():
+    # 8B in bf16: 16 GB / 3.35 TB/s = 4.776 ms; 16 GFLOP per token / 989 TFLOPS = 16.18 us per token
+    assert abs(sp.step_ms(1, 8e9) - 16 / 3.35) < 1e-9
+    crossover = (16e9 / 3.35e12) / (16e9 / 989e12)                      # = 989 / 3.35 * ... ~ 295 tokens
+    assert 295 < crossover < 296
+    assert sp.step_ms(295, 8e9) == sp.step_ms(1, 8e9)                   # still memory-bound
+    assert sp.step_ms(300, 8e9) > sp.step_ms(1, 8e9)                    # now compute-bound
+    # gamma 4 -> 5 tokens per sequence: free up to batch 59 (295 tokens), costly beyond
+    assert sp.spec_speedup(0.8, 4, 59, 8e9) == sp.spec_speedup(0.8, 4, 1, 8e9)
+    big = sp.spec_speedup(0.8, 4, 1024, 8e9)
+    # fully compute-bound: E[tokens] / (gamma + 1 + gamma * c) = 3.3616 / 5.2 < 1
+    assert abs(big - sp.expected_tokens_per_step(0.8, 4) / 5.2) < 1e-9 and big < 1
+    speeds = [sp.spec_speedup(0.8, 4, b, 8e9) for b in (1, 64, 128, 256, 1024)]
+    assert all(x >= y for x, y in zip(speeds, speeds[1:]))              # never improves with batch

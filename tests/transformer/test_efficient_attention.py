@@ -82,3 +82,48 @@ def test_linear_attention_recurrence_equals_quadratic_form():
     a = (phi_q @ phi_k.transpose(-2, -1)).tril()
     expected = (a @ v) / (a.sum(-1, keepdim=True) + 1e-6)
     torch.testing.assert_close(ea.causal_linear_attention(q, k, v), expected)
+
+
+def test_split_k_merge_matches_sdpa_any_split_any_order():
+    torch.manual_seed(11)
+    q, k, v = torch.randn(2, 3, 64), torch.randn(2, 100, 64), torch.randn(2, 100, 64)
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    cuts = (0, 1, 37, 38, 100)                                          # includes a 1-key split
+    parts = [ea.partial_attention(q, k[:, a:b], v[:, a:b]) for a, b in zip(cuts, cuts[1:])]
+    out, lse = ea.merge_states([o for o, _ in parts], [l for _, l in parts])
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(lse, torch.logsumexp(q @ k.transpose(-2, -1) / 8.0, -1))
+    rev, _ = ea.merge_states([o for o, _ in parts][::-1], [l for _, l in parts][::-1])
+    torch.testing.assert_close(rev, ref, atol=1e-5, rtol=1e-5)          # order-independent
+
+
+def test_fully_masked_split_and_row_give_no_nan():
+    torch.manual_seed(12)
+    q, k, v = torch.randn(4, 16), torch.randn(10, 16), torch.randn(10, 16)
+    mask = torch.ones(4, 10, dtype=torch.bool)
+    mask[:, 5:] = False                                                 # the second split is fully masked
+    mask[3] = False                                                     # query 3 sees no key at all
+    a = ea.partial_attention(q, k[:5], v[:5], mask[:, :5])
+    b = ea.partial_attention(q, k[5:], v[5:], mask[:, 5:])
+    assert torch.isinf(b[1]).all() and not torch.isnan(b[0]).any()
+    out, _ = ea.merge_states([a[0], b[0]], [a[1], b[1]])
+    assert not torch.isnan(out).any()
+    ref = torch.nn.functional.scaled_dot_product_attention(q[:3], k[:5], v[:5])
+    torch.testing.assert_close(out[:3], ref, atol=1e-5, rtol=1e-5)
+    assert torch.equal(out[3], torch.zeros(16))                         # defined as 0, not NaN
+    # the naive rescale without the guard is exactly the NaN the guard prevents
+    m = torch.tensor(float("-inf"))
+    assert torch.isnan(torch.exp(m - m))
+
+
+def test_long_context_memory_by_hand():
+    gib, mib = 2**30, 2**20
+    n = 131072
+    # Llama-3-8B-like layer: 2 * 8 * 128 * 2 bytes = 4 KiB per token per layer; 32 layers = 128 KiB/token
+    assert ea.decode_state_bytes(n, ["full"] * 32) == 16 * gib
+    assert ea.decode_state_bytes(n, ["window"] * 32) == 512 * mib               # 4096 tokens, 32x less
+    assert ea.decode_state_bytes(1000, ["window"]) == ea.decode_state_bytes(1000, ["full"])  # below window
+    lin = ea.decode_state_bytes(n, ["linear"])                                  # 32 * 128 * 128 * 2 = 1 MiB
+    assert lin == mib and ea.decode_state_bytes(10 * n, ["linear"]) == lin     # independent of length
+    assert ea.decode_state_bytes(n, ["linear"] * 24 + ["full"] * 8) == 4 * gib + 24 * mib
+    assert ea.decode_state_bytes(n, ["linear"] * 28 + ["full"] * 4) == 2 * gib + 28 * mib

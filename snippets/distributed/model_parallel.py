@@ -116,6 +116,77 @@ def first_order_waste(tau: float, ckpt_cost: float, mtbf: float, restart: float 
 # --8<-- [end:checkpoint_interval]
 
 
+# --8<-- [start:cp_cost]
+def causal_pairs_per_rank(seq: int, cp: int, zigzag: bool) -> list[int]:
+    """Unmasked (query, key) pairs each context-parallel rank computes under a causal mask.
+
+    Contiguous split: rank i holds tokens [i*m, (i+1)*m) with m = seq / cp and does
+    m*m*i + m*(m+1)/2 pairs, so the last rank does about 2*cp - 1 times the first.
+    Zig-zag split (Llama 3): 2*cp chunks of n = seq / (2 cp); rank i holds chunks i and
+    2*cp - 1 - i and does n*n*(2 cp - 1) + n*(n + 1) pairs, the same on every rank."""
+    if zigzag:
+        n = seq // (2 * cp)
+        return [n * n * (2 * cp - 1) + n * (n + 1)] * cp
+    m = seq // cp
+    return [m * m * i + m * (m + 1) // 2 for i in range(cp)]
+
+
+def cp_comm_bytes_per_layer(seq: int, hidden: int, kv_hidden: int, cp: int, tp: int = 1,
+                            scheme: str = "ring", bytes_per_elem: int = 2) -> float:
+    """Bytes one GPU sends in one layer's forward pass (backward roughly doubles it).
+
+    ring / all-gather: every rank needs everyone's K and V, (cp - 1)/cp of 2 * seq * kv_hidden,
+    independent of cp. ulysses: four all-to-alls (Q, K, V in, output back), each moving
+    (cp - 1)/cp of the local tensor, so the volume falls as 1/cp. kv_hidden = KV heads * head dim;
+    tp splits heads, so every tensor is divided by tp."""
+    frac = (cp - 1) / cp
+    if scheme == "ring":
+        return frac * 2 * seq * kv_hidden * bytes_per_elem / tp
+    if scheme == "ulysses":
+        local = seq / cp * (2 * hidden + 2 * kv_hidden)         # Q and output, K and V
+        return frac * local * bytes_per_elem / tp
+    raise ValueError(scheme)
+
+
+def ring_min_chunk(hidden: int, kv_hidden: int, flops_per_s: float, bytes_per_s: float,
+                   bytes_per_elem: int = 2) -> float:
+    """Smallest per-rank chunk (tokens) at which a ring step's compute hides its K/V transfer.
+
+    One step: attention of a chunk of c queries against c keys costs 4 * c^2 * hidden / tp FLOPs,
+    receiving the next chunk's K and V costs 2 * c * kv_hidden * bytes / tp. Equal when
+    c = (kv_hidden / hidden) * (bytes_per_elem / 2) * F / B; tp cancels."""
+    return kv_hidden / hidden * bytes_per_elem / 2 * flops_per_s / bytes_per_s
+# --8<-- [end:cp_cost]
+
+
+# --8<-- [start:plan_3d]
+def plan_3d(n_params: float, layers: int, hidden: int, seq: int, global_batch: int, world: int,
+            tp: int, pp: int, cp: int = 1, micro_batch: int = 1, act_coeff: float = 34.0) -> dict:
+    """Per-GPU memory and per-step traffic of a TP x CP x PP x DP plan for a dense decoder.
+
+    Assumptions: bf16 weights and gradients (2 + 2 bytes/param), fp32 Adam states
+    (12 bytes/param) sharded over the DP x CP ranks (ZeRO-1 / distributed optimizer); TP with
+    sequence parallelism and selective recomputation, act_coeff * s * b * h / tp bytes per layer
+    (Korthikanti et al., 2022; act_coeff = 2 for full recomputation); 1F1B, so the first stage
+    holds min(pp, m) micro-batches of layers / pp layers; global_batch in sequences."""
+    assert world % (tp * pp * cp) == 0 and layers % pp == 0
+    dp = world // (tp * pp * cp)
+    m = global_batch // (micro_batch * dp)                    # micro-batches per pipeline
+    shard = n_params / (tp * pp)                              # parameters held by one GPU
+    states = 4 * shard + 12 * shard / (dp * cp)
+    act_layer = act_coeff * (seq / cp) * micro_batch * hidden / tp
+    acts = act_layer * (layers // pp) * min(pp, m)
+    msg = 2 * (seq / cp) * micro_batch * hidden               # one bf16 activation tensor
+    ring = lambda n: 2 * (n - 1) / n                          # all-reduce cost factor
+    tp_bytes = 4 * ring(tp) * msg * (layers // pp) * m        # 4 all-reduce equivalents/layer
+    pp_bytes = 2 * msg / tp * m if pp > 1 else 0.0            # activation out, gradient back
+    dp_bytes = ring(dp * cp) * 2 * shard                      # reduce-scatter + all-gather, bf16
+    return {"dp": dp, "micro_batches": m, "params_per_gpu": shard, "states": states,
+            "activations": acts, "bubble": pipeline_bubble_fraction(pp, m),
+            "tp_bytes": tp_bytes, "pp_bytes": pp_bytes, "dp_bytes": dp_bytes}
+# --8<-- [end:plan_3d]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     d, f = 16, 64
@@ -140,3 +211,17 @@ if __name__ == "__main__":
         tau = young_interval(delta, m_job)
         print(f"MTBF {m_job:.0f} min, checkpoint {delta:4.1f} min: tau = {tau:5.1f} min "
               f"(Daly {daly_interval(delta, m_job):5.1f}), waste {first_order_waste(tau, delta, m_job):.1%}")
+    # 3D plan: Llama-3-70B shape (70.55B params, 80 layers, h 8192) on 1,024 H100, 8K tokens,
+    # 512 sequences (4.2M tokens) per step: TP 8 in the node, PP 4 across nodes, DP 32
+    plan = plan_3d(70.55e9, 80, 8192, 8192, 512, 1024, tp=8, pp=4)
+    print(f"70B TP8 PP4 DP{plan['dp']}: states {plan['states'] / 1e9:.1f} GB + activations "
+          f"{plan['activations'] / 1e9:.1f} GB per GPU; bubble {plan['bubble']:.1%} (m={plan['micro_batches']}); "
+          f"per step TP {plan['tp_bytes'] / 1e9:.0f} GB, PP {plan['pp_bytes'] / 1e9:.2f} GB, "
+          f"DP {plan['dp_bytes'] / 1e9:.1f} GB")
+    # context parallelism at 128K for the same model: K/V traffic per layer, ring vs Ulysses
+    for scheme in ("ring", "ulysses"):
+        print(f"128K, CP 8, TP 1, {scheme:7s}: {cp_comm_bytes_per_layer(131072, 8192, 1024, 8, 1, scheme) / 1e6:.0f} MB/layer")
+    pairs = causal_pairs_per_rank(131072, 16, zigzag=False)
+    print(f"causal work, CP 16: contiguous last/first = {pairs[-1] / pairs[0]:.1f}x, zig-zag = "
+          f"{max(causal_pairs_per_rank(131072, 16, True)) / min(causal_pairs_per_rank(131072, 16, True)):.1f}x; "
+          f"ring hides its transfer above {ring_min_chunk(8192, 1024, 400e12, 50e9):.0f} tokens per rank")

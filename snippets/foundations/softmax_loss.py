@@ -116,6 +116,33 @@ def bits_per_byte(total_nll_nats: float, text: str) -> float:
 # --8<-- [end:mle]
 
 
+# --8<-- [start:adaptive_cost]
+def zipf_cluster_mass(vocab: int, cutoffs: list[int], s: float = 1.0) -> list[float]:
+    """Share of token occurrences falling in [0, c0), [c0, c1), ..., [c_last, vocab) when the
+    frequency of the rank-r token is proportional to r^(-s) (Zipf)."""
+    w = torch.arange(1, vocab + 1, dtype=torch.float64) ** (-s)
+    edges = [0, *cutoffs, vocab]
+    return [float(w[a:b].sum() / w.sum()) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def adaptive_softmax_flops(d: int, vocab: int, cutoffs: list[int], div_value: float = 4.0,
+                           mass: list[float] | None = None) -> tuple[float, float, float]:
+    """Forward matmul FLOPs per token of the output layer: (full softmax, adaptive softmax
+    expected over targets, adaptive softmax when every cluster is needed, i.e. the full
+    distribution at inference). Head: d -> cutoffs[0] + n_clusters; tail cluster i: d -> h_i ->
+    |V_i| with h_i = d // div_value^(i + 1), as in torch.nn.AdaptiveLogSoftmaxWithLoss."""
+    edges = [*cutoffs, vocab]
+    head = 2 * d * (cutoffs[0] + len(cutoffs))
+    tails = []
+    for i in range(len(cutoffs)):
+        h = int(d // (div_value ** (i + 1)))
+        tails.append(2 * d * h + 2 * h * (edges[i + 1] - edges[i]))
+    mass = mass if mass is not None else zipf_cluster_mass(vocab, cutoffs)
+    expected = head + sum(m * t for m, t in zip(mass[1:], tails))
+    return 2 * d * vocab, expected, head + sum(tails)
+# --8<-- [end:adaptive_cost]
+
+
 if __name__ == "__main__":
     x = torch.tensor([1e4, 1e4 - 1.0, -1e4])
     print("naive softmax  :", naive_softmax(x).tolist())
@@ -139,3 +166,7 @@ if __name__ == "__main__":
     zh = "语言模型就是压缩"                                          # 8 characters, 24 UTF-8 bytes
     print(f"{zh!r} with total NLL 6 nats: {bits_per_byte(6.0, zh):.4f} bits/byte = "
           f"{6.0 / math.log(2) / len(zh):.4f} bits/character")
+    # adaptive softmax on a 152K vocabulary, d = 1024, cutoffs 20K / 60K, Zipf-distributed targets
+    full, exp_cost, all_cost = adaptive_softmax_flops(1024, 152_064, [20_000, 60_000])
+    print(f"output layer per token: full {full / 1e6:.0f} MFLOP, adaptive {exp_cost / 1e6:.1f} "
+          f"(training, {full / exp_cost:.1f}x less), {all_cost / 1e6:.1f} for the full distribution")

@@ -52,6 +52,23 @@ def average_state_dicts(states: list[dict[str, torch.Tensor]],
 # --8<-- [end:weight_average]
 
 
+# --8<-- [start:maml]
+def maml_meta_grad(theta: torch.Tensor, task_loss, alpha: float, first_order: bool = False) -> torch.Tensor:
+    """Meta-gradient of one-step MAML, d/dtheta L(theta - alpha * grad L(theta)).
+
+    Second order keeps the inner gradient in the graph (create_graph=True), so backward runs
+    through it: (I - alpha H) grad L(theta'). First order (FOMAML) drops the Hessian term and
+    returns grad L(theta'), which needs no graph of the inner step."""
+    theta = theta.detach().requires_grad_(True)
+    g = torch.autograd.grad(task_loss(theta), theta, create_graph=not first_order)[0]
+    theta_prime = theta - alpha * g
+    if first_order:
+        tp = theta_prime.detach().requires_grad_(True)
+        return torch.autograd.grad(task_loss(tp), tp)[0]
+    return torch.autograd.grad(task_loss(theta_prime), theta)[0]
+# --8<-- [end:maml]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     logits, y = torch.randn(6, 3), torch.tensor([0, 0, 0, 0, 1, 2])
@@ -64,3 +81,10 @@ if __name__ == "__main__":
         print(f"alpha {a}: mixing", [round(p, 3) for p in temperature_sampling(sizes, a)])
     a, b = {"w": torch.tensor([1.0, 3.0])}, {"w": torch.tensor([3.0, 5.0])}
     print("averaged weights:", average_state_dicts([a, b])["w"].tolist())
+    # MAML on a quadratic task L = 0.5 (t - c)^T A (t - c): second-order vs first-order meta-gradient
+    A = torch.diag(torch.tensor([1.0, 10.0]))
+    c = torch.tensor([1.0, -1.0])
+    loss = lambda t: 0.5 * (t - c) @ A @ (t - c)
+    t0 = torch.zeros(2)
+    print("MAML meta-grad:", maml_meta_grad(t0, loss, 0.05).tolist(),
+          "FOMAML:", maml_meta_grad(t0, loss, 0.05, first_order=True).tolist())

@@ -68,6 +68,26 @@ def adalora_budget(step: int, total_steps: int, b_init: int, b_target: int,
 # --8<-- [end:adalora]
 
 
+# --8<-- [start:adapter_cost]
+def adapter_params(shapes: list[tuple[int, int]], r: int, adalora: bool = False) -> int:
+    """Trainable adapter parameters over weight matrices of shape (d_out, d_in):
+    LoRA r (d_in + d_out) each; AdaLoRA adds its r singular values lambda."""
+    return sum(r * (d_in + d_out) + (r if adalora else 0) for d_out, d_in in shapes)
+
+
+def dora_saved_direction_bytes(shapes: list[tuple[int, int]], bytes_per_elem: int = 2) -> int:
+    """What autograd would keep if ||W0 + BA|| were NOT detached: the full V = W0 + BA of every
+    adapted matrix, i.e. a second copy of the adapted weights."""
+    return sum(d_out * d_in for d_out, d_in in shapes) * bytes_per_elem
+
+
+def adapter_train_bytes(n_params: int, adalora: bool = False) -> int:
+    """fp32 training state per adapter parameter: weight, gradient, AdamW m and v (16 bytes);
+    peft's AdaLoRA RankAllocator adds sensitivity, its EMA and the uncertainty EMA (12 more)."""
+    return n_params * (28 if adalora else 16)
+# --8<-- [end:adapter_cost]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     base = nn.Linear(16, 8)
@@ -80,3 +100,10 @@ if __name__ == "__main__":
     print("orthogonal regularizer of an orthonormal P, Q:",
           round(orthogonal_regularizer(P, P.T.contiguous()).item(), 8))
     print("budget:", [adalora_budget(t, 1000, 96, 48, 100, 200) for t in (0, 100, 300, 500, 800, 999)])
+    # LLaMA-7B-shaped layer (h 4096, FFN 11008), all 7 linear matrices adapted, 32 layers
+    layer = [(4096, 4096)] * 4 + [(11008, 4096)] * 2 + [(4096, 11008)]
+    shapes = layer * 32
+    lora8, ada12 = adapter_params(shapes, 8), adapter_params(shapes, 12, adalora=True)
+    print(f"LoRA r=8: {lora8 / 1e6:.1f}M params, {adapter_train_bytes(lora8) / 1e6:.0f} MB of training state; "
+          f"AdaLoRA init_r=12: {ada12 / 1e6:.1f}M, {adapter_train_bytes(ada12, True) / 1e6:.0f} MB")
+    print(f"DoRA without detaching ||V||: {dora_saved_direction_bytes(shapes) / 1e9:.1f} GB kept for backward")

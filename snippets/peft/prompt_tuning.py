@@ -67,6 +67,20 @@ def prefix_attention(x: torch.Tensor, wq: torch.Tensor, wk: torch.Tensor, wv: to
 # --8<-- [end:prefix_attention]
 
 
+# --8<-- [start:prefix_cost]
+def prefix_kv_bytes(n_virtual: int, n_layers: int, kv_dim: int, batch: int = 1,
+                    bytes_per_elem: int = 2) -> int:
+    """Memory the prefixes add to the KV cache at inference: a key and a value of kv_dim per
+    virtual token, per layer, per sequence (the same as n_virtual extra context tokens)."""
+    return 2 * n_layers * n_virtual * kv_dim * batch * bytes_per_elem
+
+
+def lora_params_qv(n_layers: int, d_model: int, r: int) -> int:
+    """LoRA on W_q and W_v (square d x d), the original LoRA recipe: 2 r (d + d) per layer."""
+    return n_layers * 2 * r * 2 * d_model
+# --8<-- [end:prefix_cost]
+
+
 if __name__ == "__main__":
     d, L = 4096, 32   # a LLaMA-7B-sized model
     print(f"prompt tuning, 20 tokens: {prompt_tuning_params(20, d):,} params")
@@ -77,3 +91,9 @@ if __name__ == "__main__":
     w = [torch.randn(16, 16) / 4 for _ in range(3)]
     out = prefix_attention(x, *w, torch.randn(3, 16), torch.randn(3, 16), n_heads=4)
     print("prefix attention output (batch, heads, seq, head_dim):", tuple(out.shape))
+    # P-tuning v2 on a 24-layer, d=1024 encoder (335M) with 20 prefix tokens; a 7B decoder with 128
+    p = prefix_tuning_params(20, 24, 1024)
+    print(f"P-tuning v2, 24 x 1024, 20 prefixes: {p:,} params ({p / 335e6:.2%} of 335M)")
+    p7 = prefix_tuning_params(128, 32, 4096)
+    print(f"7B (32 x 4096), 128 prefixes: {p7 / 1e6:.1f}M params, KV {prefix_kv_bytes(128, 32, 4096) / 2**20:.0f} MiB "
+          f"per sequence; LoRA r=8 on q,v: {lora_params_qv(32, 4096, 8) / 1e6:.1f}M params, 0 extra at inference")

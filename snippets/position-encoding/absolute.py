@@ -4,6 +4,8 @@ Pages: docs/position-encoding/absolute.{zh,en}.md
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -56,6 +58,21 @@ class LearnedPositionEmbedding(nn.Module):
 # --8<-- [end:learned]
 
 
+# --8<-- [start:dilution]
+def needle_weight(logit_gap: float, n_keys: int) -> float:
+    """Softmax weight on one key whose logit beats n_keys - 1 equal competitors by logit_gap:
+    e^g / (e^g + n - 1). With a fixed gap it falls like 1/n: attention dilutes with length."""
+    return math.exp(logit_gap) / (math.exp(logit_gap) + n_keys - 1)
+
+
+def llama4_query_scale(position: int, floor_scale: int = 8192, attn_scale: float = 0.1) -> float:
+    """Llama 4's inference-time temperature for its NoPE layers (as in Hugging Face transformers):
+    queries are multiplied by 1 + attn_scale * log(1 + floor((pos + 1) / floor_scale)), so logit
+    gaps grow with log(length) and offset the dilution above."""
+    return 1.0 + attn_scale * math.log1p(math.floor((position + 1) / floor_scale))
+# --8<-- [end:dilution]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     attn = nn.MultiheadAttention(16, 2, batch_first=True).eval()
@@ -67,3 +84,8 @@ if __name__ == "__main__":
     pe = sinusoidal_position_encoding(64, 16)
     print("PE[1, :4] =", pe[1, :4].tolist())
     print("dot(PE[10], PE[13]) =", round(float(pe[10] @ pe[13]), 4), " dot(PE[40], PE[43]) =", round(float(pe[40] @ pe[43]), 4))
+    # attention dilution in a NoPE layer: a needle 10 logits above the rest
+    for n in (8192, 131072):
+        g = 10 * llama4_query_scale(n - 1)
+        print(f"{n:6d} keys: needle weight {needle_weight(10, n):.3f} unscaled, "
+              f"{needle_weight(g, n):.3f} with Llama 4's query scale {llama4_query_scale(n - 1):.4f}")

@@ -82,6 +82,22 @@ def llama3_inv_freq(head_dim: int, base: float = 500000.0, factor: float = 8.0, 
 # --8<-- [end:llama3]
 
 
+# --8<-- [start:overshoot]
+def angle_overshoot(head_dim: int, base: float, new_inv_freq: torch.Tensor, train_len: int,
+                    scale: float) -> torch.Tensor:
+    """Largest rotation angle reached at scale * train_len with the new frequencies, divided by
+    the largest angle seen in training (train_len * theta_i), for every frequency pair.
+
+    Only pairs whose wavelength 2 pi / theta_i exceeds train_len matter: the others completed a
+    full turn in training, so every angle is familiar. Values > 1 on those pairs are angles the
+    model never saw ("out of bound"); PI gives exactly 1, NTK-aware gives s^(1 - 2i/(d - 2))."""
+    theta = base_inv_freq(head_dim, base)
+    ratio = scale * new_inv_freq / theta
+    partial_turn = 2 * math.pi / theta > train_len
+    return torch.where(partial_turn, ratio, torch.ones_like(ratio))
+# --8<-- [end:overshoot]
+
+
 if __name__ == "__main__":
     d, base, s, L = 128, 10000.0, 8.0, 4096
     theta = base_inv_freq(d, base)
@@ -90,3 +106,8 @@ if __name__ == "__main__":
         ratio = (theta / f)[[0, 16, 32, 48, 63]]
         print(f"{name:9s} theta / theta' at pairs 0, 16, 32, 48, 63:", [round(float(r), 2) for r in ratio])
     print(f"YaRN attention factor for s={s}: {yarn_attention_factor(s):.4f}")
+    # NTK-aware at s = 4 for a 4K-trained model with d = 128, base 10,000
+    over = angle_overshoot(d, base, ntk_aware_inv_freq(d, base, 4.0), L, 4.0)
+    bad = (over > 1.0001).nonzero().flatten().tolist()
+    print(f"NTK s=4: new base {base * 4 ** (d / (d - 2)):,.0f}; pairs {bad[0]}..{bad[-1]} overshoot, "
+          f"worst {float(over.max()):.2f}x the trained angle")

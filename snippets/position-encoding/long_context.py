@@ -53,6 +53,25 @@ def needle_recall(answers: list[str], expected: str) -> float:
 # --8<-- [end:needle]
 
 
+# --8<-- [start:long_stage_cost]
+def train_flops_per_token(n_params: float, n_layers: int, hidden: int, seq_len: int) -> tuple[float, float]:
+    """Training FLOPs per token and the share spent in attention (PaLM's convention):
+    6N for the weight matmuls (forward + backward) plus 12 * L * h * T for QK^T and PV over a
+    context of T tokens (no credit for the causal mask; real kernels skip about half of it)."""
+    attn = 12 * n_layers * hidden * seq_len
+    total = 6 * n_params + attn
+    return total, attn / total
+
+
+def long_stage_gpu_hours(n_params: float, n_layers: int, hidden: int, seq_len: int, tokens: float,
+                         mfu: float = 0.40, peak_flops: float = 989e12) -> float:
+    """GPU-hours of a long-context continued-pre-training stage at a given MFU
+    (default: 40 % of an H100's 989 TFLOP/s dense BF16 peak)."""
+    per_token, _ = train_flops_per_token(n_params, n_layers, hidden, seq_len)
+    return tokens * per_token / (mfu * peak_flops) / 3600
+# --8<-- [end:long_stage_cost]
+
+
 if __name__ == "__main__":
     print(f"Llama-3.1-8B (32 layers, 8 KV heads x 128, bf16) KV cache at 128K tokens: "
           f"{kv_cache_gib(131072, 32, 8, 128):.1f} GiB; LLaMA-2-7B-style MHA would need "
@@ -60,3 +79,9 @@ if __name__ == "__main__":
     print(sink_window_mask(8, window=3, n_sink=1).int())
     text, k = build_needle_prompt([f"Filler sentence {i}." for i in range(10)], "The code is 4217.", 0.5)
     print(f"needle at sentence {k}:", text[:90], "...")
+    # a 7B model (6.74B params, 32 layers, h 4096): attention share and the cost of a 128K stage
+    for t in (4096, 32768, 131072):
+        f, share = train_flops_per_token(6.74e9, 32, 4096, t)
+        print(f"7B at {t:6d} tokens: {f:.3e} FLOPs/token, attention {share:.0%}")
+    for tokens in (0.5e9, 5e9):
+        print(f"{tokens / 1e9:.1f}B tokens at 128K: {long_stage_gpu_hours(6.74e9, 32, 4096, 131072, tokens):.0f} H100-hours at 40% MFU")

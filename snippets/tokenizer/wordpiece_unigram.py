@@ -5,6 +5,7 @@ Pages: docs/tokenizer/wordpiece_unigram.{zh,en}.md
 from __future__ import annotations
 
 import math
+import random
 
 
 # --8<-- [start:wordpiece_encode]
@@ -71,6 +72,31 @@ def unigram_viterbi(text: str, log_probs: dict[str, float]) -> list[str]:
 # --8<-- [end:unigram_viterbi]
 
 
+# --8<-- [start:bpe_dropout]
+def bpe_dropout_encode(word: str, merges: list[tuple[str, str]], p: float, rng: random.Random) -> list[str]:
+    """BPE-dropout (Provilkov et al., 2020): start from characters; at every step each applicable
+    merge is dropped with probability p, then the highest-priority surviving merge is applied
+    (one occurrence); stop when no merge survives. p = 0 is plain BPE, p = 1 gives characters."""
+    rank = {pair: i for i, pair in enumerate(merges)}
+    pieces = list(word)
+    while True:
+        cands = [(rank[(a, b)], i) for i, (a, b) in enumerate(zip(pieces, pieces[1:]))
+                 if (a, b) in rank and rng.random() >= p]
+        if not cands:
+            return pieces
+        _, i = min(cands)
+        pieces[i:i + 2] = [pieces[i] + pieces[i + 1]]
+
+
+def mean_tokens(words: list[str], merges: list[tuple[str, str]], p: float, samples: int = 20,
+                seed: int = 0) -> float:
+    """Average tokens per word under BPE-dropout: the sequence-length cost of regularization."""
+    rng = random.Random(seed)
+    total = sum(len(bpe_dropout_encode(w, merges, p, rng)) for _ in range(samples) for w in words)
+    return total / (samples * len(words))
+# --8<-- [end:bpe_dropout]
+
+
 if __name__ == "__main__":
     vocab = {"un", "##aff", "##able", "aff", "able", "play", "##ing", "##s", "token", "##izer", "u", "##n"}
     for w in ["unaffable", "playing", "tokenizers", "tokenxyz"]:
@@ -82,3 +108,9 @@ if __name__ == "__main__":
                                       "t": .1, "l": .05, "o": .05, "▁lowest": .01}.items()}
     for t in ["▁newer", "▁newest", "▁lowest", "▁lower"]:
         print(f"Unigram {t!r}: {unigram_viterbi(t, lp)}")
+    # BPE-dropout length cost on a toy merge table
+    merges = [("l", "o"), ("lo", "w"), ("e", "r"), ("n", "e"), ("ne", "w"), ("low", "er"), ("e", "s"), ("es", "t")]
+    words = ["lower", "newest", "low", "newer", "lowest"]
+    base = mean_tokens(words, merges, 0.0, samples=1)
+    for p in (0.1, 0.3, 1.0):
+        print(f"BPE-dropout p={p}: {mean_tokens(words, merges, p, samples=2000) / base:.2f}x the tokens of plain BPE")

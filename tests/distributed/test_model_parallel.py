@@ -117,3 +117,88 @@ def test_young_minimises_first_order_waste_and_cluster_mtbf():
     # 2048 nodes of 8 GPUs, node MTBF 6,350 h -> about 3.1 h for the job
     assert mp_.cluster_mtbf(6350.0, 2048) == pytest.approx(3.1006, abs=1e-3)
     assert mp_.daly_interval(10.0, 4.0) == 4.0          # delta >= 2M: checkpoint every M
+
+
+# --- context-parallel cost and the 3D plan ---------------------------------------------------
+
+@pytest.mark.parametrize("seq,cp", [(24, 3), (32, 4), (48, 2)])
+def test_causal_pairs_per_rank_match_mask_count(seq, cp):
+    """Count unmasked entries of a causal mask per rank directly and compare."""
+    mask = torch.tril(torch.ones(seq, seq, dtype=torch.int64))
+    contiguous = [int(mask[rows].sum()) for rows in torch.arange(seq).chunk(cp)]
+    assert mp_.causal_pairs_per_rank(seq, cp, zigzag=False) == contiguous
+    chunks = torch.arange(seq).chunk(2 * cp)
+    zig = [int(mask[torch.cat([chunks[i], chunks[2 * cp - 1 - i]])].sum()) for i in range(cp)]
+    assert mp_.causal_pairs_per_rank(seq, cp, zigzag=True) == zig
+    assert len(set(zig)) == 1 and sum(zig) == seq * (seq + 1) // 2
+
+
+def test_causal_imbalance_cp16_by_hand():
+    # m = 8192 tokens per rank: last rank m^2*15 + m(m+1)/2 vs first m(m+1)/2 -> 31.0x
+    pairs = mp_.causal_pairs_per_rank(131072, 16, zigzag=False)
+    assert pairs[0] == 8192 * 8193 // 2
+    assert pairs[-1] / pairs[0] == pytest.approx(1 + 2 * 15 * 8192 / 8193)
+
+
+def _all_to_all_bytes_sent(seq: int, heads: int, cp: int) -> int:
+    """Ulysses re-layout (seq/cp, heads) -> (seq, heads/cp): count elements leaving rank 0."""
+    tokens = torch.arange(seq).chunk(cp)[0]            # rank 0's tokens
+    owner = torch.arange(heads) // (heads // cp)       # rank that owns each head afterwards
+    return int((owner != 0).sum()) * len(tokens)
+
+
+def test_cp_comm_bytes_ring_and_ulysses():
+    # ring / all-gather, 128K tokens, 8 KV heads x 128, CP 8: 7/8 * 2 * 131072 * 1024 * 2 bytes
+    assert mp_.cp_comm_bytes_per_layer(131072, 8192, 1024, 8) == 7 / 8 * 2 * 131072 * 1024 * 2
+    # TP divides everything: CP 16, TP 8 -> 15/16 * 536,870,912 / 8 = 62,914,560 bytes
+    assert mp_.cp_comm_bytes_per_layer(131072, 8192, 1024, 16, tp=8) == 62_914_560
+    # Ulysses: simulate the all-to-all for Q, K, V and the output with 1-byte elements
+    seq, q_heads, kv_heads, cp = 64, 8, 4, 4
+    sent = 2 * _all_to_all_bytes_sent(seq, q_heads, cp) + 2 * _all_to_all_bytes_sent(seq, kv_heads, cp)
+    assert mp_.cp_comm_bytes_per_layer(seq, q_heads, kv_heads, cp, scheme="ulysses", bytes_per_elem=1) == sent
+    # with GQA 64:8 Ulysses only beats the ring when cp > 1 + h / h_kv = 9
+    for c, ring_cheaper in ((8, True), (16, False)):
+        r = mp_.cp_comm_bytes_per_layer(131072, 8192, 1024, c, scheme="ring")
+        u = mp_.cp_comm_bytes_per_layer(131072, 8192, 1024, c, scheme="ulysses")
+        assert (r < u) == ring_cheaper
+
+
+def test_ring_min_chunk_balances_compute_and_transfer():
+    c = mp_.ring_min_chunk(8192, 1024, 400e12, 50e9)
+    assert c == pytest.approx(1000.0)
+    compute = 4 * c * c * 8192 / 400e12                # seconds for one block, tp = 1
+    transfer = 2 * c * 1024 * 2 / 50e9                 # K and V of the next block, bf16
+    assert compute == pytest.approx(transfer)
+
+
+def test_plan_3d_70b_on_1024_gpus_by_hand():
+    n = 70.55e9
+    p = mp_.plan_3d(n, 80, 8192, 8192, 512, 1024, tp=8, pp=4)
+    shard = n / 32
+    assert p["dp"] == 32 and p["micro_batches"] == 16
+    assert p["states"] == pytest.approx(16 * shard - 12 * shard * 31 / 32)        # 9.65 GB
+    assert p["states"] / 1e9 == pytest.approx(9.646, abs=1e-3)
+    assert p["activations"] == pytest.approx(80 * 34 * 8192 * 8192 / 8)         # 22.8 GB
+    assert p["bubble"] == pytest.approx(3 / 19)
+    assert p["tp_bytes"] / 1e9 == pytest.approx(300.65, abs=0.01)
+    assert p["pp_bytes"] == pytest.approx(2 * 2 * 8192 * 8192 / 8 * 16)
+    assert p["dp_bytes"] / 1e9 == pytest.approx(8.543, abs=1e-3)
+    # dropping PP: every GPU holds 4x the parameters; 36 GB of states + the same 22.8 GB
+    q = mp_.plan_3d(n, 80, 8192, 8192, 512, 1024, tp=8, pp=1)
+    assert q["states"] / 1e9 == pytest.approx(36.1, abs=0.1) and q["pp_bytes"] == 0.0
+    assert q["activations"] == pytest.approx(p["activations"])
+
+
+def test_plan_3d_agrees_with_memory_accounting_and_ring_simulation():
+    mem = load("distributed/memory")
+    dpm = load("distributed/data_parallel")
+    p = mp_.plan_3d(12e9, 24, 4096, 4096, 64, 64, tp=4, pp=2)                 # dp = 8
+    ref = mem.model_state_bytes(12e9 / 8, n_gpus=8, zero_stage=1)
+    assert p["states"] == pytest.approx(ref["total"])
+    per_layer = mem.activation_bytes_per_layer(4096, 1, 4096, 32, tp=4, sequence_parallel=True,
+                                               recompute="selective")
+    assert p["activations"] == pytest.approx(per_layer * 12 * 2)               # 12 layers, 2 in flight
+    # the DP factor 2 (n-1)/n is what a simulated ring all-reduce sends per rank
+    small = mp_.plan_3d(24 * 4, 2, 8, 8, 4, 4, tp=1, pp=1)                    # 96 params, dp = 4
+    _, sent = dpm.ring_allreduce([torch.ones(96) for _ in range(4)])
+    assert small["dp_bytes"] == pytest.approx(2 * sent)                        # 2 bytes/element

@@ -149,3 +149,38 @@ def test_bits_per_byte_counts_utf8_bytes_not_characters():
     assert sl.bits_per_byte(6.0, zh) * 3 == pytest.approx(6.0 / (math.log(2) * 8))
     # Mixed text: "GPU 显存" is 4 ASCII bytes + 2 * 3 bytes = 10 bytes.
     assert sl.bits_per_byte(1.0, "GPU 显存") == pytest.approx(1 / (math.log(2) * 10))
+
+
+def test_adaptive_softmax_flops_match_torch_module():
+    """Count the matmul FLOPs of nn.AdaptiveLogSoftmaxWithLoss for targets in each cluster."""
+    from torch.utils.flop_counter import FlopCounterMode
+    torch.manual_seed(0)
+    d, vocab, cutoffs = 64, 1000, [100, 400]
+    asm = torch.nn.AdaptiveLogSoftmaxWithLoss(d, vocab, cutoffs, div_value=4.0)
+    full, _, everything = sl.adaptive_softmax_flops(d, vocab, cutoffs)
+    per_cluster = []
+    for lo, hi in ((0, 100), (100, 400), (400, 1000)):
+        x, y = torch.randn(8, d), torch.randint(lo, hi, (8,))
+        with FlopCounterMode(display=False) as counter:
+            asm(x, y)
+        per_cluster.append(counter.get_total_flops() / 8)
+    mass = [1.0, 0.0, 0.0]
+    assert sl.adaptive_softmax_flops(d, vocab, cutoffs, mass=mass)[1] == per_cluster[0] == 2 * d * 102
+    for k in (1, 2):
+        mass = [0.0] * 3
+        mass[k] = 1.0
+        assert sl.adaptive_softmax_flops(d, vocab, cutoffs, mass=mass)[1] == per_cluster[k]
+    # the full distribution needs every cluster: head + both tails
+    assert everything == per_cluster[1] + per_cluster[2] - per_cluster[0]
+    assert full == 2 * d * vocab
+
+
+def test_zipf_mass_and_152k_example_by_hand():
+    # Zipf s = 1: mass of ranks [a, b) ~ (H_b - H_a) / H_V; top 20K of 152,064 ~ 0.838
+    mass = sl.zipf_cluster_mass(152_064, [20_000, 60_000])
+    h = lambda n: math.log(n) + 0.5772156649 + 1 / (2 * n)
+    assert mass[0] == pytest.approx(h(20_000) / h(152_064), abs=1e-4)
+    assert sum(mass) == pytest.approx(1.0)
+    full, expected, everything = sl.adaptive_softmax_flops(1024, 152_064, [20_000, 60_000])
+    assert full == 2 * 1024 * 152_064                                   # 311 MFLOP
+    assert round(full / expected, 1) == 7.1 and round(full / everything, 1) == 4.2

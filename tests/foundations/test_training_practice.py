@@ -34,3 +34,22 @@ def test_average_state_dicts_equals_averaged_model_output():
     x = torch.randn(5, 3)
     # For a linear model, averaging weights == averaging outputs (not true for deep nets).
     torch.testing.assert_close(avg(x), (a(x) + b(x)) / 2)
+
+
+def test_maml_meta_grad_matches_closed_form_on_a_quadratic():
+    """L = 0.5 (t - c)^T A (t - c): t' = t - a A (t - c); MAML grad = (I - a A) A (t' - c),
+    FOMAML grad = A (t' - c). They differ by the factor (I - a A)."""
+    torch.manual_seed(0)
+    m = torch.randn(3, 3, dtype=torch.float64)
+    A = m @ m.T + torch.eye(3, dtype=torch.float64)             # symmetric positive definite
+    c = torch.randn(3, dtype=torch.float64)
+    t = torch.randn(3, dtype=torch.float64)
+    a = 0.1
+    loss = lambda x: 0.5 * (x - c) @ A @ (x - c)
+    t_prime = t - a * A @ (t - c)
+    second = (torch.eye(3, dtype=torch.float64) - a * A) @ A @ (t_prime - c)
+    first = A @ (t_prime - c)
+    torch.testing.assert_close(tp.maml_meta_grad(t, loss, a), second)
+    torch.testing.assert_close(tp.maml_meta_grad(t, loss, a, first_order=True), first)
+    # with a = 0 both reduce to the ordinary gradient
+    torch.testing.assert_close(tp.maml_meta_grad(t, loss, 0.0), A @ (t - c))

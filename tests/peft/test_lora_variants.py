@@ -84,3 +84,38 @@ def test_budget_schedule_by_hand():
     assert lv.adalora_budget(800, **args) == 48
     values = [lv.adalora_budget(t, **args) for t in range(1000)]
     assert all(a >= b for a, b in zip(values, values[1:]))    # never increases
+
+
+class TwoLayer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(12, 10)
+        self.b = nn.Linear(10, 6)
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+def _trainable(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def test_adapter_params_match_peft_lora_and_adalora():
+    from peft import AdaLoraConfig
+    shapes = [(10, 12), (6, 10)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lora = get_peft_model(TwoLayer(), LoraConfig(r=4, target_modules=["a", "b"]))
+        ada = get_peft_model(TwoLayer(), AdaLoraConfig(init_r=6, target_r=3, total_step=100,
+                                                      target_modules=["a", "b"]))
+    assert _trainable(lora) == lv.adapter_params(shapes, 4) == 4 * 22 + 4 * 16
+    assert _trainable(ada) == lv.adapter_params(shapes, 6, adalora=True) == 6 * 23 + 6 * 17
+
+
+def test_adapter_cost_llama7b_by_hand():
+    layer = [(4096, 4096)] * 4 + [(11008, 4096)] * 2 + [(4096, 11008)]
+    # per layer and rank: 4 * 8192 + 3 * 15104 = 78,080; x 8 x 32 layers = 19,988,480
+    assert lv.adapter_params(layer * 32, 8) == 19_988_480
+    assert lv.adapter_train_bytes(19_988_480) == 319_815_680               # 320 MB
+    # the adapted weights themselves: 4 * 4096^2 + 3 * 4096 * 11008 = 202,375,168 per layer
+    assert lv.dora_saved_direction_bytes(layer * 32) == 202_375_168 * 32 * 2  # 13.0 GB in bf16

@@ -82,3 +82,25 @@ def test_prefix_attention_is_causal_over_real_tokens():
     out2 = pt.prefix_attention(x2, wq, wk, wv, pk, pv, n_heads=h)
     torch.testing.assert_close(out[:, :, :-1], out2[:, :, :-1])
     assert not torch.allclose(out[:, :, -1], out2[:, :, -1])
+
+
+def test_prefix_kv_bytes_match_peft_cache():
+    """Count the elements of the past_key_values peft builds for prefix tuning."""
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_peft_model(LlamaForCausalLM(LlamaConfig(**CFG)),
+                               PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=5))
+    cache = model.get_prompt(batch_size=3)
+    elems = sum(layer.keys.numel() + layer.values.numel() for layer in cache.layers)
+    assert pt.prefix_kv_bytes(5, 3, 16, batch=3, bytes_per_elem=1) == elems == 2 * 3 * 5 * 16 * 3
+
+
+def test_p_tuning_v2_worked_numbers_by_hand():
+    # 24 layers x 2 x 20 prefixes x 1024 = 983,040 parameters, 0.29 % of 335M
+    assert pt.prefix_tuning_params(20, 24, 1024) == 983_040
+    # 7B: 128 x 32 x 2 x 4096 = 33.5M params; KV per sequence 2 x 32 x 128 x 4096 x 2 B = 64 MiB
+    assert pt.prefix_tuning_params(128, 32, 4096) == 33_554_432
+    assert pt.prefix_kv_bytes(128, 32, 4096) == 64 * 2 ** 20
+    # LoRA r = 8 on W_q, W_v: 32 x 2 x 8 x 8192 = 4,194,304
+    assert pt.lora_params_qv(32, 4096, 8) == 4_194_304

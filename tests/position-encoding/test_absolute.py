@@ -75,3 +75,25 @@ def test_learned_embedding_adds_rows_and_refuses_long_inputs():
         pass
     else:
         raise AssertionError("positions beyond max_len must fail")
+
+
+def test_needle_weight_matches_torch_softmax():
+    for gap, n in ((10.0, 8192), (10.0, 131072), (2.0, 5)):
+        logits = torch.zeros(n, dtype=torch.float64)
+        logits[0] = gap
+        assert ab.needle_weight(gap, n) == pytest_approx(float(torch.softmax(logits, 0)[0]))
+
+
+def test_llama4_query_scale_matches_transformers_formula_and_hand_values():
+    # transformers' Llama4TextAttention: log1p(floor((pos + 1) / floor_scale)) * attn_scale + 1
+    pos = torch.tensor([0, 8190, 8191, 131071], dtype=torch.float32)
+    ref = torch.log1p(torch.floor((pos + 1.0) / 8192)) * 0.1 + 1.0
+    ours = torch.tensor([ab.llama4_query_scale(int(p)) for p in pos])
+    torch.testing.assert_close(ours, ref)
+    assert ab.llama4_query_scale(8190) == 1.0                                   # below 8K: untouched
+    assert round(ab.llama4_query_scale(131071), 4) == round(1 + 0.1 * math.log(17), 4) == 1.2833
+
+
+def pytest_approx(x):
+    import pytest
+    return pytest.approx(x, rel=1e-9)

@@ -2,6 +2,8 @@
 boundary behavior each method states."""
 import math
 
+import pytest
+
 import torch
 from transformers import LlamaConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
@@ -76,3 +78,19 @@ def test_llama3_scaling_matches_transformers_and_bands():
     wavelen = 2 * math.pi / theta
     torch.testing.assert_close(f[wavelen < 2048], theta[wavelen < 2048])
     torch.testing.assert_close(f[wavelen > 8192], theta[wavelen > 8192] / 8)
+
+
+def test_angle_overshoot_ntk_closed_form_and_pi_none():
+    d, base, L, s = 128, 10000.0, 4096, 4.0
+    # b' = 10000 * 4^(128/126) = 40,890 (to the nearest unit)
+    assert round(base * s ** (d / (d - 2))) == 40890
+    # pair 45 has wavelength 2 pi 10000^(90/128) = 4080 < 4096 (a full turn seen), pair 46 has 4712
+    assert 2 * math.pi * base ** (90 / 128) < L < 2 * math.pi * base ** (92 / 128)
+    over = ex.angle_overshoot(d, base, ex.ntk_aware_inv_freq(d, base, s), L, s)
+    i = torch.arange(64, dtype=torch.float64)
+    expected = torch.where(i >= 46, s ** (1 - 2 * i / (d - 2)), torch.ones(64, dtype=torch.float64))
+    torch.testing.assert_close(over, expected)
+    assert round(float(over[46]), 2) == 1.45 and float(over[63]) == pytest.approx(1.0)
+    # PI divides every frequency by s: never beyond the trained angle
+    pi_over = ex.angle_overshoot(d, base, ex.pi_inv_freq(d, base, s), L, s)
+    torch.testing.assert_close(pi_over, torch.ones(64, dtype=torch.float64))

@@ -39,3 +39,29 @@ def test_needle_position_and_recall():
         text, idx = lc.build_needle_prompt(filler, "NEEDLE.", depth)
         assert idx == k and text.split(" ")[k] == "NEEDLE." and len(text.split(" ")) == 21
     assert lc.needle_recall(["It is 4217.", "no idea", "4217"], "4217") == 2 / 3
+
+
+def test_attention_flops_match_torch_flop_counter():
+    """12 * h * T FLOPs per token per layer for QK^T and PV, forward + backward, counted by torch."""
+    from torch.utils.flop_counter import FlopCounterMode
+    heads, seq, head_dim = 4, 64, 16
+    q, k, v = (torch.randn(1, heads, seq, head_dim, requires_grad=True) for _ in range(3))
+    with FlopCounterMode(display=False) as counter:
+        out = torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
+        out.sum().backward()
+    hidden = heads * head_dim
+    total, share = lc.train_flops_per_token(0.0, 1, hidden, seq)
+    assert counter.get_total_flops() == total * seq          # per token x tokens, one layer
+    assert share == 1.0
+
+
+def test_long_stage_cost_by_hand():
+    # 7B: 6N = 4.044e10; attention at 128K = 12 * 32 * 4096 * 131072 = 2.0616e11 -> 84 %
+    total, share = lc.train_flops_per_token(6.74e9, 32, 4096, 131072)
+    assert total == 6 * 6.74e9 + 12 * 32 * 4096 * 131072
+    assert round(share, 3) == 0.836
+    # at 4K the same model spends 13.7 %, and a 128K token costs 5.26x a 4K token
+    short, short_share = lc.train_flops_per_token(6.74e9, 32, 4096, 4096)
+    assert round(short_share, 3) == 0.137 and round(total / short, 2) == 5.26
+    # 5B tokens: 5e9 * 2.4660e11 / (0.4 * 989e12) / 3600 = 866 GPU-hours
+    assert round(lc.long_stage_gpu_hours(6.74e9, 32, 4096, 131072, 5e9)) == 866

@@ -1,6 +1,8 @@
 """WordPiece and Unigram tokenization vs Hugging Face `tokenizers` models with the same vocabulary."""
 import math
 
+import pytest
+
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from snippets import load
@@ -54,3 +56,42 @@ def test_unigram_viterbi_is_optimal_by_brute_force():
                     yield [s[:i]] + rest
     best = max(all_segs(text), key=lambda seg: sum(lp[p] for p in seg))
     assert wu.unigram_viterbi(text, lp) == best
+
+
+MERGES = [("l", "o"), ("lo", "w"), ("e", "r"), ("n", "e"), ("ne", "w"), ("low", "er"), ("e", "s"), ("es", "t")]
+WORDS = ["lower", "newest", "low", "newer", "lowest"]
+
+
+def _hf_bpe(dropout=None) -> Tokenizer:
+    vocab = {c: i for i, c in enumerate(sorted(set("".join(WORDS))))}
+    for a, b in MERGES:
+        vocab[a + b] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=MERGES, dropout=dropout))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return tok
+
+
+def test_bpe_dropout_p0_matches_hf_bpe_and_p1_gives_characters():
+    import random
+    hf = _hf_bpe()
+    rng = random.Random(0)
+    for w in WORDS:
+        assert wu.bpe_dropout_encode(w, MERGES, 0.0, rng) == hf.encode(w).tokens
+        assert wu.bpe_dropout_encode(w, MERGES, 1.0, rng) == list(w)
+
+
+def test_bpe_dropout_length_closed_form():
+    # "low": keep (l,o) w.p. 1-p, then (lo,w) w.p. 1-p -> E[tokens] = 3p + 2p(1-p) + (1-p)^2
+    p = 0.1
+    expected = 3 * p + 2 * p * (1 - p) + (1 - p) ** 2                # 1.29
+    assert wu.mean_tokens(["low"], MERGES, p, samples=40_000) == pytest.approx(expected, abs=0.01)
+    assert wu.mean_tokens(WORDS, MERGES, 0.0, samples=1) == sum(len(_hf_bpe().encode(w).tokens) for w in WORDS) / 5
+
+
+def test_bpe_dropout_length_close_to_hf_dropout():
+    """HF tokenizers' own BPE-dropout should lengthen these words by a similar factor."""
+    hf = _hf_bpe(dropout=0.1)
+    n = 4000
+    hf_mean = sum(len(hf.encode(w).tokens) for _ in range(n) for w in WORDS) / (n * len(WORDS))
+    ours = wu.mean_tokens(WORDS, MERGES, 0.1, samples=n)
+    assert ours == pytest.approx(hf_mean, rel=0.05)

@@ -68,7 +68,10 @@ def print_pdf(url: str, out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
+        # Fallback fonts (text whose CSS names no installed face, e.g. mermaid's labels) from
+        # tools/print-fonts.conf: TrueType only, so nothing becomes a Type 3 font in the PDF.
+        env = {**os.environ, "FONTCONFIG_FILE": str(ROOT / "tools" / "print-fonts.conf")}
+        browser = p.chromium.launch(executable_path=CHROMIUM, env=env,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         page = browser.new_page()
         outside: list[str] = []

@@ -102,3 +102,19 @@ def test_upper_bound_covers_true_asr_in_simulation():
     bounds = {k: at.asr_upper_bound(int(k), n) for k in set(ks.tolist())}
     coverage = np.mean([bounds[int(k)] >= p for k in ks])
     assert coverage >= 0.95            # exact bounds are conservative
+
+
+# --- compounding injection risk over an agent's untrusted reads: hand values, inverse relation,
+# and a seeded Monte Carlo simulation.
+def test_task_risk_by_hand_and_inverse():
+    assert abs(at.task_hijack_risk(0.01, 20) - (1 - 0.99 ** 20)) < 1e-15      # 0.182
+    assert abs(at.task_hijack_risk(0.01, 20) - 0.1821) < 1e-4
+    b = at.per_read_budget(0.01, 20)
+    assert abs(at.task_hijack_risk(b, 20) - 0.01) < 1e-12
+    assert abs(b - 0.000502) < 1e-6
+
+
+def test_task_risk_by_simulation():
+    rng = np.random.default_rng(0)
+    hijacked = (rng.random((20_000, 20)) < 0.01).any(axis=1).mean()
+    assert abs(hijacked - at.task_hijack_risk(0.01, 20)) < 0.01

@@ -36,6 +36,26 @@ def ngram_overlap(test_item: str, corpus_docs: list[str], n: int = 13) -> float:
 # --8<-- [end:contamination]
 
 
+# --8<-- [start:fresh_gap]
+def fresh_set_gap(k_public: int, n_public: int, k_fresh: int, n_fresh: int) -> tuple[float, float, float]:
+    """Public-benchmark accuracy minus accuracy on a freshly written set of the same difficulty
+    (GSM8K vs GSM1k style). Different items, so an unpaired two-proportion z-test with the pooled
+    rate. Returns (gap, z, two-sided p-value). A large positive gap suggests contamination."""
+    p1, p2 = k_public / n_public, k_fresh / n_fresh
+    pooled = (k_public + k_fresh) / (n_public + n_fresh)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n_public + 1 / n_fresh))
+    z = (p1 - p2) / se
+    p_value = math.erfc(abs(z) / math.sqrt(2))              # 2 * (1 - Phi(|z|))
+    return p1 - p2, z, p_value
+
+
+def detectable_gap(p: float, n_public: int, n_fresh: int, z: float = 1.96) -> float:
+    """Smallest gap that reaches significance when both accuracies are near p:
+    z * sqrt(p (1 - p) (1/n1 + 1/n2))."""
+    return z * math.sqrt(p * (1 - p) * (1 / n_public + 1 / n_fresh))
+# --8<-- [end:fresh_gap]
+
+
 # --8<-- [start:robustness]
 def prompt_robustness(correct: list[list[bool]]) -> dict[str, float]:
     """Accuracy spread across K semantically equivalent prompt variants.
@@ -75,3 +95,7 @@ if __name__ == "__main__":
     print("robustness over 3 prompt variants:", {k: round(v, 2) for k, v in prompt_robustness(runs).items()})
     succ = [8, 8, 4, 4]                              # 4 tasks, 8 trials each
     print("pass^k for k = 1, 2, 4, 8:", [round(benchmark_pass_hat_k(succ, 8, k), 3) for k in (1, 2, 4, 8)])
+    print(f"GSM8K (1,319) vs a 1,250-item fresh set near 80%: gaps above "
+          f"{100 * detectable_gap(0.8, 1319, 1250):.1f} points are significant")
+    gap, z, p = fresh_set_gap(1108, 1319, 975, 1250)          # 84.0% vs 78.0%
+    print(f"84.0% vs 78.0%: gap {100 * gap:.1f} points, z = {z:.2f}, p = {p:.1e}")

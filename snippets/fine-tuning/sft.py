@@ -1,5 +1,6 @@
 """SFT labels and the masked next-token loss (only response tokens count), and the arithmetic of an
-SFT run: optimizer steps, LoRA parameter count and the memory of full vs LoRA fine-tuning.
+SFT run: optimizer steps, LoRA parameter count and the memory of full vs LoRA fine-tuning; adding a
+chat vector (chat - base weights) back to a fine-tuned model.
 
 Pages: docs/fine-tuning/sft.{zh,en}.md
 """
@@ -74,6 +75,22 @@ def train_memory_gb(n_params: float, n_trainable: float, shards: int = 1) -> flo
 # --8<-- [end:run_plan]
 
 
+
+# --8<-- [start:chat_vector]
+def add_chat_vector(target: dict[str, torch.Tensor], base: dict[str, torch.Tensor],
+                    chat: dict[str, torch.Tensor], scale: float = 1.0) -> dict[str, torch.Tensor]:
+    """theta_new = theta_target + scale * (theta_chat - theta_base), parameter by parameter.
+
+    target: a model fine-tuned or continually pre-trained from `base`; the "chat vector"
+    chat - base carries the instruction following and alignment learned in post-training.
+    Embeddings whose shapes changed (e.g. an extended vocabulary) must be handled separately.
+    """
+    if target.keys() != base.keys() or base.keys() != chat.keys():
+        raise ValueError("the three state dicts must have the same parameters")
+    return {k: target[k] + scale * (chat[k] - base[k]) for k in target}
+# --8<-- [end:chat_vector]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     ids, labels = build_sft_example([5, 6, 7, 8], [9, 10], eos_id=2)
@@ -91,3 +108,9 @@ if __name__ == "__main__":
     print(f"full fine-tune: {train_memory_gb(n7b, n7b):.0f} GB of model states; "
           f"ZeRO-3 on 8 GPUs: {train_memory_gb(n7b, n7b, 8):.1f} GB each; "
           f"LoRA on 1 GPU: {train_memory_gb(n7b + lora, lora):.1f} GB")
+    torch.manual_seed(0)
+    base_sd = {"w": torch.randn(3, 3)}
+    chat_sd = {"w": base_sd["w"] + 0.1}
+    domain_sd = {"w": base_sd["w"] - 0.2}
+    merged = add_chat_vector(domain_sd, base_sd, chat_sd)
+    print("chat vector: merged - domain =", round(float((merged["w"] - domain_sd["w"]).mean()), 3))

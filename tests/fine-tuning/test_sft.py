@@ -85,3 +85,29 @@ def test_memory_matches_16_bytes_per_parameter():
     assert math.isclose(sft.train_memory_gb(7e9, 0), 14.0)            # frozen bf16 weights only
     # LoRA: 7e9 frozen + 4e7 trainable -> 14 + 0.64 GB
     assert math.isclose(sft.train_memory_gb(7e9 + 4e7, 4e7), 14.64)
+
+
+# --- chat vector: invariants on a tiny random LLaMA's state dict (adding the vector to the base
+# reproduces the chat model exactly; scale 0 is the identity; the merged model runs).
+import pytest
+
+
+def test_chat_vector_invariants_on_tiny_llama():
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=16)
+    base = {k: v.clone() for k, v in LlamaForCausalLM(cfg).state_dict().items()}
+    chat = {k: v + 0.01 * torch.randn_like(v) for k, v in base.items()}
+    domain = {k: v + 0.01 * torch.randn_like(v) for k, v in base.items()}
+    back = sft.add_chat_vector(base, base, chat)
+    assert all(torch.allclose(back[k], chat[k], atol=1e-6) for k in chat)
+    same = sft.add_chat_vector(domain, base, chat, scale=0.0)
+    assert all(torch.equal(same[k], domain[k]) for k in domain)
+    merged = sft.add_chat_vector(domain, base, chat)
+    k = "model.layers.0.mlp.up_proj.weight"
+    torch.testing.assert_close(merged[k], domain[k] + chat[k] - base[k])
+    model = LlamaForCausalLM(cfg)
+    model.load_state_dict(merged)
+    assert model(torch.tensor([[1, 2, 3]])).logits.shape == (1, 3, 50)
+    with pytest.raises(ValueError):
+        sft.add_chat_vector({"a": torch.zeros(1)}, base, chat)

@@ -83,3 +83,33 @@ def test_detectable_gap_by_hand():
     assert abs(b.detectable_gap(0.8, 1319, 1250) - 0.03095) < 2e-5
     # a gap exactly at the detectable size gives |z| ~ 1.96 (pooled rate ~ p)
     assert abs(b.detectable_gap(0.5, 10_000, 10_000) - 1.96 * math.sqrt(0.25 * 2e-4)) < 1e-12
+
+
+# --- Cochran's Q. Oracles: a hand-worked 3 x 4 table, McNemar's statistic for K = 2, and
+# scipy.stats.chi2.sf for the tail probability.
+def test_chi2_tail_matches_scipy():
+    for df in (1, 2, 3, 9, 30):
+        for x in (0.01, 0.5, 1.0, 3.0, 8.0, 20.0, 60.0):
+            assert math.isclose(b._chi2_sf(x, df), stats.chi2.sf(x, df), rel_tol=1e-9, abs_tol=1e-14)
+
+
+def test_cochran_q_by_hand():
+    correct = [[1, 1, 0, 1], [1, 0, 0, 1], [0, 0, 0, 1]]
+    # C = (3, 2, 1), T = 6, sum R^2 = 14: Q = 2 (3 * 14 - 36) / (18 - 14) = 3.0; df 2 -> p = exp(-1.5)
+    q, p = b.cochran_q([[bool(x) for x in row] for row in correct])
+    assert math.isclose(q, 3.0) and math.isclose(p, math.exp(-1.5))
+
+
+def test_cochran_q_reduces_to_mcnemar_for_two_variants():
+    rng = np.random.default_rng(3)
+    a = rng.random(400) < 0.7
+    c = np.where(rng.random(400) < 0.15, ~a, a)
+    q, p = b.cochran_q([a.tolist(), c.tolist()])
+    n01, n10 = int((a & ~c).sum()), int((~a & c).sum())
+    assert math.isclose(q, (n01 - n10) ** 2 / (n01 + n10))
+    assert math.isclose(p, stats.chi2.sf(q, 1), rel_tol=1e-9)
+
+
+def test_cochran_q_zero_when_variants_agree():
+    same = [[True, False, True]] * 4
+    assert b.cochran_q(same) == (0.0, 1.0)

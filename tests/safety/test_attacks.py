@@ -118,3 +118,33 @@ def test_task_risk_by_simulation():
     rng = np.random.default_rng(0)
     hijacked = (rng.random((20_000, 20)) < 0.01).any(axis=1).mean()
     assert abs(hijacked - at.task_hijack_risk(0.01, 20)) < 0.01
+
+
+# --- moderation threshold and streaming cost. Oracles: sklearn's roc_curve, hand-worked cases.
+from sklearn.metrics import roc_curve
+
+
+def test_threshold_for_recall_matches_roc_curve():
+    rng = np.random.default_rng(4)
+    labels = rng.random(3000) < 0.1
+    scores = np.round(rng.normal(2.0 * labels, 1.0), 3)
+    for target in (0.8, 0.95, 0.99):
+        t, rec, fpr = at.threshold_for_recall(scores.tolist(), labels.tolist(), target)
+        f, tp, th = roc_curve(labels, scores, drop_intermediate=False)
+        i = int(np.argmax(tp >= target - 1e-12))            # first (highest) threshold reaching the target
+        assert math.isclose(t, th[i]) and math.isclose(rec, tp[i]) and math.isclose(fpr, f[i])
+
+
+def test_threshold_by_hand():
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+    viol = [True, False, True, True, False, False]
+    # catching 2 of 3 violations needs t = 0.7; then one benign (0.8) of 3 is blocked
+    assert at.threshold_for_recall(scores, viol, 2 / 3) == (0.7, 2 / 3, 1 / 3)
+    assert at.threshold_for_recall(scores, viol, 1.0) == (0.6, 1.0, 1 / 3)
+
+
+def test_streaming_tokens_by_hand():
+    # 10 checks: 500 + 50, 500 + 100, ..., 500 + 500 -> 5,000 + 50 * 55 = 7,750
+    assert at.streaming_tokens_classified(500, 500, 50, cached=False) == 7_750
+    assert at.streaming_tokens_classified(500, 500, 50, cached=True) == 1_000
+    assert at.streaming_tokens_classified(500, 120, 50, cached=False) == 550 + 600 + 620

@@ -1,4 +1,5 @@
-"""Benchmark hygiene: n-gram contamination check and prompt-robustness statistics.
+"""Benchmark hygiene: n-gram contamination check, the public-vs-fresh-set gap test, prompt-robustness
+statistics and Cochran's Q across prompt variants.
 
 Pages: docs/evaluation/benchmarks.{zh,en}.md
 """
@@ -36,6 +37,26 @@ def ngram_overlap(test_item: str, corpus_docs: list[str], n: int = 13) -> float:
 # --8<-- [end:contamination]
 
 
+# --8<-- [start:fresh_gap]
+def fresh_set_gap(k_public: int, n_public: int, k_fresh: int, n_fresh: int) -> tuple[float, float, float]:
+    """Public-benchmark accuracy minus accuracy on a freshly written set of the same difficulty
+    (GSM8K vs GSM1k style). Different items, so an unpaired two-proportion z-test with the pooled
+    rate. Returns (gap, z, two-sided p-value). A large positive gap suggests contamination."""
+    p1, p2 = k_public / n_public, k_fresh / n_fresh
+    pooled = (k_public + k_fresh) / (n_public + n_fresh)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n_public + 1 / n_fresh))
+    z = (p1 - p2) / se
+    p_value = math.erfc(abs(z) / math.sqrt(2))              # 2 * (1 - Phi(|z|))
+    return p1 - p2, z, p_value
+
+
+def detectable_gap(p: float, n_public: int, n_fresh: int, z: float = 1.96) -> float:
+    """Smallest gap that reaches significance when both accuracies are near p:
+    z * sqrt(p (1 - p) (1/n1 + 1/n2))."""
+    return z * math.sqrt(p * (1 - p) * (1 / n_public + 1 / n_fresh))
+# --8<-- [end:fresh_gap]
+
+
 # --8<-- [start:robustness]
 def prompt_robustness(correct: list[list[bool]]) -> dict[str, float]:
     """Accuracy spread across K semantically equivalent prompt variants.
@@ -50,6 +71,56 @@ def prompt_robustness(correct: list[list[bool]]) -> dict[str, float]:
     return {"mean": statistics.fmean(accs), "min": min(accs), "max": max(accs),
             "spread": max(accs) - min(accs), "consistency": consistent}
 # --8<-- [end:robustness]
+
+
+# --8<-- [start:template_test]
+def cochran_q(correct: list[list[bool]]) -> tuple[float, float]:
+    """Cochran's Q test: do K prompt variants have the same accuracy on the same N items?
+
+    correct[k][i] as in prompt_robustness. Q = (K-1) (K sum_j C_j^2 - T^2) / (K T - sum_i R_i^2),
+    C_j = correct answers under variant j, R_i = variants that got item i right, T = total.
+    Under H0, Q ~ chi-square with K-1 degrees of freedom. For K = 2 it is McNemar's (b-c)^2/(b+c).
+    Returns (Q, p-value); items every variant gets right (or wrong) carry no information.
+    """
+    k = len(correct)
+    col = [sum(v) for v in correct]
+    row = [sum(x) for x in zip(*correct)]
+    total = sum(col)
+    denom = k * total - sum(r * r for r in row)
+    if denom == 0:
+        return 0.0, 1.0
+    q = (k - 1) * (k * sum(c * c for c in col) - total * total) / denom
+    return q, _chi2_sf(q, k - 1)
+
+
+def _chi2_sf(x: float, df: int) -> float:
+    """Upper tail of the chi-square distribution via the regularized upper incomplete gamma
+    Q(df/2, x/2), by series (small x) or continued fraction (large x)."""
+    a, z = df / 2, x / 2
+    if z <= 0:
+        return 1.0
+    if z < a + 1:                                     # series for the lower tail P(a, z)
+        term = total = 1 / a
+        n = 0
+        while abs(term) > 1e-15 * abs(total):
+            n += 1
+            term *= z / (a + n)
+            total += term
+        return 1 - total * math.exp(-z + a * math.log(z) - math.lgamma(a))
+    b, c, d = z + 1 - a, 1e300, 1 / (z + 1 - a)       # Lentz continued fraction for Q(a, z)
+    h = d
+    for i in range(1, 500):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = 1 / (d if abs(d) > 1e-300 else 1e-300)
+        c = b + an / c
+        c = c if abs(c) > 1e-300 else 1e-300
+        h *= d * c
+        if abs(d * c - 1) < 1e-15:
+            break
+    return h * math.exp(-z + a * math.log(z) - math.lgamma(a))
+# --8<-- [end:template_test]
 
 # --8<-- [start:pass_hat_k]
 def pass_hat_k(n: int, c: int, k: int) -> float:
@@ -75,3 +146,18 @@ if __name__ == "__main__":
     print("robustness over 3 prompt variants:", {k: round(v, 2) for k, v in prompt_robustness(runs).items()})
     succ = [8, 8, 4, 4]                              # 4 tasks, 8 trials each
     print("pass^k for k = 1, 2, 4, 8:", [round(benchmark_pass_hat_k(succ, 8, k), 3) for k in (1, 2, 4, 8)])
+    print(f"GSM8K (1,319) vs a 1,250-item fresh set near 80%: gaps above "
+          f"{100 * detectable_gap(0.8, 1319, 1250):.1f} points are significant")
+    gap, z, p = fresh_set_gap(1108, 1319, 975, 1250)          # 84.0% vs 78.0%
+    print(f"84.0% vs 78.0%: gap {100 * gap:.1f} points, z = {z:.2f}, p = {p:.1e}")
+    import random as _random
+    rng = _random.Random(0)
+    base = [rng.random() < 0.7 for _ in range(500)]                     # the model's answer per item
+    same = [[b if rng.random() > 0.1 else not b for b in base] for _ in range(10)]  # 10% flips per template
+    r = prompt_robustness(same)
+    q, pv = cochran_q(same)
+    print(f"10 equivalent templates x 500 items: spread {100 * r['spread']:.1f} points, Cochran Q p = {pv:.2f}")
+    hurt = [row[:] for row in same]
+    hurt[0] = [x and rng.random() > 0.08 for x in hurt[0]]              # one template loses ~5 points
+    r, (q, pv) = prompt_robustness(hurt), cochran_q(hurt)
+    print(f"one template ~5 points worse: spread {100 * r['spread']:.1f} points, Cochran Q p = {pv:.1e}")

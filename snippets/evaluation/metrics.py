@@ -103,6 +103,30 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 # --8<-- [end:pass_at_k]
 
 
+# --8<-- [start:metric_validity]
+def kendall_tau_b(x: list[float], y: list[float]) -> float:
+    """Kendall's tau-b between two scorings of the same systems (e.g. an automatic metric and
+    human preference): (concordant - discordant) / sqrt((n0 - ties_x)(n0 - ties_y)) over all pairs."""
+    n = len(x)
+    conc = disc = tx = ty = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if dx == 0 and dy == 0:
+                tx, ty = tx + 1, ty + 1
+            elif dx == 0:
+                tx += 1
+            elif dy == 0:
+                ty += 1
+            elif dx * dy > 0:
+                conc += 1
+            else:
+                disc += 1
+    n0 = n * (n - 1) // 2
+    return (conc - disc) / math.sqrt((n0 - tx) * (n0 - ty))
+# --8<-- [end:metric_validity]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     vocab = 50
@@ -116,3 +140,6 @@ if __name__ == "__main__":
     n, c = 20, 3
     print(f"n={n}, c={c}: pass@1 {pass_at_k(n, c, 1):.3f}, pass@5 {pass_at_k(n, c, 5):.3f}, "
           f"naive 1-(1-c/n)^5 {1 - (1 - c / n) ** 5:.3f}")
+    human = [1, 2, 3, 4, 5, 6, 7, 8]                      # human ranking of 8 past systems
+    metric = [2, 1, 3, 4, 6, 5, 7, 8]                     # the metric swaps two adjacent pairs
+    print(f"Kendall tau-b, metric vs human over 8 systems: {kendall_tau_b(metric, human):.3f}")

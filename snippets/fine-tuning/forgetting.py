@@ -1,10 +1,13 @@
-"""Two remedies for catastrophic forgetting: data replay and an EWC penalty.
+"""Remedies for catastrophic forgetting (data replay, an EWC penalty) and a paired regression gate
+that tells forgetting apart from evaluation noise.
 
 Pages: docs/fine-tuning/forgetting.{zh,en}.md
 """
 from __future__ import annotations
 
+import math
 import random
+from statistics import NormalDist
 
 import torch
 import torch.nn as nn
@@ -53,6 +56,42 @@ def ewc_penalty(model: nn.Module, old_params: dict[str, torch.Tensor],
 # --8<-- [end:ewc]
 
 
+# --8<-- [start:regression_gate]
+def paired_drop_ci(before: list[int], after: list[int], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Accuracy drop (before - after) on the SAME items, with a normal-approximation CI.
+
+    before[i], after[i] in {0, 1}: item i correct for the base / fine-tuned model. The per-item
+    difference d_i is in {-1, 0, 1}; its variance is (discordant rate) - drop^2, so only the
+    items on which the two models disagree widen the interval.
+    """
+    n = len(before)
+    d = [b - a for b, a in zip(before, after)]
+    drop = sum(d) / n
+    var = sum((x - drop) ** 2 for x in d) / (n - 1)        # sample variance of d_i
+    half = NormalDist().inv_cdf(0.5 + confidence / 2) * math.sqrt(var / n)
+    return drop, drop - half, drop + half
+
+
+def noise_floor(n_items: int, discordant_rate: float, confidence: float = 0.95) -> float:
+    """Half-width of the paired CI when the true drop is ~0: z * sqrt(q / n), q = share of items
+    on which the two checkpoints disagree. A drop smaller than this is not detectable."""
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    return z * math.sqrt(discordant_rate / n_items)
+
+
+def items_for_floor(floor: float, discordant_rate: float, confidence: float = 0.95) -> int:
+    """Items needed so that noise_floor(n, q) <= floor: n = z^2 q / floor^2."""
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    return math.ceil(z * z * discordant_rate / floor ** 2)
+
+
+def passes_gate(before: list[int], after: list[int], tolerance: float, confidence: float = 0.95) -> bool:
+    """Ship only if the upper end of the drop's CI is within `tolerance` (e.g. 0.01 = 1 point):
+    "no drop observed" is not enough when the suite is too small to see one."""
+    return paired_drop_ci(before, after, confidence)[2] <= tolerance
+# --8<-- [end:regression_gate]
+
+
 if __name__ == "__main__":
     mixed = mix_with_replay([f"domain{i}" for i in range(80)], [f"general{i}" for i in range(1000)], 0.2)
     print(f"{len(mixed)} samples, replayed share = {sum(s.startswith('general') for s in mixed) / len(mixed):.2f}")
@@ -65,3 +104,13 @@ if __name__ == "__main__":
         model.weight.add_(0.1)
     print("EWC penalty after shifting all weights by 0.1:",
           round(ewc_penalty(model, old, fisher, lam=100.0).item(), 4))
+    print(f"noise floor, MMLU-size suite (14,042 items, 6% discordant): "
+          f"±{100 * noise_floor(14042, 0.06):.2f} points")
+    print(f"noise floor, 500-item suite (10% discordant): ±{100 * noise_floor(500, 0.10):.2f} points; "
+          f"items for ±1 point: {items_for_floor(0.01, 0.10)}")
+    rng = random.Random(0)
+    before = [int(rng.random() < 0.70) for _ in range(4000)]
+    after = [b if rng.random() > 0.10 else 1 - b for b in before]       # 10% of items flip
+    drop, lo, hi = paired_drop_ci(before, after)
+    print(f"simulated gate: drop {100 * drop:.2f} pt, 95% CI [{100 * lo:.2f}, {100 * hi:.2f}], "
+          f"passes 1-pt gate: {passes_gate(before, after, 0.01)}")

@@ -1,6 +1,7 @@
 """Hallucination signals and text watermarking.
 
 - Sampling consistency: entropy over clusters of sampled answers (a simplified semantic entropy).
+- Using an uncertainty score to abstain: AUROC and the threshold that meets a target error rate.
 - Green-list watermark (Kirchenbauer et al., 2023) on a toy bigram LM, and its z-test detector.
 
 Pages: docs/safety/hallucination.{zh,en}.md
@@ -28,6 +29,34 @@ def answer_entropy(answers: list[str]) -> float:
     n = len(norm)
     return 0.0 - sum(c / n * math.log(c / n) for c in counts.values())
 # --8<-- [end:consistency]
+
+
+# --8<-- [start:abstain]
+def auroc(scores: list[float], is_wrong: list[bool]) -> float:
+    """Probability that a wrong answer gets a higher uncertainty score than a right one (ties
+    count 1/2): the Mann-Whitney form of the area under the ROC curve."""
+    wrong = [s for s, w in zip(scores, is_wrong) if w]
+    right = [s for s, w in zip(scores, is_wrong) if not w]
+    wins = sum((x > y) + 0.5 * (x == y) for x in wrong for y in right)
+    return wins / (len(wrong) * len(right))
+
+
+def pick_abstain_threshold(scores: list[float], is_wrong: list[bool],
+                           max_risk: float) -> tuple[float, float, float]:
+    """Answer when score <= tau, abstain otherwise. On a labelled dev set, return the tau with the
+    largest coverage (share answered) whose risk (error rate among answered) is <= max_risk,
+    as (tau, coverage, risk). tau = -inf (answer nothing) if no threshold qualifies."""
+    pairs = sorted(zip(scores, is_wrong))
+    n, best = len(pairs), (float("-inf"), 0.0, 0.0)
+    answered = errors = 0
+    for i, (s, w) in enumerate(pairs):
+        answered, errors = answered + 1, errors + w
+        if i + 1 < n and pairs[i + 1][0] == s:
+            continue                                   # a threshold cannot split tied scores
+        if errors / answered <= max_risk:
+            best = (s, answered / n, errors / answered)
+    return best
+# --8<-- [end:abstain]
 
 
 # --8<-- [start:watermark]
@@ -69,6 +98,13 @@ def watermark_z_score(tokens: list[int], vocab: int, gamma: float = 0.25) -> flo
 if __name__ == "__main__":
     print("entropy, consistent answers:", round(answer_entropy(["Paris", "paris.", "Paris"]), 3))
     print("entropy, scattered answers: ", round(answer_entropy(["1912", "1915", "1909", "1912"]), 3))
+    gen = torch.Generator().manual_seed(0)
+    wrong = (torch.rand(1000, generator=gen) < 0.25).tolist()           # 25% wrong at full coverage
+    score = [float(torch.randn((), generator=gen)) + 1.2 * w for w in wrong]  # wrong answers score higher
+    print(f"simulated dev set: AUROC {auroc(score, wrong):.3f}")
+    for target in (0.10, 0.05):
+        tau, cov, risk = pick_abstain_threshold(score, wrong, target)
+        print(f"  error <= {target:.0%}: answer {cov:.1%} of questions (error {risk:.1%}), threshold {tau:.2f}")
     torch.manual_seed(0)
     V = 200
     table = torch.randn(V, V) * 2

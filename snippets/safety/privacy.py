@@ -1,10 +1,13 @@
 """Rule-based PII redaction: e-mail addresses, phone numbers (incl. mainland-China mobiles),
-mainland-China resident ID numbers (with the GB 11643-1999 check digit).
+mainland-China resident ID numbers (with the GB 11643-1999 check digit); span-level scoring of a
+detector against labelled spans; keyed pseudonyms.
 
 Pages: docs/safety/privacy.{zh,en}.md
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 # --8<-- [start:pii]
@@ -55,6 +58,33 @@ def redact_pii(text: str) -> tuple[str, dict[str, int]]:
 # --8<-- [end:pii]
 
 
+
+# --8<-- [start:pii_eval]
+Span = tuple[int, int, str]          # (start, end, type), end exclusive
+
+
+def span_scores(pred: set[Span], gold: set[Span]) -> dict[str, tuple[float, float]]:
+    """Per-type (precision, recall) with exact span matching. Recall is what privacy needs
+    (a missed span leaks); precision is what utility needs (over-redaction breaks the text).
+    A type with no predicted (or no gold) spans gets precision (or recall) 1.0."""
+    scores = {}
+    for kind in {t for *_, t in pred | gold}:
+        p = {s for s in pred if s[2] == kind}
+        g = {s for s in gold if s[2] == kind}
+        hit = len(p & g)
+        scores[kind] = (hit / len(p) if p else 1.0, hit / len(g) if g else 1.0)
+    return scores
+
+
+def pseudonym(value: str, kind: str, key: bytes) -> str:
+    """Keyed, deterministic placeholder: the same value maps to the same token, so records can
+    still be counted and joined, but without the key nobody can test guesses. An unkeyed hash of
+    a phone number is not safe: there are only ~7e9 mainland mobile numbers to try."""
+    digest = hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    return f"[{kind}_{digest[:10]}]"
+# --8<-- [end:pii_eval]
+
+
 if __name__ == "__main__":
     samples = [
         "请联系张三，手机 138 0013 8000，邮箱 zhang.san@example.com.cn",
@@ -65,3 +95,9 @@ if __name__ == "__main__":
     for s in samples:
         red, counts = redact_pii(s)
         print(red, counts)
+    gold = {(3, 14, "PHONE"), (20, 38, "ID"), (40, 55, "EMAIL")}
+    pred = {(3, 14, "PHONE"), (20, 38, "ID"), (60, 71, "PHONE")}     # missed the e-mail, one false phone
+    print("span scores (precision, recall):", span_scores(pred, gold))
+    key = b"kept-in-a-kms"
+    print(pseudonym("13800138000", "PHONE", key), pseudonym("13800138000", "PHONE", key),
+          pseudonym("13800138000", "PHONE", b"rotated-key"))

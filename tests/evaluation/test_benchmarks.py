@@ -1,4 +1,5 @@
-"""Tests for snippets/evaluation/benchmarks.py: hand-counted n-grams and hand-computed statistics."""
+"""Tests for snippets/evaluation/benchmarks.py: hand-counted n-grams and hand-computed statistics; the
+fresh-set gap against scipy's chi-square test on the 2x2 table."""
 import itertools
 import math
 
@@ -59,3 +60,56 @@ def test_pass_hat_k_by_hand_and_unbiased_for_p_to_the_k():
     assert math.isclose(b.benchmark_pass_hat_k([8, 8, 4, 4], 8, 8), 0.5)
     with pytest.raises(ValueError):
         b.pass_hat_k(4, 2, 5)
+
+
+# --- fresh-set gap. Oracles: scipy's chi-square test on the 2x2 table (chi2 = z^2 without continuity
+# correction, same p-value) and a hand computation of the detectable gap.
+import numpy as np
+from scipy import stats
+
+
+@pytest.mark.parametrize("k1,n1,k2,n2", [(1108, 1319, 975, 1250), (500, 1000, 480, 1000), (90, 120, 70, 110)])
+def test_fresh_gap_matches_chi_square(k1, n1, k2, n2):
+    gap, z, p = b.fresh_set_gap(k1, n1, k2, n2)
+    chi2, p_ref, dof, _ = stats.chi2_contingency(np.array([[k1, n1 - k1], [k2, n2 - k2]]), correction=False)
+    assert dof == 1
+    assert math.isclose(z * z, chi2, rel_tol=1e-9)
+    assert math.isclose(p, p_ref, rel_tol=1e-7)
+    assert math.isclose(gap, k1 / n1 - k2 / n2)
+
+
+def test_detectable_gap_by_hand():
+    # 1.96 * sqrt(0.16 * (1/1319 + 1/1250)) = 1.96 * sqrt(0.16 * 0.0015582) = 1.96 * 0.015790 = 0.03095
+    assert abs(b.detectable_gap(0.8, 1319, 1250) - 0.03095) < 2e-5
+    # a gap exactly at the detectable size gives |z| ~ 1.96 (pooled rate ~ p)
+    assert abs(b.detectable_gap(0.5, 10_000, 10_000) - 1.96 * math.sqrt(0.25 * 2e-4)) < 1e-12
+
+
+# --- Cochran's Q. Oracles: a hand-worked 3 x 4 table, McNemar's statistic for K = 2, and
+# scipy.stats.chi2.sf for the tail probability.
+def test_chi2_tail_matches_scipy():
+    for df in (1, 2, 3, 9, 30):
+        for x in (0.01, 0.5, 1.0, 3.0, 8.0, 20.0, 60.0):
+            assert math.isclose(b._chi2_sf(x, df), stats.chi2.sf(x, df), rel_tol=1e-9, abs_tol=1e-14)
+
+
+def test_cochran_q_by_hand():
+    correct = [[1, 1, 0, 1], [1, 0, 0, 1], [0, 0, 0, 1]]
+    # C = (3, 2, 1), T = 6, sum R^2 = 14: Q = 2 (3 * 14 - 36) / (18 - 14) = 3.0; df 2 -> p = exp(-1.5)
+    q, p = b.cochran_q([[bool(x) for x in row] for row in correct])
+    assert math.isclose(q, 3.0) and math.isclose(p, math.exp(-1.5))
+
+
+def test_cochran_q_reduces_to_mcnemar_for_two_variants():
+    rng = np.random.default_rng(3)
+    a = rng.random(400) < 0.7
+    c = np.where(rng.random(400) < 0.15, ~a, a)
+    q, p = b.cochran_q([a.tolist(), c.tolist()])
+    n01, n10 = int((a & ~c).sum()), int((~a & c).sum())
+    assert math.isclose(q, (n01 - n10) ** 2 / (n01 + n10))
+    assert math.isclose(p, stats.chi2.sf(q, 1), rel_tol=1e-9)
+
+
+def test_cochran_q_zero_when_variants_agree():
+    same = [[True, False, True]] * 4
+    assert b.cochran_q(same) == (0.0, 1.0)

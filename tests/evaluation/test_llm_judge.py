@@ -45,3 +45,56 @@ def test_bt_recovers_strength_ordering_from_simulated_votes():
     assert torch.argsort(r).tolist() == torch.argsort(true).tolist()
     est_gap = (r[2] - r[0]).item() * math.log(10) / 400
     assert abs(est_gap - 1.6) < 0.2
+
+
+# --- judge checks. Oracles: hand-counted verdicts, scipy's Wilson interval, sklearn's unpenalised
+# logistic regression, and a simulation with a known length effect.
+import numpy as np
+from scipy import stats
+from sklearn.linear_model import LogisticRegression
+
+
+def test_position_consistency_by_hand():
+    ab = ["1", "1", "2", "tie", "1"]
+    ba = ["2", "1", "1", "tie", "tie"]     # consistent: 1st, 3rd, 4th -> 3 / 5
+    assert lj.position_consistency(ab, ba) == 0.6
+    always_first = ["1"] * 4
+    assert lj.position_consistency(always_first, always_first) == 0.0
+
+
+def test_wilson_matches_scipy_and_hand_value():
+    for k, n in [(160, 200), (400, 500), (3, 20), (20, 20)]:
+        ours = lj.wilson_interval(k, n)
+        ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert abs(ours[0] - ref.low) < 1e-9 and abs(ours[1] - ref.high) < 1e-9
+    # by hand, p = 0.8, n = 200, z^2 = 3.8415: centre = (0.8 + 0.009604) / 1.019207 = 0.79435,
+    # half = 1.96 * sqrt(0.0008 + 0.000024) / 1.019207 = 0.05520 -> [0.7391, 0.8496]
+    lo, hi = lj.wilson_interval(160, 200)
+    assert abs(lo - 0.7391) < 2e-4 and abs(hi - 0.8496) < 2e-4
+
+
+def test_length_regression_matches_sklearn():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-3, 3, 1500)
+    y = (rng.random(1500) < 1 / (1 + np.exp(-(0.2 + 0.7 * x)))).astype(float)
+    raw, slope, lc = lj.length_controlled_win_rate(y.tolist(), x.tolist())
+    ref = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(x[:, None], y)
+    assert abs(slope - ref.coef_[0, 0]) < 1e-4
+    assert abs(lc - 1 / (1 + np.exp(-ref.intercept_[0]))) < 1e-5
+    assert raw == y.mean()
+
+
+def test_length_control_removes_a_verbosity_advantage():
+    # Same true quality (logit 0.3 at equal length), judge adds 0.5 logits per 100 tokens.
+    # A candidate 200 tokens longer on average wins far more often raw; LC recovers sigmoid(0.3).
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-3, 3, 4000) + 2.0
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(0.3 + 0.5 * x)))).astype(float)
+    raw, slope, lc = lj.length_controlled_win_rate(y.tolist(), x.tolist())
+    target = 1 / (1 + math.exp(-0.3))            # 0.574
+    assert raw > target + 0.12
+    assert abs(lc - target) < 0.04 and abs(slope - 0.5) < 0.08
+    # no length effect: LC and raw agree
+    y0 = (rng.random(4000) < target).astype(float)
+    raw0, slope0, lc0 = lj.length_controlled_win_rate(y0.tolist(), x.tolist())
+    assert abs(slope0) < 0.08 and abs(lc0 - raw0) < 0.08

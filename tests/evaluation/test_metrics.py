@@ -1,4 +1,5 @@
-"""Tests for snippets/evaluation/metrics.py against sacrebleu, rouge-score, cross_entropy and brute force."""
+"""Tests for snippets/evaluation/metrics.py against sacrebleu, rouge-score, cross_entropy, brute force and
+scipy.stats.kendalltau."""
 import itertools
 import math
 
@@ -82,3 +83,21 @@ def test_pass_at_1_is_fraction_correct_and_naive_estimator_is_biased():
     assert math.isclose(m.pass_at_k(200, 37, 1), 37 / 200)
     # the plug-in estimate 1 - (1 - c/n)^k differs from the unbiased one
     assert m.pass_at_k(10, 3, 5) != pytest.approx(1 - (1 - 0.3) ** 5, abs=1e-3)
+
+
+# --- metric validity: Kendall tau-b against scipy.stats.kendalltau (tau-b by default), with ties,
+# and a hand count.
+import numpy as np
+from scipy import stats
+
+
+def test_kendall_tau_b_hand_and_scipy():
+    human = [1, 2, 3, 4, 5, 6, 7, 8]
+    metric = [2, 1, 3, 4, 6, 5, 7, 8]                      # 2 discordant of 28 pairs -> 24/28
+    assert math.isclose(m.kendall_tau_b(metric, human), 24 / 28)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        x = rng.integers(0, 5, 12).astype(float)           # many ties
+        y = x + rng.integers(-2, 3, 12)
+        assert math.isclose(m.kendall_tau_b(x.tolist(), y.tolist()), stats.kendalltau(x, y).statistic,
+                            rel_tol=1e-12, abs_tol=1e-12)

@@ -1,8 +1,11 @@
 """Tests for snippets/fine-tuning/forgetting.py.
 
 Oracles: per-sample gradients from torch.func (vmap + grad), the EWC formula by hand,
-and exact replay counts.
+exact replay counts, and for the regression gate scipy.stats.ttest_rel / norm, hand-computed
+noise floors and a seeded simulation of the interval's coverage.
 """
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -56,3 +59,66 @@ def test_ewc_penalty_zero_at_old_params_and_gradient_points_back():
     fg.ewc_penalty(model, old, fisher, lam=1.0).backward()
     # d/dθ = lam * F * (θ - θ_old): positive where θ moved up, so gradient descent moves it back.
     torch.testing.assert_close(model.weight.grad, fisher["weight"] * 0.5)
+
+
+# --- regression gate: oracles are scipy.stats (paired t statistic, normal quantile), hand-computed
+# values and a seeded simulation of the CI's coverage.
+import numpy as np
+from scipy import stats
+
+
+def test_paired_ci_matches_scipy_ttest_rel():
+    rng = np.random.default_rng(0)
+    before = (rng.random(800) < 0.7).astype(int)
+    flip = rng.random(800) < 0.12
+    after = np.where(flip, 1 - before, before)
+    drop, lo, hi = fg.paired_drop_ci(before.tolist(), after.tolist())
+    t = stats.ttest_rel(before, after)
+    se = (before - after).mean() / t.statistic           # t = mean / (sd / sqrt(n))
+    z = stats.norm.ppf(0.975)
+    assert abs(drop - (before.mean() - after.mean())) < 1e-12
+    assert abs((hi - lo) / 2 - z * se) < 1e-12
+
+
+def test_noise_floor_by_hand_and_item_count():
+    # 1.96 * sqrt(0.10 / 500) = 0.0277 (±2.8 points); 1.96 * sqrt(0.06 / 14042) = 0.0041
+    assert abs(fg.noise_floor(500, 0.10) - 0.02772) < 1e-4
+    assert abs(fg.noise_floor(14042, 0.06) - 0.00405) < 1e-4
+    n = fg.items_for_floor(0.01, 0.10)                     # 1.96^2 * 0.1 / 0.01^2 = 3841.5 -> 3842
+    assert n == 3842
+    assert fg.noise_floor(n, 0.10) <= 0.01 < fg.noise_floor(n - 1, 0.10)
+
+
+def test_noise_floor_equals_ci_when_net_drop_is_zero():
+    # 1000 items, 50 lost and 50 gained: drop 0, discordant rate 0.1
+    before = [1] * 50 + [0] * 50 + [1] * 600 + [0] * 300
+    after = [0] * 50 + [1] * 50 + [1] * 600 + [0] * 300
+    drop, lo, hi = fg.paired_drop_ci(before, after)
+    assert drop == 0.0
+    # sample variance uses n - 1, the floor uses n: they differ by sqrt(1000 / 999)
+    assert abs(hi - fg.noise_floor(1000, 0.10) * math.sqrt(1000 / 999)) < 1e-12
+
+
+def test_ci_coverage_by_simulation():
+    rng = np.random.default_rng(1)
+    n, covered = 2000, 0
+    for _ in range(400):
+        before = (rng.random(n) < 0.7).astype(int)
+        # each correct item is lost with prob. 0.06, each wrong one gained with prob. 0.06
+        u = rng.random(n)
+        after = before.copy()
+        after[(u < 0.06) & (before == 1)] = 0
+        after[(u > 0.94) & (before == 0)] = 1
+        # expected drop: 0.06 * 0.7 - 0.06 * 0.3 = 0.024
+        _, lo, hi = fg.paired_drop_ci(before.tolist(), after.tolist())
+        covered += lo <= 0.024 <= hi
+    assert 0.92 <= covered / 400 <= 0.98
+
+
+def test_gate_refuses_a_small_suite_that_sees_no_drop():
+    small_b = [1] * 5 + [0] * 5 + [1] * 60 + [0] * 30       # 100 items, 5 lost, 5 gained
+    small_a = [0] * 5 + [1] * 5 + [1] * 60 + [0] * 30
+    assert fg.paired_drop_ci(small_b, small_a)[0] == 0.0
+    assert not fg.passes_gate(small_b, small_a, tolerance=0.01)   # CI upper end ~ +6 points
+    big_b, big_a = small_b * 100, small_a * 100                   # same pattern, 10,000 items
+    assert fg.passes_gate(big_b, big_a, tolerance=0.01)           # upper end ~ +0.6 points

@@ -1,4 +1,5 @@
-"""Tests for snippets/fine-tuning/sft.py: hand-computed NLL and Hugging Face's causal-LM loss."""
+"""Tests for snippets/fine-tuning/sft.py: hand-computed NLL and Hugging Face's causal-LM loss; the run plan
+(steps, LoRA parameter count vs peft, model-state memory) against peft and hand arithmetic."""
 import math
 
 import torch
@@ -50,3 +51,63 @@ def test_matches_hugging_face_causal_lm_loss():
     ids, labels = sft.build_sft_example([3, 4, 5, 6, 7], [11, 12, 13], eos_id=2)
     out = model(input_ids=ids[None], labels=labels[None])     # HF shifts and ignores -100 itself
     torch.testing.assert_close(sft.masked_sft_loss(out.logits, labels[None]), out.loss)
+
+
+# --- run plan. Oracles: peft's LoRA on a tiny random LLaMA (trainable parameter count), hand arithmetic,
+# and the 16 bytes/parameter figure of the distributed chapter (7B -> 112 GB, 14 GB per GPU on 8 with ZeRO-3).
+from peft import LoraConfig, get_peft_model
+
+
+def test_schedule_by_hand():
+    assert sft.schedule(20_000, 3, 64) == (939, 28)          # ceil(20000/64) = 313 per epoch; 3% of 939 = 28.2
+    assert sft.schedule(1_000, 1, 100) == (10, 1)            # warm-up never rounds to zero
+
+
+def test_lora_count_matches_peft_on_tiny_llama():
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=50, hidden_size=64, intermediate_size=176, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32)
+    model = get_peft_model(LlamaForCausalLM(cfg), LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj",
+                                           "gate_proj", "up_proj", "down_proj"]))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == sft.lora_params(64, 176, 2, r=4, kv_dim=32)   # GQA: 2 kv heads x 16 dims
+
+
+def test_lora_count_llama7b_by_hand():
+    # per layer: q,k,v,o 4 x 16 x (4096 + 4096) = 524,288; gate,up,down 3 x 16 x (4096 + 11008) = 724,992
+    assert sft.lora_params(4096, 11008, 32, r=16) == 32 * (524_288 + 724_992) == 39_976_960
+
+
+def test_memory_matches_16_bytes_per_parameter():
+    assert math.isclose(sft.train_memory_gb(7e9, 7e9), 112.0)
+    assert math.isclose(sft.train_memory_gb(7e9, 7e9, shards=8), 14.0)
+    assert math.isclose(sft.train_memory_gb(7e9, 0), 14.0)            # frozen bf16 weights only
+    # LoRA: 7e9 frozen + 4e7 trainable -> 14 + 0.64 GB
+    assert math.isclose(sft.train_memory_gb(7e9 + 4e7, 4e7), 14.64)
+
+
+# --- chat vector: invariants on a tiny random LLaMA's state dict (adding the vector to the base
+# reproduces the chat model exactly; scale 0 is the identity; the merged model runs).
+import pytest
+
+
+def test_chat_vector_invariants_on_tiny_llama():
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=16)
+    base = {k: v.clone() for k, v in LlamaForCausalLM(cfg).state_dict().items()}
+    chat = {k: v + 0.01 * torch.randn_like(v) for k, v in base.items()}
+    domain = {k: v + 0.01 * torch.randn_like(v) for k, v in base.items()}
+    back = sft.add_chat_vector(base, base, chat)
+    assert all(torch.allclose(back[k], chat[k], atol=1e-6) for k in chat)
+    same = sft.add_chat_vector(domain, base, chat, scale=0.0)
+    assert all(torch.equal(same[k], domain[k]) for k in domain)
+    merged = sft.add_chat_vector(domain, base, chat)
+    k = "model.layers.0.mlp.up_proj.weight"
+    torch.testing.assert_close(merged[k], domain[k] + chat[k] - base[k])
+    model = LlamaForCausalLM(cfg)
+    model.load_state_dict(merged)
+    assert model(torch.tensor([[1, 2, 3]])).logits.shape == (1, 3, 50)
+    with pytest.raises(ValueError):
+        sft.add_chat_vector({"a": torch.zeros(1)}, base, chat)

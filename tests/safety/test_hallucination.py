@@ -1,4 +1,5 @@
-"""Tests for snippets/safety/hallucination.py: closed-form entropy and z-statistics,
+"""Tests for snippets/safety/hallucination.py: closed-form entropy and z-statistics, abstention
+thresholds and AUROC (vs sklearn, brute force, hand cases, binormal closed form),
 and statistical behaviour of the watermark detector."""
 import math
 
@@ -47,3 +48,50 @@ def test_detector_separates_watermarked_from_plain_text():
     zs_plain = [hl.watermark_z_score(hl.generate(table, 150, watermark=False, seed=s), V) for s in range(3)]
     assert min(zs_wm) > 4.0
     assert max(abs(z) for z in zs_plain) < 4.0
+
+
+# --- abstention. Oracles: sklearn's roc_auc_score, a brute-force numpy search over thresholds,
+# hand-worked small cases, and the binormal closed form AUROC = Phi(d / sqrt(2)).
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+
+
+def test_auroc_matches_sklearn_with_ties():
+    rng = np.random.default_rng(0)
+    wrong = rng.random(300) < 0.3
+    score = np.round(rng.normal(size=300) + 0.8 * wrong, 1)      # rounding creates ties
+    assert abs(hl.auroc(score.tolist(), wrong.tolist()) - roc_auc_score(wrong, score)) < 1e-12
+
+
+def test_auroc_binormal_closed_form():
+    rng = np.random.default_rng(1)
+    wrong = rng.random(4000) < 0.25
+    score = rng.normal(size=4000) + 1.2 * wrong
+    assert abs(hl.auroc(score.tolist(), wrong.tolist()) - stats.norm.cdf(1.2 / math.sqrt(2))) < 0.02
+
+
+def test_threshold_by_hand():
+    s, w = [0.1, 0.2, 0.3, 0.4, 0.5], [False, False, True, False, True]
+    # answered-error at each cut: 0, 0, 1/3, 1/4, 2/5 -> best with risk <= 0.25 is tau = 0.4
+    assert hl.pick_abstain_threshold(s, w, 0.25) == (0.4, 0.8, 0.25)
+    assert hl.pick_abstain_threshold(s, w, 0.0) == (0.2, 0.4, 0.0)
+    # tied scores cannot be split: cutting at 0.2 answers all three
+    assert hl.pick_abstain_threshold([0.1, 0.2, 0.2], [False, False, True], 0.4) == pytest.approx((0.2, 1.0, 1 / 3))
+    assert hl.pick_abstain_threshold([0.1, 0.2, 0.2], [False, False, True], 0.2) == pytest.approx((0.1, 1 / 3, 0.0))
+    assert hl.pick_abstain_threshold([0.5], [True], 0.1)[1] == 0.0
+
+
+def test_threshold_matches_brute_force():
+    rng = np.random.default_rng(2)
+    wrong = rng.random(500) < 0.25
+    score = np.round(rng.normal(size=500) + 1.2 * wrong, 2)
+    for target in (0.05, 0.10, 0.2):
+        best_cov, best = 0.0, None
+        for t in np.unique(score):
+            ans = score <= t
+            if wrong[ans].mean() <= target and ans.mean() > best_cov:
+                best_cov, best = ans.mean(), (t, ans.mean(), wrong[ans].mean())
+        tau, cov, risk = hl.pick_abstain_threshold(score.tolist(), wrong.tolist(), target)
+        assert tau == pytest.approx(best[0]) and cov == pytest.approx(best[1]) and risk == pytest.approx(best[2])

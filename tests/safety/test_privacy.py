@@ -62,3 +62,39 @@ def test_known_miss_is_documented():
     # Rules miss PII written in words or obfuscated; this is why NER models are used on top.
     red, counts = pv.redact_pii("my number is one three eight, zero zero one three, eight zero zero zero")
     assert sum(counts.values()) == 0
+
+
+# --- span scoring and keyed pseudonyms. Oracles: hand-counted spans, the hmac module computed
+# directly in the test, and a brute-force inversion that works on an unkeyed hash but not on the keyed one.
+import hashlib
+import hmac
+
+
+def test_span_scores_by_hand():
+    gold = {(0, 11, "PHONE"), (20, 38, "ID"), (40, 55, "EMAIL"), (60, 71, "PHONE")}
+    pred = {(0, 11, "PHONE"), (20, 38, "ID"), (80, 91, "PHONE"), (60, 70, "PHONE")}   # (60,70) off by one
+    s = pv.span_scores(pred, gold)
+    assert s["PHONE"] == (1 / 3, 1 / 2)        # 1 exact hit of 3 predicted, of 2 gold
+    assert s["ID"] == (1.0, 1.0)
+    assert s["EMAIL"] == (1.0, 0.0)            # nothing predicted: precision 1, recall 0
+    assert pv.span_scores(gold, gold) == {k: (1.0, 1.0) for k in ("PHONE", "ID", "EMAIL")}
+
+
+def test_pseudonym_is_keyed_hmac_and_deterministic():
+    key = b"k1"
+    ref = hmac.new(key, b"PHONE:13800138000", hashlib.sha256).hexdigest()[:10]
+    assert pv.pseudonym("13800138000", "PHONE", key) == f"[PHONE_{ref}]"
+    assert pv.pseudonym("13800138000", "PHONE", key) == pv.pseudonym("13800138000", "PHONE", key)
+    assert pv.pseudonym("13800138000", "PHONE", key) != pv.pseudonym("13800138000", "PHONE", b"k2")
+    assert pv.pseudonym("13800138000", "PHONE", key) != pv.pseudonym("13800138001", "PHONE", key)
+
+
+def test_unkeyed_hash_of_a_small_space_is_reversible():
+    # 4-digit "numbers" stand in for the ~7e9 mobile numbers: enumeration inverts a plain hash at once
+    secret = "4711"
+    plain = hashlib.sha256(secret.encode()).hexdigest()
+    assert next(c for c in (f"{i:04d}" for i in range(10_000))
+                if hashlib.sha256(c.encode()).hexdigest() == plain) == secret
+    # the keyed pseudonym cannot be matched by enumeration without the key
+    target = pv.pseudonym(secret, "PHONE", b"secret-key")
+    assert all(pv.pseudonym(f"{i:04d}", "PHONE", b"guessed-key") != target for i in range(10_000))

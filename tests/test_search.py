@@ -312,6 +312,7 @@ def test_index_per_language(built_site):
         locations = [d["location"] for d in data["docs"]]
         assert locations and all(loc.startswith("en/") == (lang == "en") for loc in locations), lang
         assert data["config"]["lang"] == [lang]
+        assert ("stemmer" in data["config"]["pipeline"]) == (lang == "en"), data["config"]["pipeline"]
         assert {"syn_title", "syn_text"} <= set(data["config"]["fields"])
         raw = path.read_bytes()
         sizes[lang] = (len(raw), len(gzip.compress(raw, 9)))
@@ -338,6 +339,30 @@ def test_synonym_and_cross_language_queries(browser, server, root, lang, query, 
     anchors = [frag for path, frag in _anchors(links)[:5]]
     assert expected in anchors, (query, anchors)
     assert all(urlsplit(h).path.startswith("/en/") == (lang == "en") for h in links)
+
+
+@pytest.mark.parametrize("lang, query, expected", [
+    ("en", "What is QK-norm, and why do LLMs use it?", "qk-norm"),     # punctuation, stop words
+    ("en", "how are the connections of a residual stream normalized?", None),   # stemmed: never empty
+    ("zh", "什么是 QK-norm？为什么要用它？", "qk-norm"),               # full-width punctuation
+])
+def test_question_typed_as_asked(browser, server, lang, query, expected):
+    """A question typed with punctuation and question words: the answer is the first item, shown as the
+    question's title followed by its page; no query word keeps punctuation (the highlight parameter)."""
+    search = Search(browser, server, lang)
+    search.run(query)
+    first = search.page.locator(".md-search-result__item").first
+    title = first.locator("h1").inner_text() if search.items else ""
+    page_name = first.locator(".hb-search-page").inner_text() if search.items else ""
+    search.close()
+    assert search.items, f"no result for {query!r}"
+    assert all(len(item) == 1 for item in search.items), "each result item is one question"
+    href = search.items[0][0][0]
+    terms = dict(p.split("=", 1) for p in urlsplit(href).query.split("&") if "=" in p).get("h", "")
+    assert not any(ch in terms for ch in "?,？，"), terms
+    if expected:
+        assert urlsplit(href).fragment == expected, (query, href)
+        assert page_name and title.endswith(page_name), (title, page_name)
 
 
 def test_result_anchor_lands_on_the_question(browser, server):

@@ -144,8 +144,16 @@
         if (HAN.test(part)) {
           // U+3007 (a Han character that is never indexed) ends each word: Material's worker re-splits
           // every Han run by longest match but never lets a word end on the run's last character.
-          for (const w of cut(part))
-            if (!(stop && STOP_ZH.has(w))) terms.push(`${w}\u3007^${WEAK_ZH.has(w) || w.length === 1 ? 1 : BOOST}`);
+          for (const w of cut(part)) {
+            if (stop && STOP_ZH.has(w)) continue;
+            terms.push(`${w}\u3007^${WEAK_ZH.has(w) || w.length === 1 ? 1 : BOOST}`);
+            // a long word (推理模型) also as its two halves, weakly: the pages may have been cut there
+            for (let i = 2; w.length >= 4 && i <= w.length - 2; i++)
+              if (w.slice(0, i) in vocab && w.slice(i) in vocab) {
+                terms.push(`${w.slice(0, i)}\u3007^1`, `${w.slice(i)}\u3007^1`);
+                break;
+              }
+          }
           continue;
         }
         const w = part.toLowerCase();

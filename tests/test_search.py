@@ -271,7 +271,8 @@ def answered(row: dict) -> bool:
 
 
 def test_natural_set_is_well_formed(root):
-    """Both parts: known languages, a query, and only existing question ids; no query in both parts."""
+    """Both parts: known languages, a query, and only existing question ids; no query in both parts;
+    at least 300 questions per language, covering every chapter."""
     ids = set(question_urls(root))
     seen = {}
     for part in NATURAL_PARTS:
@@ -281,6 +282,15 @@ def test_natural_set_is_well_formed(root):
             assert not answered(row) or _ids(row) and _ids(row) <= ids, f"{where}: unknown question id(s) {sorted(_ids(row) - ids)}"
             key = (row["lang"], row["query"].strip().lower())
             assert seen.setdefault(key, part) == part, f"{where}: query also in the {seen[key]} part: {row['query']!r}"
+    pages = handbook.iter_pages(root / "docs")
+    chapter_of = {q.id: p.chapter for p in pages for q in p.questions}
+    chapters = {p.chapter for p in pages if p.questions and p.chapter}
+    rows = [r for part in NATURAL_PARTS for r in natural_set(root, part)]
+    for lang in handbook.LANGS:
+        mine = [r for r in rows if r["lang"] == lang]
+        covered = {chapter_of[i] for r in mine if answered(r) for i in _ids(r)}
+        assert len(mine) >= 300, f"{lang}: {len(mine)} natural questions, at least 300 wanted"
+        assert chapters <= covered, f"{lang}: chapters without natural questions: {sorted(chapters - covered)}"
 
 
 @pytest.mark.parametrize("lang", handbook.LANGS)

@@ -178,7 +178,6 @@ def on_post_build(config) -> None:
     index = json.loads(path.read_text(encoding="utf-8"))
     index["docs"] = latest_per_location(index["docs"])
     expand(index["docs"], load_synonyms(handbook.repo_root(config)))
-    root = handbook.repo_root(config)
     question_ids = {q.id for p in handbook.iter_pages(Path(config.docs_dir)) for q in p.questions}
     with_questions = {d["location"].partition("#")[0] for d in index["docs"]
                       if d["location"].partition("#")[2] in question_ids}

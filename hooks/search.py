@@ -11,9 +11,16 @@ English results. This hook, after the last language is built:
   the group's terms (so "RoPE" finds 旋转位置编码): in a ``syn_title`` field when the title
   mentions it (boosted like a title) and a ``syn_text`` field when only the text does (weighted like
   text); the other spelling of -ise/-ize words goes there too (initialised ↔ initialized);
-- lowers the weight of a page's own entry (its title and intro) on pages that hold questions, and of
-  the chapter index pages (their question lists repeat the titles), so the question itself (its
-  heading anchor and title) is the result shown, not a page with the answer folded under "more";
+- gives each language's index its own lunr pipeline (``PIPELINES``): the English one is stemmed
+  (``assets/javascripts/search.js`` stems English queries with the same Porter stemmer); the Chinese
+  one is not (jieba segments it, and a stemmer would mangle its English terms). The separator, set in
+  ``mkdocs.yml``, splits words at ASCII and full-width punctuation as well as at spaces;
+- lowers the weight of a page's own entry (its title and intro) and of every entry of pages without
+  questions (chapter indexes, whose question lists repeat the titles; labs; glossary), so the
+  question itself (its heading anchor and title) is the result shown; ``search.js`` then lists each
+  question as its own result (its title, then its page), not under its page with the rest folded;
+- leaves code blocks and reference lists out of the indexed text, and indexes each answer's short
+  answer as its own field (``lead``), weighted between the title and the rest of the text;
 - in the offline edition (``editions/offline.yml``), also writes both as scripts
   (``search_index.<lang>.js``, ``vocab.<lang>.js``), since pages opened from file:// cannot fetch;
 - writes ``search/vocab.<lang>.json``: every Chinese word of the index with its jieba log
@@ -34,10 +41,33 @@ from mkdocs.plugins import event_priority
 
 import handbook
 
-# Material weights a page's tags a million times a title word; broad tags (模型, Training) then pull
-# whole pages above the question that answers a query. Tags count like title words here.
-FIELDS = {"syn_title": 300.0, "syn_text": 1.0, "tags": 10.0}
+# Field weights. Material weights a title word 1000 times a text word and a tag a million times; then
+# one common word of a title (use, role, model) outranks the subject of a question that only the
+# answer names. Here a title word counts 30 text words, a word of the short answer (``lead``, split
+# off the text below) 15, and tags hardly count (every question of a page repeats its page's tags).
+# Tuned on the tuned part of the natural-question set (data/search_natural.tsv) and the keyword set.
+FIELDS = {"title": 30.0, "syn_title": 10.0, "lead": 15.0, "text": 1.0, "syn_text": 1.0, "tags": 1.0}
 PAGE_ENTRY_BOOST = 0.05
+# Code blocks (and mermaid sources) and reference lists are not indexed: they match words of every
+# question (self, torch, arXiv, et al.) and are a quarter of the index.
+CODE = re.compile(r"<pre>.*?</pre>", re.S)
+REFERENCES = re.compile(r"<p>\u200b?(?:References|参考文献)\u200b?</p>.*", re.S)
+LEAD = re.compile(r"\s*<p>\u200b?(?:Short answer|简答)\u200b?</p>\s*(<p>.*?</p>)", re.S)
+
+
+def trim(entry: dict) -> None:
+    """Drop code and references from an entry's text; move its short answer to the ``lead`` field."""
+    text = REFERENCES.sub("", CODE.sub(" ", entry.get("text", "")))
+    lead = LEAD.match(text)
+    if lead:
+        entry["lead"], text = lead.group(1), text[lead.end():]
+    entry["text"] = text
+
+
+# lunr pipeline per index language (Material's worker removes the functions not listed). No trimmer:
+# the separator already ends words at punctuation, and lunr's trimmer would strip the Chinese synonym
+# terms out of the English index.
+PIPELINES = {"en": ["stopWordFilter", "stemmer"], "zh": ["stopWordFilter"]}
 HAN = re.compile(r"[\u4e00-\u9fff]")
 TAG = re.compile(r"<[^>]+>")
 
@@ -119,7 +149,7 @@ def vocabulary(docs: list[dict], separator: str) -> dict[str, float]:
     total = jieba.dt.total
     words: dict[str, float] = {}
     for d in docs:
-        for field in ("title", "text", "syn_title", "syn_text"):
+        for field in ("title", "lead", "text", "syn_title", "syn_text"):
             for token in split.split(TAG.sub(" ", d.get(field, ""))):
                 token = token.strip().lower()
                 if token and token not in words and all(HAN.match(ch) for ch in token):
@@ -148,15 +178,14 @@ def on_post_build(config) -> None:
     index = json.loads(path.read_text(encoding="utf-8"))
     index["docs"] = latest_per_location(index["docs"])
     expand(index["docs"], load_synonyms(handbook.repo_root(config)))
-    root = handbook.repo_root(config)
     question_ids = {q.id for p in handbook.iter_pages(Path(config.docs_dir)) for q in p.questions}
-    chapter_indexes = {f"{prefix}{row['slug']}/" for row in handbook.chapters(root) for prefix in ("", "en/")}
     with_questions = {d["location"].partition("#")[0] for d in index["docs"]
                       if d["location"].partition("#")[2] in question_ids}
     for d in index["docs"]:
+        trim(d)
         page, _, fragment = d["location"].partition("#")
-        if (not fragment and page in with_questions) or page in chapter_indexes:
-            d["boost"] = PAGE_ENTRY_BOOST     # a page's intro, or a chapter's generated question list
+        if not fragment or page not in with_questions:
+            d["boost"] = PAGE_ENTRY_BOOST     # a page's intro; chapter question lists, labs, glossary
     index["config"].setdefault("fields", {"title": {"boost": 1000.0}, "text": {"boost": 1.0},
                                           "tags": {"boost": 1000000.0}})
     index["config"]["fields"].update({name: {"boost": boost} for name, boost in FIELDS.items()})
@@ -169,7 +198,8 @@ def on_post_build(config) -> None:
             docs = [d for d in index["docs"] if not d["location"].startswith(others)]
         else:
             docs = [d for d in index["docs"] if d["location"].startswith(f"{lang}/")]
-        part = {"config": {**index["config"], "lang": [lang]}, "docs": docs}
+        part = {"config": {**index["config"], "lang": [lang],
+                           "pipeline": PIPELINES.get(lang, index["config"]["pipeline"])}, "docs": docs}
         text = json.dumps(part, ensure_ascii=False, separators=(",", ":"))
         (path.parent / f"search_index.{lang}.json").write_text(text, encoding="utf-8")
         vocab = json.dumps(vocabulary(docs, index["config"]["separator"]), ensure_ascii=False,

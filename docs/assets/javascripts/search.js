@@ -1,7 +1,11 @@
 // Search tweaks that must run before Material's bundle (loaded in <head> by overrides/main.html).
+// Material's worker (lunr) ranks; this file only (1) loads the index of the page's language,
+// (2) turns what the reader typed into a lunr query, (3) lists each matching question as its own
+// result. The index side (separator, per-language pipeline, field boosts) is set in hooks/search.py.
 (() => {
   const lang = document.documentElement.lang;
   const base = new URL("../../", document.currentScript.src);        // the site root
+  const SETUP = 0, QUERY = 2, RESULT = 3;                          // Material's worker message types
 
   // 1. Load the search index of the page's own language: hooks/search.py writes
   //    search/search_index.<lang>.json, Material requests search/search_index.json (XMLHttpRequest).
@@ -24,12 +28,9 @@
     };
   }
 
-  // 2. Chinese queries are cut into words the way jieba cut the pages at build time: jieba's
-  //    maximum-probability route over the words of the index (search/vocab.<lang>.json holds each
-  //    word's jieba log probability). Characters that are not indexed (stop words such as 的) drop
-  //    out. Each word is then ended with U+3007, a Han character that is never indexed: Material's
-  //    worker re-splits every Han run by longest match but never lets a word end on the run's last
-  //    character, so without it "思路" alone would not match "思路".
+  // 2a. Chinese runs are cut into words the way jieba cut the pages at build time: jieba's
+  //     maximum-probability route over the words of the index (search/vocab.<lang>.json holds each
+  //     word's jieba log probability). Characters that are not indexed (stop words such as 的) drop out.
   let vocab = null, maxLen = 1;
   const useVocab = (v) => {
     if (!v) return;
@@ -59,27 +60,153 @@
     }
     const words = [];
     for (let i = 0; i < n; i = route[i][1]) words.push(run.slice(i, route[i][1]));
-    return words.filter((w) => w in vocab && !STOP_ZH.has(w));
+    return words.filter((w) => w in vocab);
   }
 
-  // 3. Words that say nothing about the topic ("why", "how", "为什么", "怎么") match hundreds of
-  //    question titles and push the answer down; they are dropped from the query, as are single
-  //    Latin letters.
-  const STOP = new Set(("a an and are as at be by can do does for from how i in is it its of on or " +
-    "should the this that to vs was what when where which who why with you your").split(" "));
-  const STOP_ZH = new Set(["什么", "为什么", "怎么", "怎么样", "怎样", "如何", "哪些", "哪个", "是", "的", "了", "吗",
-    "呢", "吧", "和", "与", "及", "有", "在", "要", "能", "会", "一下", "介绍", "请", "请问", "可以", "一个"]);
-  const keepWord = (w) => !STOP.has(w.toLowerCase()) && !/^[A-Za-z]$/.test(w);
+  // 2b. English words are stemmed with lunr's Porter stemmer, the one the worker runs over the English
+  //     index (hooks/search.py: pipeline trimmer, stopWordFilter, stemmer), so "connections" finds
+  //     "connection". The query carries the stem itself, so Material also counts the word as matched
+  //     (highlighting, "missing" terms). Porter's algorithm as in lunr 2.3.9 (MIT, Oliver Nightingale;
+  //     after Martin Porter's reference JavaScript), unchanged.
+  const stem = (() => {
+    const step2 = { ational: "ate", tional: "tion", enci: "ence", anci: "ance", izer: "ize", bli: "ble", alli: "al",
+      entli: "ent", eli: "e", ousli: "ous", ization: "ize", ation: "ate", ator: "ate", alism: "al", iveness: "ive",
+      fulness: "ful", ousness: "ous", aliti: "al", iviti: "ive", biliti: "ble", logi: "log" };
+    const step3 = { icate: "ic", ative: "", alize: "al", iciti: "ic", ical: "ic", ful: "", ness: "" };
+    const c = "[^aeiou]", v = "[aeiouy]", C = c + "[^aeiouy]*", V = v + "[aeiou]*";
+    const mgr0 = new RegExp("^(" + C + ")?" + V + C), meq1 = new RegExp("^(" + C + ")?" + V + C + "(" + V + ")?$");
+    const mgr1 = new RegExp("^(" + C + ")?" + V + C + V + C), sv = new RegExp("^(" + C + ")?" + v);
+    const cvc = new RegExp("^" + C + v + "[^aeiouwxy]$");
+    return (w) => {
+      if (w.length < 3) return w;
+      const y = w[0] === "y";
+      if (y) w = "Y" + w.slice(1);
+      let m;
+      if (/^(.+?)(ss|i)es$/.test(w)) w = w.replace(/^(.+?)(ss|i)es$/, "$1$2");
+      else if (/^(.+?)([^s])s$/.test(w)) w = w.replace(/^(.+?)([^s])s$/, "$1$2");
+      if ((m = /^(.+?)eed$/.exec(w))) {
+        if (mgr0.test(m[1])) w = w.slice(0, -1);
+      } else if ((m = /^(.+?)(ed|ing)$/.exec(w)) && sv.test(m[1])) {
+        w = m[1];
+        if (/(at|bl|iz)$/.test(w)) w += "e";
+        else if (/([^aeiouylsz])\1$/.test(w)) w = w.slice(0, -1);
+        else if (cvc.test(w)) w += "e";
+      }
+      if ((m = /^(.+?[^aeiou])y$/.exec(w))) w = m[1] + "i";
+      if ((m = /^(.+?)(ational|tional|enci|anci|izer|bli|alli|entli|eli|ousli|ization|ation|ator|alism|iveness|fulness|ousness|aliti|iviti|biliti|logi)$/.exec(w)) && mgr0.test(m[1])) w = m[1] + step2[m[2]];
+      if ((m = /^(.+?)(icate|ative|alize|iciti|ical|ful|ness)$/.exec(w)) && mgr0.test(m[1])) w = m[1] + step3[m[2]];
+      if ((m = /^(.+?)(al|ance|ence|er|ic|able|ible|ant|ement|ment|ent|ou|ism|ate|iti|ous|ive|ize)$/.exec(w))) {
+        if (mgr1.test(m[1])) w = m[1];
+      } else if ((m = /^(.+?)(s|t)(ion)$/.exec(w)) && mgr1.test(m[1] + m[2])) w = m[1] + m[2];
+      if ((m = /^(.+?)e$/.exec(w)) && (mgr1.test(m[1]) || (meq1.test(m[1]) && !cvc.test(m[1])))) w = m[1];
+      if (/ll$/.test(w) && mgr1.test(w)) w = w.slice(0, -1);
+      return y ? "y" + w.slice(1) : w;
+    };
+  })();
 
-  const HAN_RUN = /\p{Script=Han}+/gu;
+  // 2c. Words that only say "this is a question" (what / how / explain / 为什么 / 如何 ...) match
+  //     hundreds of question titles and push the answer down: they are dropped. Words that carry some
+  //     meaning but not the subject (difference / 区别, pros and cons, model / 大模型), single letters
+  //     and single Chinese characters stay, with a third of the weight of the subject words.
+  const STOP = new Set(("a about actually all also always an and any anything are as at basically be been being " +
+    "between but by can clearly could describe did do does doing done e eg etc even exactly explain explained " +
+    "figure for from g get gets give go good he help her him his how i ie if in into is isn it its just kind " +
+    "know let like list main mainly make makes me mean means meant more most much my need needs no not of often " +
+    "on one or our out please play plays really role s should simple so some someone something still such t " +
+    "tell terms than that the their them then there these they thing things think this those though through to " +
+    "too typical typically understand up us use used uses using usually very vs versus was way ways we well " +
+    "were what whats when where whether which while who why will with without work works would you your").split(" "));
+  const WEAK = new Set(("advantage advantages benefit benefits compare compared comparison cons differ difference " +
+    "differences different disadvantage disadvantages drawback drawbacks large language llm llms model models pros " +
+    "trade tradeoff tradeoffs").split(" "));
+  const STOP_ZH = new Set(("什么 为什么 为何 为啥 怎么 怎么样 怎样 如何 哪些 哪个 哪种 哪里 是 的 了 吗 呢 吧 啊 呀 和 与 及 以及 或 " +
+    "或者 有 在 要 能 会 可以 能否 是否 一下 介绍 请 请问 一个 讲讲 说说 谈谈 聊聊 讲 说 问 简述 描述 解释 理解 具体 一般 通常 " +
+    "主要 分别 这个 那个 这些 那些 这 那 我们 你 我 它 他们 时候 啥 干 干嘛 用来 怎么办 怎么回事 到底 有没有 是不是 需要 应该 " +
+    "还是 还 也 就 才 很 都 又 再 之间 一些 其中 里 中 对 把 被 让 给 做 进行 如果 那么 哪 意思 含义 有用吗 多少 几个 合适 " +
+    "比较好 好 跟 类 该 不要 不会 会不会 能不能 要不要 有啥 东西 一直 比如 例如").split(" "));
+  const WEAK_ZH = new Set(("区别 不同 差异 对比 比较 相比 优缺点 优点 缺点 优势 劣势 优劣 好处 作用 大模型 模型 语言 方法 " +
+    "问题 原理 基本").split(" "));
+  const BOOST = 3;                                     // subject word : weak word
+
+  // Punctuation (ASCII and full-width) separates words, as the index's separator does.
+  const SEP = /[\s\u200b\u3000\p{P}\p{S}]+/u;
+  const HAN = /\p{Script=Han}/u;
+
+  // The lunr query for what was typed: each word once, with its weight. If only stop words were typed
+  // ("what is it?"), they are searched for after all.
+  function rewrite(typed, stop = true) {
+    const text = typed.normalize("NFKC");              // full-width letters and digits → ASCII
+    const open = !/[\s\p{P}]$/u.test(text);            // the last word may still be being typed
+    const words = text.split(SEP).filter(Boolean);
+    const terms = [];
+    words.forEach((word, n) => {
+      for (const part of word.split(/(\p{Script=Han}+)/u).filter(Boolean)) {
+        if (HAN.test(part)) {
+          // U+3007 (a Han character that is never indexed) ends each word: Material's worker re-splits
+          // every Han run by longest match but never lets a word end on the run's last character.
+          for (const w of cut(part)) {
+            if (stop && STOP_ZH.has(w)) continue;
+            terms.push(`${w}\u3007^${WEAK_ZH.has(w) || w.length === 1 ? 1 : BOOST}`);
+            // a long word (推理模型) also as its two halves, weakly: the pages may have been cut there
+            for (let i = 2; w.length >= 4 && i <= w.length - 2; i++)
+              if (w.slice(0, i) in vocab && w.slice(i) in vocab) {
+                terms.push(`${w.slice(0, i)}\u3007^1`, `${w.slice(i)}\u3007^1`);
+                break;
+              }
+          }
+          continue;
+        }
+        const w = part.toLowerCase();
+        if (stop && STOP.has(w)) continue;
+        const boost = WEAK.has(w) || w.length === 1 ? 1 : BOOST;
+        const last = open && n === words.length - 1;
+        if (lang === "en") {
+          const s = stem(w);
+          // a stem that lunr's stemmer would change again is sent as the word (lunr stems it once)
+          terms.push(last ? `${s}*^${boost}` : `${stem(s) === s ? s : w}^${boost}`);
+        } else {
+          // the Chinese index is not stemmed: a prefix matches plurals, but not for short words (rl, tp)
+          terms.push(last || w.length >= 4 ? `${w}*^${boost}` : `${w}^${boost}`);
+        }
+      }
+    });
+    return [...new Set(terms)].join(" ");
+  }
+
+  // 3. Each question is its own result item, best first: its title, then the name of its page (Material
+  //    groups the sections of a page under the page and folds all but the best under "N more").
+  const pages = new Map();                             // page location → title
+  function regroup(items) {
+    const out = [];
+    for (const group of items)
+      for (const doc of group) {
+        if (!doc.score) continue;                      // a page Material added only as the group's head
+        const page = doc.location.split("#")[0];
+        if (doc.location.includes("#") && pages.has(page))
+          out.push({ ...doc, title: `${doc.title}<span class="hb-search-page">${pages.get(page)}</span>` });
+        else
+          out.push(doc);
+      }
+    // One document per item: Material shows a lone document as the item's head, linking to it.
+    return out.sort((a, b) => b.score - a.score).map((doc) => [doc]);
+  }
+
   const post = Worker.prototype.postMessage;
   Worker.prototype.postMessage = function (message, ...rest) {
-    if (message && message.type === 2 && typeof message.data === "string") {
-      const latin = message.data.split(/\s+/).map((w) => (/\p{Script=Han}/u.test(w) || keepWord(w) ? w : "")).join(" ");
-      const data = latin.replace(HAN_RUN, (run) => " " + cut(run).map((w) => w + "\u3007").join(" ") + " ");
-      const query = [...new Set(data.split(/\s+/).filter(Boolean))].join(" ");   // each word once
-      message = { ...message, data: query || message.data };
-    }
+    if (message && message.type === SETUP && message.data && message.data.docs)
+      for (const doc of message.data.docs)
+        if (!doc.location.includes("#")) pages.set(doc.location, doc.title);
+    if (message && message.type === QUERY && typeof message.data === "string")
+      message = { ...message, data: rewrite(message.data) || rewrite(message.data, false) || message.data };
     return post.call(this, message, ...rest);
+  };
+  const listen = Worker.prototype.addEventListener;
+  Worker.prototype.addEventListener = function (type, listener, ...rest) {
+    if (type !== "message" || typeof listener !== "function") return listen.call(this, type, listener, ...rest);
+    return listen.call(this, type, function (ev) {
+      if (ev.data && ev.data.type === RESULT && ev.data.data && Array.isArray(ev.data.data.items))
+        ev = new MessageEvent("message", { data: { ...ev.data, data: { ...ev.data.data, items: regroup(ev.data.data.items) } } });
+      return listener.call(this, ev);
+    }, ...rest);
   };
 })();

@@ -4,16 +4,20 @@
 // bundle, see overrides/main.html) holds that one request back until the search box gets focus (click,
 // tap, or Material's shortcuts f, s, /), the pointer moves over it (a head start), or the URL carries a
 // query (?q=). Material shows "Initializing search" meanwhile and runs the query once the index is in.
-// From file:// (the offline edition) the index is a local script and is loaded as before.
+// The query vocabulary of search.js waits for the same moment. From file:// (the offline edition) the
+// index is a local script and is loaded as before.
 (() => {
   const INDEX = /search\/search_index(\.[a-z]{2})?\.json(?=$|[?#])/;
-  const held = [];
+  const held = [], waiting = [];
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
     held.splice(0).forEach((send) => send());
+    waiting.splice(0).forEach((run) => run());
   };
+  // search.js loads its query vocabulary through this, at the same moment as the index
+  window.hbWhenSearch = (run) => (released ? run() : waiting.push(run));
   const open = XMLHttpRequest.prototype.open;
   const send = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.open = function (method, url, ...rest) {
@@ -27,7 +31,7 @@
     }
     return send.apply(this, args);
   };
-  window.hbLoadSearch = release;                     // for search.js (query helpers) and tests
+  window.hbLoadSearch = release;                     // for tests
   const isSearch = (target) => target instanceof Element && target.closest(".md-search, label[for='__search']");
   document.addEventListener("focusin", (e) => { if (isSearch(e.target)) release(); }, true);
   document.addEventListener("pointerover", (e) => { if (isSearch(e.target)) release(); }, true);

@@ -37,14 +37,23 @@
     vocab = v;
     maxLen = Math.max(1, ...Object.keys(v).map((w) => w.length));
   };
-  if (location.protocol === "file:") {                 // no fetch from file://: load it as a script
-    const script = document.createElement("script");
-    script.src = new URL(`search/vocab.${lang}.js`, base).href;
-    script.onload = () => useVocab(window.__vocab);
-    document.head.appendChild(script);
-  } else {
-    fetch(new URL(`search/vocab.${lang}.json`, base)).then((r) => (r.ok ? r.json() : null)).then(useVocab).catch(() => {});
-  }
+  // Loaded when the reader first goes for search (search-lazy.js), like the index; the index is not
+  // handed to the worker before the vocabulary is in, so no query is cut without it.
+  let vocabReady = null, vocabSettled = false;
+  const loadVocab = () => vocabReady || (vocabReady = new Promise((resolve) => {
+    const done = () => { vocabSettled = true; resolve(); };
+    if (location.protocol === "file:") {               // no fetch from file://: load it as a script
+      const script = document.createElement("script");
+      script.src = new URL(`search/vocab.${lang}.js`, base).href;
+      script.onload = () => { useVocab(window.__vocab); done(); };
+      script.onerror = () => done();
+      document.head.appendChild(script);
+    } else {
+      fetch(new URL(`search/vocab.${lang}.json`, base)).then((r) => (r.ok ? r.json() : null))
+        .then(useVocab).catch(() => {}).finally(done);
+    }
+  }));
+  (window.hbWhenSearch || ((run) => run()))(loadVocab);
 
   function cut(run) {
     if (!vocab) return [run];
@@ -193,6 +202,10 @@
 
   const post = Worker.prototype.postMessage;
   Worker.prototype.postMessage = function (message, ...rest) {
+    if (message && message.type === SETUP && !vocabSettled) {   // wait for the vocabulary (see 2a)
+      loadVocab().then(() => this.postMessage(message, ...rest));
+      return undefined;
+    }
     if (message && message.type === SETUP && message.data && message.data.docs)
       for (const doc of message.data.docs)
         if (!doc.location.includes("#")) pages.set(doc.location, doc.title);

@@ -99,7 +99,7 @@ class Search:
     def type(self, query: str, timeout_s: float | None = None) -> None:
         """Type ``query`` (a key event: Material searches on key-up) without waiting for the results.
         The first query of a tab also waits for the index to load (slow on a busy machine)."""
-        self.timeout_s = timeout_s or (20 if self.items is not None else 300)
+        self.timeout_s = timeout_s or (60 if self.items is not None else 300)
         if self.page.evaluate(ARM, [query, self.timeout_s * 1000]) == query:
             query += " "                                   # same text again: Material would not re-search
         self.box.fill(query)

@@ -139,6 +139,23 @@ def release_gate(prod: list[int], cand: list[int], margin: float = 0.02,
 # --8<-- [end:release_gate]
 
 
+# --8<-- [start:version_storage]
+def lora_delta_params(layers: int, hidden: int, ffn: int, kv_dim: int, r: int,
+                      targets: tuple[str, ...] = ("q", "k", "v", "o", "gate", "up", "down")) -> int:
+    """Parameters of a LoRA adapter on a Llama-style decoder: r * (d_in + d_out) per target
+    matrix per layer. kv_dim = num_key_value_heads * head_dim (smaller than hidden with GQA)."""
+    shapes = {"q": (hidden, hidden), "k": (hidden, kv_dim), "v": (hidden, kv_dim),
+              "o": (hidden, hidden), "gate": (hidden, ffn), "up": (hidden, ffn), "down": (ffn, hidden)}
+    return layers * sum(r * (shapes[t][0] + shapes[t][1]) for t in targets)
+
+
+def registry_bytes(full_versions: int, full_bytes: float, adapters: int, adapter_bytes: float) -> float:
+    """Object-storage footprint: every full fine-tune is a new copy of the weights (nothing to
+    de-duplicate), every adapter stores only its delta against a registered base."""
+    return full_versions * full_bytes + adapters * adapter_bytes
+# --8<-- [end:version_storage]
+
+
 if __name__ == "__main__":
     m = 54 * 24 / 419                         # Llama 3: 419 unexpected interruptions in 54 days
     c = 2 / 60                                # assume a 2-minute checkpoint write (hours)
@@ -158,3 +175,6 @@ if __name__ == "__main__":
     prod = [1] * 800 + [0] * 200
     cand = [1] * 760 + [0] * 40 + [1] * 30 + [0] * 170     # 40 newly wrong, 30 newly right
     print("gate on 1,000 items, 40 lost / 30 gained:", release_gate(prod, cand))
+    n = lora_delta_params(80, 8192, 28672, 1024, r=16)      # Llama-2/3-70B shapes
+    print(f"70B LoRA r=16 on all linear layers: {n / 1e6:.0f}M params = {2 * n / 1e6:.0f} MB in bf16; "
+          f"10 full versions + 200 adapters: {registry_bytes(10, 140e9, 200, 2 * n) / 1e12:.2f} TB")

@@ -132,3 +132,27 @@ def test_release_gate_matches_paired_t_interval_and_decides():
     # 80 lost, 10 gained: mean -7 pt, clearly a regression
     bad = [1] * 720 + [0] * 80 + [1] * 10 + [0] * 190
     assert r.release_gate(prod, bad)[0] == "regression"
+
+
+def test_lora_delta_params_match_peft_on_a_tiny_gqa_llama():
+    torch = pytest.importorskip("torch")
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=64, hidden_size=48, intermediate_size=80, num_hidden_layers=3,
+                      num_attention_heads=6, num_key_value_heads=2)        # head_dim 8, kv_dim 16
+    targets = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj",
+               "gate": "gate_proj", "up": "up_proj", "down": "down_proj"}
+    for chosen in (("q", "v"), tuple(targets)):
+        model = get_peft_model(LlamaForCausalLM(cfg), LoraConfig(r=4, target_modules=[targets[t] for t in chosen]))
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        assert r.lora_delta_params(3, 48, 80, 16, r=4, targets=chosen) == trainable
+
+
+def test_version_storage_hand_numbers():
+    # Llama-2-70B shapes, r = 16, all seven projections:
+    # per layer 16 * (2 * 16384 + 2 * 9216 + 3 * 36864) = 2,588,672; x 80 layers
+    n = r.lora_delta_params(80, 8192, 28672, 1024, r=16)
+    assert n == 207_093_760
+    assert 2 * n / 140e9 < 0.003                      # the adapter is < 0.3 % of a bf16 copy
+    assert r.registry_bytes(10, 140e9, 200, 2 * n) == pytest.approx(1.4e12 + 200 * 414_187_520)

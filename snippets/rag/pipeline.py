@@ -48,8 +48,8 @@ def build_rag_messages(question: str, chunks: list[Chunk],
 
 
 # --8<-- [start:lc_vs_rag]
-# Prices in units of one uncached input token (1 unit). Anthropic's ratios (others differ): a cache write costs
-# 1.25 units per token (5-minute TTL), a cache read 0.1, an output token 5.
+# Prices in units of one uncached input token (1 unit). Anthropic's ratios (others differ):
+# a cache write costs 1.25 units per token (5-minute TTL), a cache read 0.1, an output token 5.
 def rag_query_units(prompt_tokens: int, output_tokens: int, out: float = 5.0) -> float:
     """One RAG call: the retrieved prompt is new every time, so nothing is cached."""
     return prompt_tokens + out * output_tokens

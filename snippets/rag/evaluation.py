@@ -1,11 +1,13 @@
-"""Retrieval metrics (recall@k, MRR, nDCG@k) and a tiny labeled retrieval set on which BM25,
-dense retrieval and their RRF fusion are compared.
+"""Retrieval metrics (recall@k, MRR, nDCG@k), a tiny labeled retrieval set on which BM25,
+dense retrieval and their RRF fusion are compared, and per-stage attribution of RAG failures.
 
 Pages: docs/rag/evaluation.{zh,en}.md
 """
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import dataclass
 
 from snippets import load
 
@@ -105,7 +107,44 @@ def report(k: int = 1) -> dict[str, tuple[float, float]]:
 # --8<-- [end:compare]
 
 
+# --8<-- [start:attribution]
+@dataclass
+class FailureTrace:
+    """What the logs and one labeler tell us about a failed question."""
+    gold_in_kb: bool              # does any source document contain the answer?
+    gold_chunk: str | None        # id of the chunk whose text contains the answer span, if any
+    candidates: list[str]         # retriever output before reranking (e.g. top 50), best first
+    in_prompt: list[str]          # chunk ids actually placed in the prompt (after rerank/budget)
+    faithful: bool                # judge: every claim of the answer supported by the prompt?
+
+
+def attribute(t: FailureTrace) -> str:
+    """First stage, in pipeline order, that lost the answer."""
+    if not t.gold_in_kb:
+        return "missing content"
+    if t.gold_chunk is None:
+        return "parsing/chunking"          # in the KB, but no chunk holds the answer span intact
+    if t.gold_chunk not in t.candidates:
+        return "retrieval"
+    if t.gold_chunk not in t.in_prompt:
+        return "ranking/context"
+    return "generation: unfaithful" if not t.faithful else "generation: incomplete or wrong"
+
+
+def stage_shares(traces: list[FailureTrace], z: float = 1.96) -> list[tuple[str, float, float]]:
+    """(stage, share, 95 % half-width) sorted by share: where to work first."""
+    n = len(traces)
+    counts = Counter(attribute(t) for t in traces)
+    return [(stage, c / n, z * math.sqrt(c / n * (1 - c / n) / n)) for stage, c in counts.most_common()]
+# --8<-- [end:attribution]
+
+
 if __name__ == "__main__":
     print("recall@2 of [a,b,c] with relevant {b,d}:", recall_at_k(["a", "b", "c"], {"b", "d"}, 2))
     for name, (rec, mrr) in report(k=1).items():
         print(f"{name:6s} recall@1 = {rec:.3f}  MRR = {mrr:.3f}")
+    traces = ([FailureTrace(False, None, [], [], True)] * 3
+              + [FailureTrace(True, "c7", ["c1", "c2"], ["c1"], True)] * 5
+              + [FailureTrace(True, "c7", ["c1", "c7"], ["c1"], True)] * 2)
+    for stage, share, half in stage_shares(traces):
+        print(f"{stage:20s} {share:.0%} +/- {half:.0%}")

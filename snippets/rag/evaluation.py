@@ -139,6 +139,25 @@ def stage_shares(traces: list[FailureTrace], z: float = 1.96) -> list[tuple[str,
 # --8<-- [end:attribution]
 
 
+# --8<-- [start:faithfulness_ci]
+def faithfulness_with_ci(supported: list[list[int]], z: float = 1.96) -> dict[str, float]:
+    """Faithfulness of a sample of answers, each a list of per-claim judgments (1 supported).
+
+    claim_rate: supported claims / all claims (RAGAS-style, pooled), with a cluster-robust
+    half-width (claims of one answer are not independent: linearised ratio estimator).
+    answer_rate: share of answers with every claim supported, with a binomial half-width."""
+    n = len(supported)
+    s = [sum(a) for a in supported]
+    m = [len(a) for a in supported]
+    r = sum(s) / sum(m)
+    mbar = sum(m) / n
+    var = sum((si - r * mi) ** 2 for si, mi in zip(s, m)) / (n * (n - 1)) / mbar ** 2
+    full = sum(si == mi for si, mi in zip(s, m)) / n
+    return {"claim_rate": r, "claim_half": z * math.sqrt(var),
+            "answer_rate": full, "answer_half": z * math.sqrt(full * (1 - full) / n)}
+# --8<-- [end:faithfulness_ci]
+
+
 if __name__ == "__main__":
     print("recall@2 of [a,b,c] with relevant {b,d}:", recall_at_k(["a", "b", "c"], {"b", "d"}, 2))
     for name, (rec, mrr) in report(k=1).items():
@@ -148,3 +167,5 @@ if __name__ == "__main__":
               + [FailureTrace(True, "c7", ["c1", "c7"], ["c1"], True)] * 2)
     for stage, share, half in stage_shares(traces):
         print(f"{stage:20s} {share:.0%} +/- {half:.0%}")
+    judged = [[1, 1, 1, 1]] * 80 + [[1, 1, 0, 0]] * 15 + [[0, 0, 0]] * 5
+    print("faithfulness on 100 answers:", {k: round(v, 3) for k, v in faithfulness_with_ci(judged).items()})

@@ -72,3 +72,32 @@ def test_stage_shares_counts_and_interval_by_hand():
     assert [round(p, 2) for _, p, _ in shares] == [0.6, 0.3, 0.1]
     # 1.96 * sqrt(0.6 * 0.4 / 100) = 0.0960
     assert shares[0][2] == pytest.approx(0.0960, abs=1e-4)
+
+
+def test_faithfulness_interval_matches_a_cluster_bootstrap():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    # correlated claims: an answer is either grounded (claims supported w.p. 0.97) or drifting (0.4)
+    answers = []
+    for _ in range(300):
+        p = 0.97 if rng.random() < 0.85 else 0.4
+        answers.append([int(rng.random() < p) for _ in range(rng.integers(2, 8))])
+    est = ev.faithfulness_with_ci(answers)
+    boots = []
+    for _ in range(2000):
+        pick = [answers[i] for i in rng.integers(0, len(answers), len(answers))]
+        boots.append(sum(map(sum, pick)) / sum(map(len, pick)))
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    assert est["claim_half"] == pytest.approx((hi - lo) / 2, rel=0.15)
+    # treating claims as independent understates the uncertainty
+    n_claims = sum(map(len, answers))
+    naive = 1.96 * math.sqrt(est["claim_rate"] * (1 - est["claim_rate"]) / n_claims)
+    assert naive < est["claim_half"]
+
+
+def test_faithfulness_by_hand():
+    judged = [[1, 1, 1, 1]] * 80 + [[1, 1, 0, 0]] * 15 + [[0, 0, 0]] * 5
+    est = ev.faithfulness_with_ci(judged)
+    assert est["claim_rate"] == pytest.approx((320 + 30) / (320 + 60 + 15))     # 350 / 395
+    assert est["answer_rate"] == pytest.approx(0.80)
+    assert est["answer_half"] == pytest.approx(1.96 * math.sqrt(0.8 * 0.2 / 100))

@@ -63,6 +63,23 @@ def fanout(calls: int, workers: int, base: int, per_call: int, summary: int,
 # --8<-- [end:fanout]
 
 
+# --8<-- [start:memory_score]
+def score_memories(hours_since_access: list[float], importance: list[float],
+                   relevance: list[float], decay: float = 0.995,
+                   weights: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> list[float]:
+    """Generative-Agents-style retrieval score: recency (decay ** hours since last access),
+    importance (e.g. 1-10 from an LLM) and relevance (cosine similarity to the query), each
+    min-max normalised over the candidates, then a weighted sum. Higher is retrieved first."""
+    def norm(xs: list[float]) -> list[float]:
+        lo, hi = min(xs), max(xs)
+        return [0.0 if hi == lo else (x - lo) / (hi - lo) for x in xs]
+    rec = norm([decay ** h for h in hours_since_access])
+    imp, rel = norm(importance), norm(relevance)
+    a, b, c = weights
+    return [a * r + b * i + c * v for r, i, v in zip(rec, imp, rel)]
+# --8<-- [end:memory_score]
+
+
 if __name__ == "__main__":
     chat = [("system", "You are a helpful assistant."),
             ("user", "My name is Lin and I work on search."),
@@ -77,3 +94,5 @@ if __name__ == "__main__":
         r = fanout(calls=90, workers=k, base=3_000, per_call=3_000, summary=2_000, step_s=7.0, lead_s=10.0)
         print(f"{k} agent(s): {r['input_tokens'] / 1e6:.2f}M input tokens, "
               f"peak context {r['peak_context']:,}, {r['wall_s'] / 60:.1f} min")
+    scores = score_memories([1, 200, 30], [3, 9, 5], [0.82, 0.40, 0.75])
+    print("memory scores (recent+relevant, old+important, middle):", [round(x, 2) for x in scores])

@@ -67,3 +67,17 @@ def test_fanout_hand_numbers():
     assert multi == {"input_tokens": 2_578_000, "peak_context": 54_000, "wall_s": 146.0}
     # uneven split: 10 calls over 3 workers -> the slowest worker makes 4 calls
     assert mem.fanout(10, 3, 100, 10, 50, step_s=1.0, lead_s=2.0)["wall_s"] == 2 + 4 + 2
+
+
+def test_memory_scores_by_hand():
+    import pytest
+    # recency 0.995**[1, 200, 30] = [0.995, 0.3670, 0.8604] -> normalised [1, 0, 0.7857]
+    # importance [3, 9, 5] -> [0, 1, 1/3]; relevance [0.82, 0.40, 0.75] -> [1, 0, 0.8333]
+    scores = mem.score_memories([1, 200, 30], [3, 9, 5], [0.82, 0.40, 0.75])
+    r2 = (0.995 ** 30 - 0.995 ** 200) / (0.995 - 0.995 ** 200)
+    assert scores == pytest.approx([2.0, 1.0, r2 + 1 / 3 + 0.35 / 0.42])
+    # relevance-only weighting ranks purely by similarity
+    only_rel = mem.score_memories([1, 200, 30], [3, 9, 5], [0.82, 0.40, 0.75], weights=(0, 0, 1))
+    assert sorted(range(3), key=lambda i: -only_rel[i]) == [0, 2, 1]
+    # all equal -> no signal, all zero
+    assert mem.score_memories([5, 5], [2, 2], [0.3, 0.3]) == [0.0, 0.0]

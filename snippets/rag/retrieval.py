@@ -191,6 +191,49 @@ def ann_recall(approx: "np.ndarray", exact: "np.ndarray") -> float:
 # --8<-- [end:ann]
 
 
+# --8<-- [start:rerank]
+def rerank_flops(params: float, n_pairs: int, tokens_per_pair: int) -> float:
+    """Forward FLOPs of a cross-encoder over one query's candidate list: about 2 FLOPs per
+    parameter per token (attention scores add a few percent at ~300 tokens, ignored)."""
+    return 2.0 * params * n_pairs * tokens_per_pair
+
+
+def rerank_gpus(qps: float, flops_per_query: float, peak_flops: float = 312e12,
+                mfu: float = 0.4) -> tuple[float, int]:
+    """(seconds of GPU compute per query, GPUs needed for qps) at a given peak and achieved
+    utilisation (MFU). 312e12 is the A100's dense BF16 peak; the MFU is an assumption to measure."""
+    seconds = flops_per_query / (peak_flops * mfu)
+    return seconds, math.ceil(qps * seconds - 1e-9)
+
+
+def ndcg_at_k(relevance: list[float], scores: list[float], k: int) -> float:
+    """nDCG@k with linear gains: sort documents by score, DCG = sum rel_i / log2(i + 1) over
+    the top k, divided by the DCG of the ideal order of the same relevance labels."""
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
+    dcg = sum(relevance[i] / math.log2(r + 2) for r, i in enumerate(order))
+    ideal = sum(g / math.log2(r + 2) for r, g in enumerate(sorted(relevance, reverse=True)[:k]))
+    return dcg / ideal if ideal > 0 else 0.0
+
+
+def pool_recall(first_stage_ranks: list[int | None], n: int) -> float:
+    """Share of queries whose relevant chunk is in the first-stage top n: the ceiling on what
+    any reranker over a pool of n candidates can reach. None = not retrieved at all."""
+    return sum(r is not None and r <= n for r in first_stage_ranks) / len(first_stage_ranks)
+
+
+def pick_pool_size(first_stage_ranks: list[int | None], sizes: list[int],
+                   ms_per_candidate: float, min_gain_per_ms: float) -> int:
+    """Grow the candidate pool while the recall ceiling gained per extra millisecond of
+    reranking stays at or above min_gain_per_ms; return the last size worth paying for."""
+    sizes = sorted(sizes)
+    for a, b in zip(sizes, sizes[1:]):
+        gain = pool_recall(first_stage_ranks, b) - pool_recall(first_stage_ranks, a)
+        if gain / ((b - a) * ms_per_candidate) < min_gain_per_ms:
+            return a
+    return sizes[-1]
+# --8<-- [end:rerank]
+
+
 if __name__ == "__main__":
     docs = ["BM25 ranks documents by term frequency and inverse document frequency.",
             "Dense retrievers embed queries and passages into one vector space.",
@@ -214,3 +257,6 @@ if __name__ == "__main__":
     print("RAG-Fusion:", [(d, round(s, 5)) for d, s in rag_fusion("how do I change my password", variants, retrieve)])
     for kind in ("flat", "hnsw", "ivfpq"):
         print(f"{kind:6s} 100M x 768: {index_bytes(kind, 100_000_000, 768) / 1e9:6.1f} GB")
+    for name, params, n in (("0.6B", 0.6e9, 100), ("8B", 8e9, 100), ("0.6B", 0.6e9, 30)):
+        sec, gpus = rerank_gpus(100, rerank_flops(params, n, 330))
+        print(f"rerank {name} x {n} pairs x 330 tok: {sec * 1000:6.0f} ms/query on one A100, {gpus} GPUs for 100 QPS")

@@ -190,3 +190,39 @@ def test_ivf_recall_against_exact_sklearn_search():
     assert recalls[0] < 0.97                                  # one list misses neighbours
     assert all(a <= b for a, b in zip(recalls, recalls[1:]))  # more probes never hurt
     assert recalls[-1] == 1.0                                 # probing every list is exact
+
+
+def test_rerank_cost_by_hand():
+    # 0.6B params x 100 pairs x 330 tokens x 2 FLOPs = 3.96e13; at 312 TFLOPS x 0.4 = 1.248e14 FLOP/s
+    flops = rt.rerank_flops(0.6e9, 100, 330)
+    assert flops == pytest.approx(3.96e13)
+    sec, gpus = rt.rerank_gpus(100, flops)
+    assert sec == pytest.approx(3.96e13 / 1.248e14)            # 0.317 s
+    assert gpus == 32                                          # 31.7 rounded up
+    sec8, gpus8 = rt.rerank_gpus(100, rt.rerank_flops(8e9, 100, 330))
+    assert sec8 == pytest.approx(sec * 8 / 0.6) and gpus8 == 424
+
+
+def test_ndcg_matches_sklearn_and_hand_value():
+    from sklearn.metrics import ndcg_score
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        rel = rng.integers(0, 4, 12).astype(float)
+        if rel.sum() == 0:
+            rel[0] = 1.0
+        scores = rng.permutation(12).astype(float)             # distinct: no ties
+        for k in (1, 3, 5, 12):
+            assert rt.ndcg_at_k(rel.tolist(), scores.tolist(), k) == pytest.approx(
+                ndcg_score([rel], [scores], k=k))
+    # one relevant chunk at first-stage rank 3, reranked to rank 1: nDCG@5 from 1/log2(4) = 0.5 to 1
+    assert rt.ndcg_at_k([0, 0, 1, 0, 0], [5, 4, 3, 2, 1], 5) == pytest.approx(0.5)
+    assert rt.ndcg_at_k([0, 0, 1, 0, 0], [4, 3, 5, 2, 1], 5) == pytest.approx(1.0)
+
+
+def test_pool_size_stops_where_recall_per_ms_flattens():
+    ranks = [1, 1, 2, 3, 5, 8, 15, 25, 60, None]               # first-stage rank of the gold chunk
+    assert [rt.pool_recall(ranks, n) for n in (10, 20, 30, 50, 100)] == [0.6, 0.7, 0.8, 0.8, 0.9]
+    # 10->20 and 20->30 each buy 0.1 for 10 ms (0.01/ms); 30->50 buys nothing: stop at 30
+    assert rt.pick_pool_size(ranks, [10, 20, 30, 50, 100], 1.0, 0.005) == 30
+    # a stricter bar stops at the first step
+    assert rt.pick_pool_size(ranks, [10, 20, 30, 50, 100], 1.0, 0.02) == 10

@@ -73,6 +73,38 @@ def recursive_split(text: str, size: int,
 # --8<-- [end:recursive]
 
 
+# --8<-- [start:size_rule]
+def max_chunk_tokens(context_budget: int, k: int, embed_max_len: int, header_tokens: int = 0) -> int:
+    """Upper bound on chunk size N: k chunks must fit the context budget given to the LLM
+    (k * N <= budget), and a chunk plus any title/prefix must fit the embedder's max length."""
+    return min(context_budget // k, embed_max_len - header_tokens)
+
+
+def span_intact_rate(size: int, overlap: int, span: int) -> float:
+    """Share of positions at which an answer span of `span` units lies wholly inside some chunk
+    (fixed windows, stride size - overlap, away from the text's end). Closed form:
+    min(1, (size - span + 1) / stride); 0 if the span is longer than a chunk."""
+    if span > size:
+        return 0.0
+    return min(1.0, (size - span + 1) / (size - overlap))
+
+
+def index_growth(size: int, overlap: int) -> float:
+    """Chunks (and vectors, and embedding cost) relative to no overlap: size / (size - overlap)."""
+    return size / (size - overlap)
+
+
+def duplicate_hit_rate(hits: list[tuple[str, int]], size: int) -> float:
+    """Share of top-k hits (doc id, start offset) that overlap a higher-ranked hit of the same
+    document: the online signal that overlap is filling the context with repeats."""
+    dup = 0
+    for i, (doc, start) in enumerate(hits):
+        if any(d == doc and abs(start - s) < size for d, s in hits[:i]):
+            dup += 1
+    return dup / len(hits)
+# --8<-- [end:size_rule]
+
+
 if __name__ == "__main__":
     doc = ("检索增强生成先检索再生成。切分太大，噪声多；切分太小，语义不完整。"
            "所以要按段落和句子边界切分。\n\nRAG retrieves first. Then it generates an answer.")
@@ -80,3 +112,7 @@ if __name__ == "__main__":
         print(f"fixed  @{start:3d}: {chunk!r}")
     for chunk in recursive_split(doc, size=30):
         print(f"recursive ({len(chunk):2d}): {chunk!r}")
+    print("max chunk tokens, 4,000-token budget, k=8, 512-token embedder:", max_chunk_tokens(4000, 8, 512))
+    for o in (0, 25, 50, 64):
+        print(f"N=512 O={o:2d}: 60-token answer intact {span_intact_rate(512, o, 60):.3f}, "
+              f"index x{index_growth(512, o):.3f}")

@@ -102,3 +102,23 @@ def test_duplicate_hit_rate_by_hand():
     hits = [("a", 0), ("a", 400), ("b", 0), ("a", 1200), ("b", 400)]
     assert ch.duplicate_hit_rate(hits, 500) == pytest.approx(2 / 5)
     assert ch.duplicate_hit_rate([("a", 0), ("a", 500)], 500) == 0.0  # touching, not overlapping
+
+
+def test_strategy_cost_by_hand():
+    assert ch.index_gb(1e6, 1024) == pytest.approx(4.096)            # 1M x 1024 x 4 B
+    assert ch.index_gb(257e6 / 41e6 * 1e6, 1024) == pytest.approx(25.67, abs=0.01)  # Dense X ratio
+    # 1M calls: (500 + 400) tokens in at $3/M = $2,700; 400 out at $15/M = $6,000
+    assert ch.llm_chunking_usd(1e6, 400, 500, 400, 3, 15) == pytest.approx(8700)
+
+
+@pytest.mark.parametrize("chunk,expected", [
+    ("It also supports batching of requests.", {"orphan_pronoun"}),
+    ("这种方法需要先训练。", {"orphan_pronoun"}),                       # "this method": referent is elsewhere
+    ("上述方法需要 GPU。", {"orphan_pronoun"}),
+    ("Iterative methods converge slowly.", set()),                       # 'It' inside a word
+    ("| year | share |\n|---|---|\n| 2024 | 12% |", set()),              # whole table
+    ("| 2025 | 15% |\n| 2026 | 18% |", {"split_table"}),                 # rows without header
+    ("This table:\n| 2025 | 15% |", {"orphan_pronoun", "split_table"}),
+])
+def test_chunk_smells_by_hand(chunk, expected):
+    assert ch.chunk_smells(chunk) == expected

@@ -234,6 +234,31 @@ def pick_pool_size(first_stage_ranks: list[int | None], sizes: list[int],
 # --8<-- [end:rerank]
 
 
+# --8<-- [start:embed_choice]
+def embedding_budget(n_chunks: float, dim: int, params: float, tokens_per_chunk: int,
+                     peak_flops: float = 312e12, mfu: float = 0.4) -> tuple[float, float]:
+    """(float32 vector storage in GB, GPU-hours to (re-)embed the corpus) for one model:
+    storage = n * dim * 4 B; compute = 2 * params FLOPs per token (A100 BF16 peak, assumed MFU)."""
+    storage_gb = n_chunks * dim * 4 / 1e9
+    gpu_hours = 2 * params * n_chunks * tokens_per_chunk / (peak_flops * mfu) / 3600
+    return storage_gb, gpu_hours
+
+
+def pick_embedder(results: dict[str, tuple[float, float]], tolerance: float) -> str:
+    """results: model -> (recall@k on your labeled set, cost). Take the cheapest model whose
+    recall is within `tolerance` of the best one."""
+    best = max(r for r, _ in results.values())
+    ok = [(cost, name) for name, (r, cost) in results.items() if r >= best - tolerance]
+    return min(ok)[1]
+
+
+def truncated_share(texts: list[str], tokenizer, max_length: int) -> float:
+    """Share of chunks longer than the encoder's max length: their tails never reach the vector."""
+    lengths = [len(tokenizer(t)["input_ids"]) for t in texts]
+    return sum(n > max_length for n in lengths) / len(texts)
+# --8<-- [end:embed_choice]
+
+
 if __name__ == "__main__":
     docs = ["BM25 ranks documents by term frequency and inverse document frequency.",
             "Dense retrievers embed queries and passages into one vector space.",
@@ -260,3 +285,6 @@ if __name__ == "__main__":
     for name, params, n in (("0.6B", 0.6e9, 100), ("8B", 8e9, 100), ("0.6B", 0.6e9, 30)):
         sec, gpus = rerank_gpus(100, rerank_flops(params, n, 330))
         print(f"rerank {name} x {n} pairs x 330 tok: {sec * 1000:6.0f} ms/query on one A100, {gpus} GPUs for 100 QPS")
+    for name, dim, params in (("MiniLM-L6", 384, 22.7e6), ("0.6B", 1024, 0.6e9), ("8B", 4096, 8e9)):
+        gb, hours = embedding_budget(10_000_000, dim, params, 400)
+        print(f"10M chunks, {name:9s} {dim:4d}-d: {gb:6.1f} GB of vectors, {hours:6.1f} A100-hours to re-embed")

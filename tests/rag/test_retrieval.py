@@ -226,3 +226,29 @@ def test_pool_size_stops_where_recall_per_ms_flattens():
     assert rt.pick_pool_size(ranks, [10, 20, 30, 50, 100], 1.0, 0.005) == 30
     # a stricter bar stops at the first step
     assert rt.pick_pool_size(ranks, [10, 20, 30, 50, 100], 1.0, 0.02) == 10
+
+
+def test_embedding_budget_against_numpy_and_hand():
+    gb, hours = rt.embedding_budget(1000, 384, 22.7e6, 400)
+    assert gb * 1e9 == np.zeros((1000, 384), dtype=np.float32).nbytes   # storage = real array size
+    # 10M chunks x 400 tokens x 2 x 0.6e9 = 4.8e18 FLOPs at 1.248e14 FLOP/s = 38,462 s = 10.7 h
+    gb, hours = rt.embedding_budget(10_000_000, 1024, 0.6e9, 400)
+    assert gb == pytest.approx(40.96) and hours == pytest.approx(4.8e18 / 1.248e14 / 3600)
+
+
+def test_pick_embedder_takes_cheapest_within_tolerance():
+    results = {"small": (0.80, 1.0), "base": (0.84, 3.0), "large": (0.85, 20.0)}
+    assert rt.pick_embedder(results, 0.02) == "base"      # small is 5 points behind
+    assert rt.pick_embedder(results, 0.06) == "small"
+    assert rt.pick_embedder(results, 0.0) == "large"
+
+
+def test_truncation_makes_tails_invisible(encoder):
+    tok, model = encoder
+    base = "the service restarts the worker when memory runs out. " * 40   # > 256 word pieces
+    a, b = base + "Refunds take five days.", base + "Passwords expire after 90 days."
+    va, vb = rt.embed([a, b], tok, model, max_length=256)
+    assert torch.allclose(va, vb, atol=1e-6)              # the differing tails were cut off
+    sa, sb = rt.embed(["Refunds take five days.", "Passwords expire after 90 days."], tok, model)
+    assert float(sa @ sb) < 0.9                           # short texts do differ
+    assert rt.truncated_share([a, "short chunk"], tok, 256) == 0.5

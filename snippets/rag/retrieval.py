@@ -259,6 +259,38 @@ def truncated_share(texts: list[str], tokenizer, max_length: int) -> float:
 # --8<-- [end:embed_choice]
 
 
+# --8<-- [start:rewrite_route]
+_LITERAL = re.compile(r'"[^"]+"|\b[A-Z]{1,5}-?\d{2,}\b|\bv?\d+\.\d+(?:\.\d+)?\b|\b\w+_\w+\b|\b0x[0-9a-fA-F]+\b')
+
+
+def choose_rewrite(query: str, has_history: bool) -> str:
+    """Which rewrite (if any) sits in front of retrieval. Identifiers (error codes, versions,
+    snake_case names, quoted strings) go to keyword search verbatim; a turn in a conversation
+    gets a standalone rewrite; everything else is searched as typed. Multi-query / HyDE are
+    added only where the labeled set shows a recall gap."""
+    if _LITERAL.search(query):
+        return "literal"            # no LLM: BM25 + dense on the original string
+    if has_history:
+        return "standalone"         # one short LLM call resolving "it", "that one", ...
+    return "none"
+
+
+def lost_terms(original: str, rewrite: str) -> set[str]:
+    """Identifiers and numbers in the original that the rewrite dropped or changed: a cheap
+    drift check to log (and fall back to the original query) on every rewrite."""
+    grab = lambda t: set(_LITERAL.findall(t)) | set(re.findall(r"\d+", t))
+    return grab(original) - grab(rewrite)
+
+
+def llm_step_cost(tokens_in: int, tokens_out: int, usd_in_per_m: float = 3.0,
+                  usd_out_per_m: float = 15.0, decode_tok_per_s: float = 140.0) -> tuple[float, float]:
+    """(USD, lower bound on added seconds) of one LLM call on the critical path: decode at a
+    single-sequence rate (about 140 tokens/s for a 7B model on an A100), prefill ignored."""
+    usd = (tokens_in * usd_in_per_m + tokens_out * usd_out_per_m) / 1e6
+    return usd, tokens_out / decode_tok_per_s
+# --8<-- [end:rewrite_route]
+
+
 if __name__ == "__main__":
     docs = ["BM25 ranks documents by term frequency and inverse document frequency.",
             "Dense retrievers embed queries and passages into one vector space.",
@@ -288,3 +320,6 @@ if __name__ == "__main__":
     for name, dim, params in (("MiniLM-L6", 384, 22.7e6), ("0.6B", 1024, 0.6e9), ("8B", 4096, 8e9)):
         gb, hours = embedding_budget(10_000_000, dim, params, 400)
         print(f"10M chunks, {name:9s} {dim:4d}-d: {gb:6.1f} GB of vectors, {hours:6.1f} A100-hours to re-embed")
+    for q, hist in (("why does it fail?", True), ("error E1234 on boot", False), ("how to rotate logs", False)):
+        print(f"rewrite route for {q!r} (history={hist}): {choose_rewrite(q, hist)}")
+    print("standalone rewrite vs HyDE ($, s):", llm_step_cost(1000, 30), llm_step_cost(100, 200))

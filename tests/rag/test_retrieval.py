@@ -252,3 +252,26 @@ def test_truncation_makes_tails_invisible(encoder):
     sa, sb = rt.embed(["Refunds take five days.", "Passwords expire after 90 days."], tok, model)
     assert float(sa @ sb) < 0.9                           # short texts do differ
     assert rt.truncated_share([a, "short chunk"], tok, 256) == 0.5
+
+
+@pytest.mark.parametrize("query,history,route", [
+    ("why does it fail?", True, "standalone"),
+    ("why does it fail?", False, "none"),
+    ("error E1234 on boot", False, "literal"),
+    ("what about ERR-504?", True, "literal"),
+    ('docs for "max_connections"', False, "literal"),
+    ("upgrade to v2.3.1 broke login", False, "literal"),
+    ("how to rotate logs", False, "none"),
+    ("Is 2024 different?", True, "standalone"),          # a bare year is not an identifier
+])
+def test_choose_rewrite_by_hand(query, history, route):
+    assert rt.choose_rewrite(query, history) == route
+
+
+def test_lost_terms_and_rewrite_cost_by_hand():
+    assert rt.lost_terms("error E1234 after v2.3 upgrade", "error E1234 after upgrading to 2.4") == {"v2.3", "3"}
+    assert rt.lost_terms("reset max_connections to 200", "how do I reset max_connections to 200") == set()
+    usd, sec = rt.llm_step_cost(1000, 30)                 # 1000 x $3/M + 30 x $15/M
+    assert usd == pytest.approx(0.003 + 0.00045) and sec == pytest.approx(30 / 140)
+    usd, sec = rt.llm_step_cost(100, 200)                 # HyDE: a 200-token passage
+    assert usd == pytest.approx(0.0003 + 0.003) and sec == pytest.approx(200 / 140)

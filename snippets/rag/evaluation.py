@@ -158,6 +158,37 @@ def faithfulness_with_ci(supported: list[list[int]], z: float = 1.96) -> dict[st
 # --8<-- [end:faithfulness_ci]
 
 
+# --8<-- [start:abstain]
+def abstain_threshold(scores: list[float], correct: list[int],
+                      target_precision: float) -> tuple[float, float]:
+    """Lowest confidence threshold t (retrieval or verification score) such that answering only
+    when score >= t gives at least target_precision correct answers on the labeled set.
+    Returns (t, coverage = share of questions answered); (inf, 0.0) if no threshold reaches it."""
+    pairs = sorted(zip(scores, correct), reverse=True)
+    best = (math.inf, 0.0)
+    hits = 0
+    for i, (t, c) in enumerate(pairs):
+        hits += c
+        last_of_tie = i + 1 == len(pairs) or pairs[i + 1][0] < t
+        if last_of_tie and hits / (i + 1) >= target_precision:
+            best = (t, (i + 1) / len(pairs))
+    return best
+
+
+def verify_costs(answer_claims: int, chunks_per_claim: int, chunk_tokens: int,
+                 nli_params: float, prompt_tokens: int, answer_tokens: int, samples: int,
+                 usd_in_per_m: float = 3.0, usd_out_per_m: float = 15.0,
+                 peak_flops: float = 312e12, mfu: float = 0.4) -> dict[str, float]:
+    """Per-answer cost of two checks. NLI: one cross-encoder pass per (claim, cited chunk) pair,
+    about 2 * params FLOPs per token, as GPU seconds. SelfCheck: `samples` extra generations of
+    the same prompt, in USD at API prices (no prompt caching)."""
+    nli_tokens = answer_claims * chunks_per_claim * (chunk_tokens + 30)
+    nli_s = 2 * nli_params * nli_tokens / (peak_flops * mfu)
+    one_gen = (prompt_tokens * usd_in_per_m + answer_tokens * usd_out_per_m) / 1e6
+    return {"nli_gpu_s": nli_s, "answer_usd": one_gen, "selfcheck_usd": samples * one_gen}
+# --8<-- [end:abstain]
+
+
 if __name__ == "__main__":
     print("recall@2 of [a,b,c] with relevant {b,d}:", recall_at_k(["a", "b", "c"], {"b", "d"}, 2))
     for name, (rec, mrr) in report(k=1).items():
@@ -169,3 +200,8 @@ if __name__ == "__main__":
         print(f"{stage:20s} {share:.0%} +/- {half:.0%}")
     judged = [[1, 1, 1, 1]] * 80 + [[1, 1, 0, 0]] * 15 + [[0, 0, 0]] * 5
     print("faithfulness on 100 answers:", {k: round(v, 3) for k, v in faithfulness_with_ci(judged).items()})
+    scores = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4]
+    correct = [1, 1, 1, 0, 1, 1, 0, 0]
+    print("threshold for 80% precision (t, coverage):", abstain_threshold(scores, correct, 0.8))
+    print("check costs per answer:", {k: round(v, 4) for k, v in
+                                      verify_costs(5, 2, 300, 0.6e9, 3000, 300, 5).items()})

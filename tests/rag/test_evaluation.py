@@ -101,3 +101,35 @@ def test_faithfulness_by_hand():
     assert est["claim_rate"] == pytest.approx((320 + 30) / (320 + 60 + 15))     # 350 / 395
     assert est["answer_rate"] == pytest.approx(0.80)
     assert est["answer_half"] == pytest.approx(1.96 * math.sqrt(0.8 * 0.2 / 100))
+
+
+def test_abstain_threshold_by_hand_and_against_sklearn():
+    import numpy as np
+    from sklearn.metrics import precision_recall_curve
+    scores = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4]
+    correct = [1, 1, 1, 0, 1, 1, 0, 0]
+    assert ev.abstain_threshold(scores, correct, 0.8) == (0.6, 0.75)   # 5/6 right; 5/7 < 0.8
+    assert ev.abstain_threshold(scores, correct, 1.0) == (0.85, 0.375)
+    assert ev.abstain_threshold([0.5, 0.4], [0, 0], 0.5) == (math.inf, 0.0)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        s = np.round(rng.random(60), 2)                                # rounding creates ties
+        c = (rng.random(60) < s).astype(int)
+        if c.sum() == 0:
+            continue
+        prec, _, thr = precision_recall_curve(c, s)
+        ok = thr[prec[:-1] >= 0.8]
+        t, cov = ev.abstain_threshold(s.tolist(), c.tolist(), 0.8)
+        if len(ok) == 0:
+            assert t == math.inf
+        else:
+            assert t == pytest.approx(ok.min())
+            assert cov == pytest.approx((s >= ok.min()).mean())
+
+
+def test_verify_costs_by_hand():
+    c = ev.verify_costs(5, 2, 300, 0.6e9, 3000, 300, 5)
+    # 5 claims x 2 chunks x 330 tokens x 2 x 0.6e9 = 3.96e12 FLOPs at 1.248e14 FLOP/s
+    assert c["nli_gpu_s"] == pytest.approx(3.96e12 / 1.248e14)
+    assert c["answer_usd"] == pytest.approx(3000 * 3e-6 + 300 * 15e-6)     # $0.0135
+    assert c["selfcheck_usd"] == pytest.approx(5 * 0.0135)

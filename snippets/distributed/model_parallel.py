@@ -10,6 +10,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from snippets import load
+
 
 # --8<-- [start:tp_mlp]
 def tensor_parallel_mlp(x: torch.Tensor, w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor,
@@ -88,10 +90,12 @@ def mfu(tokens_per_sec_per_gpu: float, flops_per_token: float, peak_flops: float
 
 
 # --8<-- [start:checkpoint_interval]
-def young_interval(ckpt_cost: float, mtbf: float) -> float:
-    """Young (1974): compute time between checkpoints tau = sqrt(2 * delta * M), the minimiser of
-    the first-order waste delta / tau + tau / (2 M). Same time unit for all arguments."""
-    return math.sqrt(2 * ckpt_cost * mtbf)
+# Young's interval, cluster MTBF and the first-order waste are defined once, in the
+# system-design reliability snippet; this page adds Daly's higher-order correction.
+_reliability = load("system-design/reliability")
+young_interval = _reliability.young_interval      # tau* = sqrt(2 * delta * M)
+cluster_mtbf = _reliability.cluster_mtbf          # M_job = M_node / n_nodes
+wasted_fraction = _reliability.wasted_fraction    # delta / tau + (tau / 2 + R) / M
 
 
 def daly_interval(ckpt_cost: float, mtbf: float) -> float:
@@ -102,17 +106,6 @@ def daly_interval(ckpt_cost: float, mtbf: float) -> float:
         return m
     r = d / (2 * m)
     return math.sqrt(2 * d * m) * (1 + math.sqrt(r) / 3 + r / 9) - d
-
-
-def cluster_mtbf(node_mtbf: float, nodes: int) -> float:
-    """Independent nodes, and any node failure stops the synchronous job: rates add."""
-    return node_mtbf / nodes
-
-
-def first_order_waste(tau: float, ckpt_cost: float, mtbf: float, restart: float = 0.0) -> float:
-    """Fraction of wall time lost: writing checkpoints (delta / tau), recomputing half an
-    interval on average per failure (tau / 2M) and restarting (R / M)."""
-    return ckpt_cost / tau + tau / (2 * mtbf) + restart / mtbf
 # --8<-- [end:checkpoint_interval]
 
 
@@ -210,7 +203,7 @@ if __name__ == "__main__":
     for delta in (0.5, 2.0, 10.0):
         tau = young_interval(delta, m_job)
         print(f"MTBF {m_job:.0f} min, checkpoint {delta:4.1f} min: tau = {tau:5.1f} min "
-              f"(Daly {daly_interval(delta, m_job):5.1f}), waste {first_order_waste(tau, delta, m_job):.1%}")
+              f"(Daly {daly_interval(delta, m_job):5.1f}), waste {wasted_fraction(tau, delta, m_job):.1%}")
     # 3D plan: Llama-3-70B shape (70.55B params, 80 layers, h 8192) on 1,024 H100, 8K tokens,
     # 512 sequences (4.2M tokens) per step: TP 8 in the node, PP 4 across nodes, DP 32
     plan = plan_3d(70.55e9, 80, 8192, 8192, 512, 1024, tp=8, pp=4)

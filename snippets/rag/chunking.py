@@ -4,6 +4,8 @@ Pages: docs/rag/chunking.{zh,en}.md
 """
 from __future__ import annotations
 
+import re
+
 
 # --8<-- [start:fixed_size]
 def fixed_size_chunks(text: str, size: int, overlap: int = 0) -> list[tuple[int, str]]:
@@ -73,6 +75,72 @@ def recursive_split(text: str, size: int,
 # --8<-- [end:recursive]
 
 
+# --8<-- [start:size_rule]
+def max_chunk_tokens(context_budget: int, k: int, embed_max_len: int, header_tokens: int = 0) -> int:
+    """Upper bound on chunk size N: k chunks must fit the context budget given to the LLM
+    (k * N <= budget), and a chunk plus any title/prefix must fit the embedder's max length."""
+    return min(context_budget // k, embed_max_len - header_tokens)
+
+
+def span_intact_rate(size: int, overlap: int, span: int) -> float:
+    """Share of positions at which an answer span of `span` units lies wholly inside some chunk
+    (fixed windows, stride size - overlap, away from the text's end). Closed form:
+    min(1, (size - span + 1) / stride); 0 if the span is longer than a chunk."""
+    if span > size:
+        return 0.0
+    return min(1.0, (size - span + 1) / (size - overlap))
+
+
+def index_growth(size: int, overlap: int) -> float:
+    """Chunks (and vectors, and embedding cost) relative to no overlap: size / (size - overlap)."""
+    return size / (size - overlap)
+
+
+def duplicate_hit_rate(hits: list[tuple[str, int]], size: int) -> float:
+    """Share of top-k hits (doc id, start offset) that overlap a higher-ranked hit of the same
+    document: the online signal that overlap is filling the context with repeats."""
+    dup = 0
+    for i, (doc, start) in enumerate(hits):
+        if any(d == doc and abs(start - s) < size for d, s in hits[:i]):
+            dup += 1
+    return dup / len(hits)
+# --8<-- [end:size_rule]
+
+
+# --8<-- [start:strategy_cost]
+def index_gb(n_vectors: float, dim: int, bytes_per_value: int = 4) -> float:
+    """Raw vector storage in GB (float32 by default), before any index overhead."""
+    return n_vectors * dim * bytes_per_value / 1e9
+
+
+def llm_chunking_usd(n_chunks: float, chunk_tokens: int, prompt_tokens: int, out_tokens: int,
+                     usd_in_per_m: float, usd_out_per_m: float) -> float:
+    """API cost of one LLM call per chunk (proposition extraction, contextual headers):
+    input = instructions + chunk, output = what the model writes back."""
+    tokens_in = n_chunks * (prompt_tokens + chunk_tokens)
+    tokens_out = n_chunks * out_tokens
+    return (tokens_in * usd_in_per_m + tokens_out * usd_out_per_m) / 1e6
+
+
+_PRONOUN_START = re.compile(r"^\s*(?:(?:it|this|that|these|those|they|its|their|the above)\b"
+                            r"|它|这|该|其|上述|此)", re.IGNORECASE)   # Chinese has no word boundary
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$", re.MULTILINE)
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}", re.MULTILINE)
+
+
+def chunk_smells(chunk: str) -> set[str]:
+    """Cheap checks run over every chunk at index time. 'orphan_pronoun': the chunk opens
+    with a pronoun whose referent is in the previous chunk. 'split_table': it holds
+    Markdown table rows but not the header rule, so column names were cut off."""
+    smells = set()
+    if _PRONOUN_START.match(chunk):
+        smells.add("orphan_pronoun")
+    if _TABLE_ROW.search(chunk) and not _TABLE_RULE.search(chunk):
+        smells.add("split_table")
+    return smells
+# --8<-- [end:strategy_cost]
+
+
 if __name__ == "__main__":
     doc = ("检索增强生成先检索再生成。切分太大，噪声多；切分太小，语义不完整。"
            "所以要按段落和句子边界切分。\n\nRAG retrieves first. Then it generates an answer.")
@@ -80,3 +148,12 @@ if __name__ == "__main__":
         print(f"fixed  @{start:3d}: {chunk!r}")
     for chunk in recursive_split(doc, size=30):
         print(f"recursive ({len(chunk):2d}): {chunk!r}")
+    print("max chunk tokens, 4,000-token budget, k=8, 512-token embedder:", max_chunk_tokens(4000, 8, 512))
+    for o in (0, 25, 50, 64):
+        print(f"N=512 O={o:2d}: 60-token answer intact {span_intact_rate(512, o, 60):.3f}, "
+              f"index x{index_growth(512, o):.3f}")
+    print(f"1M chunks x 1024-d: {index_gb(1e6, 1024):.1f} GB; as propositions (6.3 per passage): "
+          f"{index_gb(6.3e6, 1024):.1f} GB")
+    print(f"propositions for 1M chunks via an LLM at $3/$15 per M tokens: "
+          f"${llm_chunking_usd(1e6, 400, 500, 400, 3, 15):,.0f}")
+    print(chunk_smells("It also supports batching."), chunk_smells("| 2024 | 12% |\n| 2025 | 15% |"))

@@ -1,11 +1,13 @@
-"""Retrieval metrics (recall@k, MRR, nDCG@k) and a tiny labeled retrieval set on which BM25,
-dense retrieval and their RRF fusion are compared.
+"""Retrieval metrics (recall@k, MRR, nDCG@k), a tiny labeled retrieval set on which BM25,
+dense retrieval and their RRF fusion are compared, and per-stage attribution of RAG failures.
 
 Pages: docs/rag/evaluation.{zh,en}.md
 """
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import dataclass
 
 from snippets import load
 
@@ -105,7 +107,101 @@ def report(k: int = 1) -> dict[str, tuple[float, float]]:
 # --8<-- [end:compare]
 
 
+# --8<-- [start:attribution]
+@dataclass
+class FailureTrace:
+    """What the logs and one labeler tell us about a failed question."""
+    gold_in_kb: bool              # does any source document contain the answer?
+    gold_chunk: str | None        # id of the chunk whose text contains the answer span, if any
+    candidates: list[str]         # retriever output before reranking (e.g. top 50), best first
+    in_prompt: list[str]          # chunk ids actually placed in the prompt (after rerank/budget)
+    faithful: bool                # judge: every claim of the answer supported by the prompt?
+
+
+def attribute(t: FailureTrace) -> str:
+    """First stage, in pipeline order, that lost the answer."""
+    if not t.gold_in_kb:
+        return "missing content"
+    if t.gold_chunk is None:
+        return "parsing/chunking"          # in the KB, but no chunk holds the answer span intact
+    if t.gold_chunk not in t.candidates:
+        return "retrieval"
+    if t.gold_chunk not in t.in_prompt:
+        return "ranking/context"
+    return "generation: unfaithful" if not t.faithful else "generation: incomplete or wrong"
+
+
+def stage_shares(traces: list[FailureTrace], z: float = 1.96) -> list[tuple[str, float, float]]:
+    """(stage, share, 95 % half-width) sorted by share: where to work first."""
+    n = len(traces)
+    counts = Counter(attribute(t) for t in traces)
+    return [(stage, c / n, z * math.sqrt(c / n * (1 - c / n) / n)) for stage, c in counts.most_common()]
+# --8<-- [end:attribution]
+
+
+# --8<-- [start:faithfulness_ci]
+def faithfulness_with_ci(supported: list[list[int]], z: float = 1.96) -> dict[str, float]:
+    """Faithfulness of a sample of answers, each a list of per-claim judgments (1 supported).
+
+    claim_rate: supported claims / all claims (RAGAS-style, pooled), with a cluster-robust
+    half-width (claims of one answer are not independent: linearised ratio estimator).
+    answer_rate: share of answers with every claim supported, with a binomial half-width."""
+    n = len(supported)
+    s = [sum(a) for a in supported]
+    m = [len(a) for a in supported]
+    r = sum(s) / sum(m)
+    mbar = sum(m) / n
+    var = sum((si - r * mi) ** 2 for si, mi in zip(s, m)) / (n * (n - 1)) / mbar ** 2
+    full = sum(si == mi for si, mi in zip(s, m)) / n
+    return {"claim_rate": r, "claim_half": z * math.sqrt(var),
+            "answer_rate": full, "answer_half": z * math.sqrt(full * (1 - full) / n)}
+# --8<-- [end:faithfulness_ci]
+
+
+# --8<-- [start:abstain]
+def abstain_threshold(scores: list[float], correct: list[int],
+                      target_precision: float) -> tuple[float, float]:
+    """Lowest confidence threshold t (retrieval or verification score) such that answering only
+    when score >= t gives at least target_precision correct answers on the labeled set.
+    Returns (t, coverage = share of questions answered); (inf, 0.0) if no threshold reaches it."""
+    pairs = sorted(zip(scores, correct), reverse=True)
+    best = (math.inf, 0.0)
+    hits = 0
+    for i, (t, c) in enumerate(pairs):
+        hits += c
+        last_of_tie = i + 1 == len(pairs) or pairs[i + 1][0] < t
+        if last_of_tie and hits / (i + 1) >= target_precision:
+            best = (t, (i + 1) / len(pairs))
+    return best
+
+
+def verify_costs(answer_claims: int, chunks_per_claim: int, chunk_tokens: int,
+                 nli_params: float, prompt_tokens: int, answer_tokens: int, samples: int,
+                 usd_in_per_m: float = 3.0, usd_out_per_m: float = 15.0,
+                 peak_flops: float = 312e12, mfu: float = 0.4) -> dict[str, float]:
+    """Per-answer cost of two checks. NLI: one cross-encoder pass per (claim, cited chunk) pair,
+    about 2 * params FLOPs per token, as GPU seconds. SelfCheck: `samples` extra generations of
+    the same prompt, in USD at API prices (no prompt caching)."""
+    nli_tokens = answer_claims * chunks_per_claim * (chunk_tokens + 30)
+    nli_s = 2 * nli_params * nli_tokens / (peak_flops * mfu)
+    one_gen = (prompt_tokens * usd_in_per_m + answer_tokens * usd_out_per_m) / 1e6
+    return {"nli_gpu_s": nli_s, "answer_usd": one_gen, "selfcheck_usd": samples * one_gen}
+# --8<-- [end:abstain]
+
+
 if __name__ == "__main__":
     print("recall@2 of [a,b,c] with relevant {b,d}:", recall_at_k(["a", "b", "c"], {"b", "d"}, 2))
     for name, (rec, mrr) in report(k=1).items():
         print(f"{name:6s} recall@1 = {rec:.3f}  MRR = {mrr:.3f}")
+    traces = ([FailureTrace(False, None, [], [], True)] * 3
+              + [FailureTrace(True, "c7", ["c1", "c2"], ["c1"], True)] * 5
+              + [FailureTrace(True, "c7", ["c1", "c7"], ["c1"], True)] * 2)
+    for stage, share, half in stage_shares(traces):
+        print(f"{stage:20s} {share:.0%} +/- {half:.0%}")
+    judged = [[1, 1, 1, 1]] * 80 + [[1, 1, 0, 0]] * 15 + [[0, 0, 0]] * 5
+    print("faithfulness on 100 answers:", {k: round(v, 3) for k, v in faithfulness_with_ci(judged).items()})
+    scores = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4]
+    correct = [1, 1, 1, 0, 1, 1, 0, 0]
+    print("threshold for 80% precision (t, coverage):", abstain_threshold(scores, correct, 0.8))
+    print("check costs per answer:", {k: round(v, 4) for k, v in
+                                      verify_costs(5, 2, 300, 0.6e9, 3000, 300, 5).items()})

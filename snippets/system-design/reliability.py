@@ -98,6 +98,64 @@ def canary_requests_needed(p_base: float, p_bad: float, alpha: float = 0.05, pow
 # --8<-- [end:canary_size]
 
 
+# --8<-- [start:release_gate]
+def accuracy_ci_halfwidth(p: float, n: int, z: float = 1.96) -> float:
+    """Half-width of the normal-approximation 95 % CI of an accuracy p measured on n items."""
+    return z * math.sqrt(p * (1 - p) / n)
+
+
+def paired_items_needed(discordant: float, delta: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Golden-set items for a one-sided paired (McNemar) test to detect a net accuracy drop
+    `delta` when candidate and production disagree on a share `discordant` of the items
+    (Connor 1987): n = ((z_a sqrt(psi) + z_b sqrt(psi - delta^2)) / delta)^2."""
+    from statistics import NormalDist
+    z_a, z_b = NormalDist().inv_cdf(1 - alpha), NormalDist().inv_cdf(power)
+    num = z_a * math.sqrt(discordant) + z_b * math.sqrt(discordant - delta ** 2)
+    return math.ceil((num / delta) ** 2)
+
+
+def release_gate(prod: list[int], cand: list[int], margin: float = 0.02,
+                 z: float = 1.96) -> tuple[str, float, float, float]:
+    """Non-inferiority gate on one stratum, paired by item (1 = correct, 0 = wrong).
+
+    d_i = cand_i - prod_i; the 95 % CI of mean(d) decides:
+    lower bound >= -margin -> "pass" (shown no worse than `margin`);
+    upper bound < 0        -> "regression" (a significant drop: block);
+    otherwise              -> "inconclusive" (too few items to tell: add items or review by hand).
+    Returns (decision, mean difference, lower, upper)."""
+    n = len(prod)
+    d = [c - p for p, c in zip(prod, cand, strict=True)]
+    mean = sum(d) / n
+    var = sum((x - mean) ** 2 for x in d) / (n - 1)
+    half = z * math.sqrt(var / n)
+    lo, hi = mean - half, mean + half
+    if lo >= -margin:
+        decision = "pass"
+    elif hi < 0:
+        decision = "regression"
+    else:
+        decision = "inconclusive"
+    return decision, mean, lo, hi
+# --8<-- [end:release_gate]
+
+
+# --8<-- [start:version_storage]
+def lora_delta_params(layers: int, hidden: int, ffn: int, kv_dim: int, r: int,
+                      targets: tuple[str, ...] = ("q", "k", "v", "o", "gate", "up", "down")) -> int:
+    """Parameters of a LoRA adapter on a Llama-style decoder: r * (d_in + d_out) per target
+    matrix per layer. kv_dim = num_key_value_heads * head_dim (smaller than hidden with GQA)."""
+    shapes = {"q": (hidden, hidden), "k": (hidden, kv_dim), "v": (hidden, kv_dim),
+              "o": (hidden, hidden), "gate": (hidden, ffn), "up": (hidden, ffn), "down": (ffn, hidden)}
+    return layers * sum(r * (shapes[t][0] + shapes[t][1]) for t in targets)
+
+
+def registry_bytes(full_versions: int, full_bytes: float, adapters: int, adapter_bytes: float) -> float:
+    """Object-storage footprint: every full fine-tune is a new copy of the weights (nothing to
+    de-duplicate), every adapter stores only its delta against a registered base."""
+    return full_versions * full_bytes + adapters * adapter_bytes
+# --8<-- [end:version_storage]
+
+
 if __name__ == "__main__":
     m = 54 * 24 / 419                         # Llama 3: 419 unexpected interruptions in 54 days
     c = 2 / 60                                # assume a 2-minute checkpoint write (hours)
@@ -111,3 +169,12 @@ if __name__ == "__main__":
     n = canary_requests_needed(0.005, 0.010)
     print(f"canary: {n} requests per arm to catch 0.5% -> 1.0% errors; at 1% of 100 QPS "
           f"that is {n / 1.0 / 60:.0f} min per step")
+    print(f"golden set of 500 at 80% accuracy: +/-{accuracy_ci_halfwidth(0.8, 500):.1%}; "
+          f"paired items to catch a 2-pt drop with 10% discordant: {paired_items_needed(0.10, 0.02)}, "
+          f"unpaired per arm: {canary_requests_needed(0.20, 0.22)}")
+    prod = [1] * 800 + [0] * 200
+    cand = [1] * 760 + [0] * 40 + [1] * 30 + [0] * 170     # 40 newly wrong, 30 newly right
+    print("gate on 1,000 items, 40 lost / 30 gained:", release_gate(prod, cand))
+    n = lora_delta_params(80, 8192, 28672, 1024, r=16)      # Llama-2/3-70B shapes
+    print(f"70B LoRA r=16 on all linear layers: {n / 1e6:.0f}M params = {2 * n / 1e6:.0f} MB in bf16; "
+          f"10 full versions + 200 adapters: {registry_bytes(10, 140e9, 200, 2 * n) / 1e12:.2f} TB")

@@ -47,3 +47,37 @@ def test_matches_langchain_trim_messages_on_random_chats():
         ours = mem.trim_history(chat, budget)
         assert [(m.type, m.content) for m in ref] == [
             ({"user": "human", "assistant": "ai"}.get(r, r), c) for r, c in ours], (chat, budget)
+
+
+def test_loop_input_tokens_closed_form_matches_brute_force():
+    for calls, base, per_call in [(1, 500, 100), (7, 3_000, 1_234), (90, 3_000, 3_000)]:
+        context, total = base, 0
+        for _ in range(calls):
+            total += context            # the whole context is re-sent on every call
+            context += per_call         # then the tool result is appended
+        assert mem.loop_input_tokens(calls, base, per_call) == total
+
+
+def test_fanout_hand_numbers():
+    single = mem.fanout(90, 1, 3_000, 3_000, 2_000, step_s=7.0, lead_s=10.0)
+    # 90 * 3000 + 3000 * 90 * 89 / 2 = 270,000 + 12,015,000
+    assert single == {"input_tokens": 12_285_000, "peak_context": 270_000, "wall_s": 630.0}
+    multi = mem.fanout(90, 5, 3_000, 3_000, 2_000, step_s=7.0, lead_s=10.0)
+    # each worker: 18 calls -> 54,000 + 459,000 = 513,000; x 5 + lead 3,000 + 5 * 2,000
+    assert multi == {"input_tokens": 2_578_000, "peak_context": 54_000, "wall_s": 146.0}
+    # uneven split: 10 calls over 3 workers -> the slowest worker makes 4 calls
+    assert mem.fanout(10, 3, 100, 10, 50, step_s=1.0, lead_s=2.0)["wall_s"] == 2 + 4 + 2
+
+
+def test_memory_scores_by_hand():
+    import pytest
+    # recency 0.995**[1, 200, 30] = [0.995, 0.3670, 0.8604] -> normalised [1, 0, 0.7857]
+    # importance [3, 9, 5] -> [0, 1, 1/3]; relevance [0.82, 0.40, 0.75] -> [1, 0, 0.8333]
+    scores = mem.score_memories([1, 200, 30], [3, 9, 5], [0.82, 0.40, 0.75])
+    r2 = (0.995 ** 30 - 0.995 ** 200) / (0.995 - 0.995 ** 200)
+    assert scores == pytest.approx([2.0, 1.0, r2 + 1 / 3 + 0.35 / 0.42])
+    # relevance-only weighting ranks purely by similarity
+    only_rel = mem.score_memories([1, 200, 30], [3, 9, 5], [0.82, 0.40, 0.75], weights=(0, 0, 1))
+    assert sorted(range(3), key=lambda i: -only_rel[i]) == [0, 2, 1]
+    # all equal -> no signal, all zero
+    assert mem.score_memories([5, 5], [2, 2], [0.3, 0.3]) == [0.0, 0.0]

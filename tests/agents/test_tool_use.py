@@ -1,5 +1,6 @@
 """Tests for snippets/agents/tool_use.py: the calculator against Python arithmetic, the ReAct
 trace of a scripted fake model, and the tool-call validator against the jsonschema library."""
+import math
 import random
 
 import jsonschema
@@ -120,3 +121,66 @@ def test_tool_spec_is_a_valid_json_schema_and_accepted_by_the_parser():
     assert jsonschema.Draft202012Validator(params).is_valid({"city": "Beijing", "unit": "C"})
     assert tu.parse_tool_call('{"name": "get_weather", "arguments": {"city": "Beijing"}}',
                               {"get_weather": params}) == ("get_weather", {"city": "Beijing"})
+
+
+def _random_logits(seed):
+    table = {}
+    rnd = random.Random(seed)
+
+    def logits(prefix):
+        if prefix not in table:
+            table[prefix] = [rnd.gauss(0, 2) for _ in range(8)]
+        return table[prefix]
+    return logits
+
+
+def test_constrained_decoding_only_emits_valid_outputs():
+    vocab = ['{"', 'label', '": "', "pos", "neg", '"}', "Sure! ", "{"]
+    language = {'{"label": "pos"}', '{"label": "neg"}'}
+    rng = random.Random(1)
+    for seed in range(50):
+        out, prob = tu.constrained_decode(_random_logits(seed), vocab, language, rng)
+        assert out in language and 0 < prob <= 1
+
+
+def test_masked_sampler_is_local_renormalisation_not_the_global_conditional():
+    # Model: step 1 prefers "a" (logit 2) over "c" (0) and "x" (1); after "a" it prefers the
+    # invalid "x" (logit 3) over "b" (0); after "c" only "d" is plausible.
+    vocab = ["a", "b", "c", "d", "x"]
+    language = {"ab", "cd"}
+    table = {"": [2.0, -9.0, 0.0, -9.0, 1.0], "a": [-9.0, 0.0, -9.0, -9.0, 3.0],
+             "c": [-9.0, -9.0, -9.0, 0.0, -9.0]}
+    logits = table.__getitem__
+    e = math.exp
+    # masked sampler: step 1 renormalises over {a, c}; step 2 has a single allowed token
+    p_ab_masked = e(2) / (e(2) + e(0))
+    # what the model itself assigns to the valid strings, renormalised globally
+    def p(prefix, tok):
+        z = table[prefix]
+        return e(z[vocab.index(tok)]) / sum(e(v) for v in z)
+    joint_ab, joint_cd = p("", "a") * p("a", "b"), p("", "c") * p("c", "d")
+    p_ab_global = joint_ab / (joint_ab + joint_cd)
+    rng = random.Random(0)
+    runs = [tu.constrained_decode(logits, vocab, language, rng) for _ in range(4000)]
+    assert {o for o, _ in runs} == language
+    assert dict(runs)["ab"] == pytest.approx(p_ab_masked)
+    share_ab = sum(o == "ab" for o, _ in runs) / len(runs)
+    assert share_ab == pytest.approx(p_ab_masked, abs=0.03)           # 0.881
+    assert p_ab_global < 0.5 < p_ab_masked                              # masking flips the preference
+
+
+def test_retry_budget_against_simulation():
+    residual, calls = tu.retry_budget(0.05, 2)
+    assert residual == pytest.approx(0.05 ** 3)
+    assert calls == pytest.approx(1 + 0.05 + 0.05 ** 2)
+    rnd = random.Random(0)
+    total_calls, failures, n = 0, 0, 200_000
+    for _ in range(n):
+        for attempt in range(3):
+            total_calls += 1
+            if rnd.random() >= 0.05:
+                break
+        else:
+            failures += 1
+    assert total_calls / n == pytest.approx(calls, abs=0.005)
+    assert failures / n == pytest.approx(residual, abs=1e-4)

@@ -104,14 +104,14 @@ def test_checkpoint_interval_matches_numerical_optimum(delta, m):
     assert abs(daly - opt) < abs(young - opt)
     # at the optimum, the first-order waste is close to the exact one when delta << M
     exact_waste = 1 - 1 / wall_per_work(opt)
-    approx = mp_.first_order_waste(opt, delta, m, restart)
+    approx = mp_.wasted_fraction(opt, delta, m, restart)
     assert approx == pytest.approx(exact_waste, rel=0.15)
 
 
 def test_young_minimises_first_order_waste_and_cluster_mtbf():
     from scipy.optimize import minimize_scalar
     delta, m = 2.0, 186.0
-    opt = minimize_scalar(lambda t: mp_.first_order_waste(t, delta, m), bounds=(0.1, 1000),
+    opt = minimize_scalar(lambda t: mp_.wasted_fraction(t, delta, m), bounds=(0.1, 1000),
                           method="bounded", options={"xatol": 1e-8}).x
     assert mp_.young_interval(delta, m) == pytest.approx(opt, rel=1e-6)
     # 2048 nodes of 8 GPUs, node MTBF 6,350 h -> about 3.1 h for the job
@@ -202,3 +202,11 @@ def test_plan_3d_agrees_with_memory_accounting_and_ring_simulation():
     small = mp_.plan_3d(24 * 4, 2, 8, 8, 4, 4, tp=1, pp=1)                    # 96 params, dp = 4
     _, sent = dpm.ring_allreduce([torch.ones(96) for _ in range(4)])
     assert small["dp_bytes"] == pytest.approx(2 * sent)                        # 2 bytes/element
+
+
+def test_checkpoint_formulas_are_shared_with_system_design():
+    """One definition of Young's interval, cluster MTBF and waste for both pages."""
+    rel = load("system-design/reliability")
+    assert mp_.young_interval is rel.young_interval
+    assert mp_.cluster_mtbf is rel.cluster_mtbf
+    assert mp_.wasted_fraction is rel.wasted_fraction

@@ -76,3 +76,49 @@ def test_recursive_split_random_text_invariants():
         chunks = ch.recursive_split(text, size)
         assert "".join(chunks) == text
         assert all(0 < len(c) <= size for c in chunks)
+
+
+@pytest.mark.parametrize("size,overlap,span", [(40, 0, 9), (40, 5, 9), (40, 8, 9), (40, 12, 9),
+                                               (25, 3, 25), (25, 0, 26), (32, 10, 1)])
+def test_span_intact_rate_matches_brute_force_over_fixed_chunks(size, overlap, span):
+    text = "x" * 3000
+    chunks = [(s, s + len(c)) for s, c in ch.fixed_size_chunks(text, size, overlap)]
+    stride = size - overlap
+    positions = range(0, stride * (2000 // stride))  # whole periods, far from the end
+    intact = sum(any(a <= p and p + span <= b for a, b in chunks) for p in positions)
+    assert intact / len(positions) == pytest.approx(ch.span_intact_rate(size, overlap, span))
+
+
+def test_size_rule_and_overlap_cost_by_hand():
+    assert ch.max_chunk_tokens(4000, 8, 512) == 500                  # budget binds: 4000 // 8
+    assert ch.max_chunk_tokens(4000, 4, 512, header_tokens=20) == 492  # embedder binds
+    assert ch.span_intact_rate(512, 0, 60) == pytest.approx(453 / 512)  # 0.885
+    assert ch.span_intact_rate(512, 64, 60) == 1.0                   # overlap >= span - 1
+    assert ch.index_growth(512, 64) == pytest.approx(512 / 448)      # 14% more vectors
+
+
+def test_duplicate_hit_rate_by_hand():
+    # size 500, stride 400: a@0 and a@400 overlap; a@1200 does not; b@0 is another document
+    hits = [("a", 0), ("a", 400), ("b", 0), ("a", 1200), ("b", 400)]
+    assert ch.duplicate_hit_rate(hits, 500) == pytest.approx(2 / 5)
+    assert ch.duplicate_hit_rate([("a", 0), ("a", 500)], 500) == 0.0  # touching, not overlapping
+
+
+def test_strategy_cost_by_hand():
+    assert ch.index_gb(1e6, 1024) == pytest.approx(4.096)            # 1M x 1024 x 4 B
+    assert ch.index_gb(257e6 / 41e6 * 1e6, 1024) == pytest.approx(25.67, abs=0.01)  # Dense X ratio
+    # 1M calls: (500 + 400) tokens in at $3/M = $2,700; 400 out at $15/M = $6,000
+    assert ch.llm_chunking_usd(1e6, 400, 500, 400, 3, 15) == pytest.approx(8700)
+
+
+@pytest.mark.parametrize("chunk,expected", [
+    ("It also supports batching of requests.", {"orphan_pronoun"}),
+    ("这种方法需要先训练。", {"orphan_pronoun"}),                       # "this method": referent is elsewhere
+    ("上述方法需要 GPU。", {"orphan_pronoun"}),
+    ("Iterative methods converge slowly.", set()),                       # 'It' inside a word
+    ("| year | share |\n|---|---|\n| 2024 | 12% |", set()),              # whole table
+    ("| 2025 | 15% |\n| 2026 | 18% |", {"split_table"}),                 # rows without header
+    ("This table:\n| 2025 | 15% |", {"orphan_pronoun", "split_table"}),
+])
+def test_chunk_smells_by_hand(chunk, expected):
+    assert ch.chunk_smells(chunk) == expected

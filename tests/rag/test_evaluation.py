@@ -48,3 +48,88 @@ def test_exact_code_queries_win_with_bm25(ranked):
         if any(ch.isdigit() for ch in query):
             assert ranked["bm25"][i][0] in rel, query
             assert ranked["hybrid"][i][0] in rel, query
+
+
+def test_failure_attribution_follows_the_pipeline_order():
+    T = ev.FailureTrace
+    assert ev.attribute(T(False, None, [], [], True)) == "missing content"
+    assert ev.attribute(T(True, None, ["c1"], ["c1"], True)) == "parsing/chunking"
+    assert ev.attribute(T(True, "c7", ["c1", "c2"], ["c1"], True)) == "retrieval"
+    assert ev.attribute(T(True, "c7", ["c1", "c7"], ["c1"], True)) == "ranking/context"
+    assert ev.attribute(T(True, "c7", ["c7"], ["c7"], False)) == "generation: unfaithful"
+    assert ev.attribute(T(True, "c7", ["c7"], ["c7"], True)) == "generation: incomplete or wrong"
+    # an earlier stage wins even when later signals also look bad
+    assert ev.attribute(T(False, "c7", [], [], False)) == "missing content"
+
+
+def test_stage_shares_counts_and_interval_by_hand():
+    T = ev.FailureTrace
+    traces = ([T(True, "c7", ["c1"], ["c1"], True)] * 60         # retrieval
+              + [T(True, "c7", ["c7"], ["c7"], False)] * 30      # generation: unfaithful
+              + [T(False, None, [], [], True)] * 10)             # missing content
+    shares = ev.stage_shares(traces)
+    assert [s for s, _, _ in shares] == ["retrieval", "generation: unfaithful", "missing content"]
+    assert [round(p, 2) for _, p, _ in shares] == [0.6, 0.3, 0.1]
+    # 1.96 * sqrt(0.6 * 0.4 / 100) = 0.0960
+    assert shares[0][2] == pytest.approx(0.0960, abs=1e-4)
+
+
+def test_faithfulness_interval_matches_a_cluster_bootstrap():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    # correlated claims: an answer is either grounded (claims supported w.p. 0.97) or drifting (0.4)
+    answers = []
+    for _ in range(300):
+        p = 0.97 if rng.random() < 0.85 else 0.4
+        answers.append([int(rng.random() < p) for _ in range(rng.integers(2, 8))])
+    est = ev.faithfulness_with_ci(answers)
+    boots = []
+    for _ in range(2000):
+        pick = [answers[i] for i in rng.integers(0, len(answers), len(answers))]
+        boots.append(sum(map(sum, pick)) / sum(map(len, pick)))
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    assert est["claim_half"] == pytest.approx((hi - lo) / 2, rel=0.15)
+    # treating claims as independent understates the uncertainty
+    n_claims = sum(map(len, answers))
+    naive = 1.96 * math.sqrt(est["claim_rate"] * (1 - est["claim_rate"]) / n_claims)
+    assert naive < est["claim_half"]
+
+
+def test_faithfulness_by_hand():
+    judged = [[1, 1, 1, 1]] * 80 + [[1, 1, 0, 0]] * 15 + [[0, 0, 0]] * 5
+    est = ev.faithfulness_with_ci(judged)
+    assert est["claim_rate"] == pytest.approx((320 + 30) / (320 + 60 + 15))     # 350 / 395
+    assert est["answer_rate"] == pytest.approx(0.80)
+    assert est["answer_half"] == pytest.approx(1.96 * math.sqrt(0.8 * 0.2 / 100))
+
+
+def test_abstain_threshold_by_hand_and_against_sklearn():
+    import numpy as np
+    from sklearn.metrics import precision_recall_curve
+    scores = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4]
+    correct = [1, 1, 1, 0, 1, 1, 0, 0]
+    assert ev.abstain_threshold(scores, correct, 0.8) == (0.6, 0.75)   # 5/6 right; 5/7 < 0.8
+    assert ev.abstain_threshold(scores, correct, 1.0) == (0.85, 0.375)
+    assert ev.abstain_threshold([0.5, 0.4], [0, 0], 0.5) == (math.inf, 0.0)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        s = np.round(rng.random(60), 2)                                # rounding creates ties
+        c = (rng.random(60) < s).astype(int)
+        if c.sum() == 0:
+            continue
+        prec, _, thr = precision_recall_curve(c, s)
+        ok = thr[prec[:-1] >= 0.8]
+        t, cov = ev.abstain_threshold(s.tolist(), c.tolist(), 0.8)
+        if len(ok) == 0:
+            assert t == math.inf
+        else:
+            assert t == pytest.approx(ok.min())
+            assert cov == pytest.approx((s >= ok.min()).mean())
+
+
+def test_verify_costs_by_hand():
+    c = ev.verify_costs(5, 2, 300, 0.6e9, 3000, 300, 5)
+    # 5 claims x 2 chunks x 330 tokens x 2 x 0.6e9 = 3.96e12 FLOPs at 1.248e14 FLOP/s
+    assert c["nli_gpu_s"] == pytest.approx(3.96e12 / 1.248e14)
+    assert c["answer_usd"] == pytest.approx(3000 * 3e-6 + 300 * 15e-6)     # $0.0135
+    assert c["selfcheck_usd"] == pytest.approx(5 * 0.0135)

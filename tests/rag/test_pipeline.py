@@ -41,3 +41,33 @@ def test_matches_langchain_chat_prompt_template():
 def test_no_sources():
     msgs = pl.build_rag_messages("Q?", [])
     assert "(no sources found)" in msgs[1]["content"]
+
+
+def test_long_context_vs_rag_costs_by_hand():
+    import pytest
+    # RAG: 2,500 input + 5 x 300 output = 4,000 units ($0.012 at $3 / M)
+    assert pl.rag_query_units(2_500, 300) == 4_000
+    # no caching at all: the 150k document is plain input on every query
+    assert pl.rag_query_units(150_500, 300) == 152_000
+    # warm cache: 0.1 x 150,000 + 500 + 1,500 = 17,000 units, 4.25x RAG
+    assert pl.long_context_query_units(150_000, 500, 300) == pytest.approx(17_000)
+    # cache rewritten every 10 queries: + 1.25 x 150,000 / 10 = 18,750
+    assert pl.long_context_query_units(150_000, 500, 300, 10) == pytest.approx(35_750)
+    # written but never reused: worse than not caching (1.25 x 150,000 + 2,000)
+    assert pl.long_context_query_units(150_000, 500, 300, 1) == pytest.approx(189_500)
+
+
+def test_break_even_is_where_the_two_costs_meet():
+    import pytest
+    d = pl.break_even_doc_tokens(2_500, 500)
+    assert d == pytest.approx(20_000)
+    assert pl.long_context_query_units(d, 500, 300) == pytest.approx(pl.rag_query_units(2_500, 300))
+    assert pl.long_context_query_units(d * 2, 500, 300) > pl.rag_query_units(2_500, 300)
+
+
+def test_prefix_kv_bytes_hand_number():
+    # Llama-3-8B: 32 layers, 8 KV heads, head_dim 128, bf16 -> 131,072 B per token
+    assert pl.prefix_kv_bytes(1, 32, 8, 128) == 131_072
+    assert pl.prefix_kv_bytes(150_000, 32, 8, 128) == 19_660_800_000
+    # Llama-3-70B: 80 layers -> 327,680 B per token, 49.2 GB for 150k tokens
+    assert pl.prefix_kv_bytes(150_000, 80, 8, 128) == 49_152_000_000

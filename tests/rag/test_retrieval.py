@@ -169,3 +169,109 @@ def test_rag_fusion_output_feeds_the_rag_prompt():
     chunks = [pipeline.Chunk(FAQ[d], d, s) for d, s in fused]
     user = pipeline.build_rag_messages(QUESTION, chunks)[1]["content"]
     assert user.index("[1] (recovery)") < user.index("[2] (policy)")
+
+
+def test_index_bytes_by_hand():
+    # 100M x 768 float32 = 307.2 GB; HNSW M=32 adds 2 * 32 * 4 = 256 B per vector
+    assert rt.index_bytes("flat", 100_000_000, 768) == 307_200_000_000
+    assert rt.index_bytes("hnsw", 100_000_000, 768) == 307_200_000_000 + 25_600_000_000
+    # IVF-PQ with 64 one-byte codes + an 8-byte id: 72 B per vector
+    assert rt.index_bytes("ivfpq", 100_000_000, 768) == 7_200_000_000
+
+
+def test_ivf_recall_against_exact_sklearn_search():
+    from sklearn.neighbors import NearestNeighbors
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 1.5, (40, 16))
+    xb = (centers[rng.integers(0, 40, 5000)] + rng.normal(0, 1, (5000, 16))).astype(np.float32)
+    xq = (centers[rng.integers(0, 40, 100)] + rng.normal(0, 1, (100, 16))).astype(np.float32)
+    exact = NearestNeighbors(n_neighbors=10, algorithm="brute").fit(xb).kneighbors(xq)[1]
+    recalls = [rt.ann_recall(rt.ivf_search(xb, xq, 32, p, 10), exact) for p in (1, 2, 8, 32)]
+    assert recalls[0] < 0.97                                  # one list misses neighbours
+    assert all(a <= b for a, b in zip(recalls, recalls[1:]))  # more probes never hurt
+    assert recalls[-1] == 1.0                                 # probing every list is exact
+
+
+def test_rerank_cost_by_hand():
+    # 0.6B params x 100 pairs x 330 tokens x 2 FLOPs = 3.96e13; at 312 TFLOPS x 0.4 = 1.248e14 FLOP/s
+    flops = rt.rerank_flops(0.6e9, 100, 330)
+    assert flops == pytest.approx(3.96e13)
+    sec, gpus = rt.rerank_gpus(100, flops)
+    assert sec == pytest.approx(3.96e13 / 1.248e14)            # 0.317 s
+    assert gpus == 32                                          # 31.7 rounded up
+    sec8, gpus8 = rt.rerank_gpus(100, rt.rerank_flops(8e9, 100, 330))
+    assert sec8 == pytest.approx(sec * 8 / 0.6) and gpus8 == 424
+
+
+def test_ndcg_matches_sklearn_and_hand_value():
+    from sklearn.metrics import ndcg_score
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        rel = rng.integers(0, 4, 12).astype(float)
+        if rel.sum() == 0:
+            rel[0] = 1.0
+        scores = rng.permutation(12).astype(float)             # distinct: no ties
+        for k in (1, 3, 5, 12):
+            assert rt.ndcg_at_k(rel.tolist(), scores.tolist(), k) == pytest.approx(
+                ndcg_score([rel], [scores], k=k))
+    # one relevant chunk at first-stage rank 3, reranked to rank 1: nDCG@5 from 1/log2(4) = 0.5 to 1
+    assert rt.ndcg_at_k([0, 0, 1, 0, 0], [5, 4, 3, 2, 1], 5) == pytest.approx(0.5)
+    assert rt.ndcg_at_k([0, 0, 1, 0, 0], [4, 3, 5, 2, 1], 5) == pytest.approx(1.0)
+
+
+def test_pool_size_stops_where_recall_per_ms_flattens():
+    ranks = [1, 1, 2, 3, 5, 8, 15, 25, 60, None]               # first-stage rank of the gold chunk
+    assert [rt.pool_recall(ranks, n) for n in (10, 20, 30, 50, 100)] == [0.6, 0.7, 0.8, 0.8, 0.9]
+    # 10->20 and 20->30 each buy 0.1 for 10 ms (0.01/ms); 30->50 buys nothing: stop at 30
+    assert rt.pick_pool_size(ranks, [10, 20, 30, 50, 100], 1.0, 0.005) == 30
+    # a stricter bar stops at the first step
+    assert rt.pick_pool_size(ranks, [10, 20, 30, 50, 100], 1.0, 0.02) == 10
+
+
+def test_embedding_budget_against_numpy_and_hand():
+    gb, hours = rt.embedding_budget(1000, 384, 22.7e6, 400)
+    assert gb * 1e9 == np.zeros((1000, 384), dtype=np.float32).nbytes   # storage = real array size
+    # 10M chunks x 400 tokens x 2 x 0.6e9 = 4.8e18 FLOPs at 1.248e14 FLOP/s = 38,462 s = 10.7 h
+    gb, hours = rt.embedding_budget(10_000_000, 1024, 0.6e9, 400)
+    assert gb == pytest.approx(40.96) and hours == pytest.approx(4.8e18 / 1.248e14 / 3600)
+
+
+def test_pick_embedder_takes_cheapest_within_tolerance():
+    results = {"small": (0.80, 1.0), "base": (0.84, 3.0), "large": (0.85, 20.0)}
+    assert rt.pick_embedder(results, 0.02) == "base"      # small is 5 points behind
+    assert rt.pick_embedder(results, 0.06) == "small"
+    assert rt.pick_embedder(results, 0.0) == "large"
+
+
+def test_truncation_makes_tails_invisible(encoder):
+    tok, model = encoder
+    base = "the service restarts the worker when memory runs out. " * 40   # > 256 word pieces
+    a, b = base + "Refunds take five days.", base + "Passwords expire after 90 days."
+    va, vb = rt.embed([a, b], tok, model, max_length=256)
+    assert torch.allclose(va, vb, atol=1e-6)              # the differing tails were cut off
+    sa, sb = rt.embed(["Refunds take five days.", "Passwords expire after 90 days."], tok, model)
+    assert float(sa @ sb) < 0.9                           # short texts do differ
+    assert rt.truncated_share([a, "short chunk"], tok, 256) == 0.5
+
+
+@pytest.mark.parametrize("query,history,route", [
+    ("why does it fail?", True, "standalone"),
+    ("why does it fail?", False, "none"),
+    ("error E1234 on boot", False, "literal"),
+    ("what about ERR-504?", True, "literal"),
+    ('docs for "max_connections"', False, "literal"),
+    ("upgrade to v2.3.1 broke login", False, "literal"),
+    ("how to rotate logs", False, "none"),
+    ("Is 2024 different?", True, "standalone"),          # a bare year is not an identifier
+])
+def test_choose_rewrite_by_hand(query, history, route):
+    assert rt.choose_rewrite(query, history) == route
+
+
+def test_lost_terms_and_rewrite_cost_by_hand():
+    assert rt.lost_terms("error E1234 after v2.3 upgrade", "error E1234 after upgrading to 2.4") == {"v2.3", "3"}
+    assert rt.lost_terms("reset max_connections to 200", "how do I reset max_connections to 200") == set()
+    usd, sec = rt.llm_step_cost(1000, 30)                 # 1000 x $3/M + 30 x $15/M
+    assert usd == pytest.approx(0.003 + 0.00045) and sec == pytest.approx(30 / 140)
+    usd, sec = rt.llm_step_cost(100, 200)                 # HyDE: a 200-token passage
+    assert usd == pytest.approx(0.0003 + 0.003) and sec == pytest.approx(200 / 140)

@@ -88,3 +88,71 @@ def test_canary_sample_size_gives_the_promised_power():
         assert power(n, p0, p1) >= 0.8 > power(int(0.9 * n), p0, p1)
     # hand number: 0.5% -> 1.0%: ((1.6449*0.12201 + 0.8416*0.12196) / 0.005)^2 = 60.67^2 = 3,680.4
     assert r.canary_requests_needed(0.005, 0.010) == pytest.approx(3681, abs=2)
+
+
+def test_golden_set_ci_hand_numbers():
+    # sqrt(0.8 * 0.2 / 500) = 0.017889; x 1.96 = 0.03506
+    assert r.accuracy_ci_halfwidth(0.8, 500) == pytest.approx(0.03506, abs=1e-5)
+    assert r.accuracy_ci_halfwidth(0.8, 2000) == pytest.approx(0.03506 / 2, abs=1e-5)
+
+
+def test_paired_items_needed_hand_number_and_simulated_power():
+    from scipy.stats import binom
+    # (1.6449 * sqrt(0.1) + 0.8416 * sqrt(0.0996))^2 / 0.02^2 = 1543.4 -> 1544
+    n = r.paired_items_needed(0.10, 0.02)
+    assert n == 1544
+    # pairing beats two independent samples of the same size by a wide margin
+    assert r.canary_requests_needed(0.20, 0.22) > 3 * n
+    # Monte Carlo: exact one-sided McNemar (binomial on discordant pairs) at n items
+    rng = np.random.default_rng(0)
+    lost, gained = (0.10 + 0.02) / 2, (0.10 - 0.02) / 2
+
+    def power(n_items: int, sims: int = 4000) -> float:
+        cells = rng.multinomial(n_items, [lost, gained, 1 - lost - gained], size=sims)
+        b, c = cells[:, 0], cells[:, 1]
+        p_value = binom.sf(b - 1, b + c, 0.5)          # P(B >= b | b + c discordant)
+        return float(np.mean(p_value < 0.05))
+    assert 0.74 < power(n) < 0.86
+    assert power(n // 3) < 0.5
+
+
+def test_release_gate_matches_paired_t_interval_and_decides():
+    from scipy.stats import t, ttest_rel
+    prod = [1] * 800 + [0] * 200
+    cand = [1] * 760 + [0] * 40 + [1] * 30 + [0] * 170          # 40 lost, 30 gained
+    decision, mean, lo, hi = r.release_gate(prod, cand)
+    ci = ttest_rel(cand, prod).confidence_interval(0.95)
+    assert mean == pytest.approx(-0.01)
+    assert (lo, hi) == pytest.approx((ci.low, ci.high), abs=1e-4)   # z = 1.96 vs t quantile
+    _, _, lo_t, hi_t = r.release_gate(prod, cand, z=t.ppf(0.975, len(prod) - 1))
+    assert (lo_t, hi_t) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    assert decision == "inconclusive"
+    # same pattern on 3x the items: CI shrinks by sqrt(3) and clears the -2 pt margin
+    assert r.release_gate(prod * 3, cand * 3)[0] == "pass"
+    # 80 lost, 10 gained: mean -7 pt, clearly a regression
+    bad = [1] * 720 + [0] * 80 + [1] * 10 + [0] * 190
+    assert r.release_gate(prod, bad)[0] == "regression"
+
+
+def test_lora_delta_params_match_peft_on_a_tiny_gqa_llama():
+    torch = pytest.importorskip("torch")
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=64, hidden_size=48, intermediate_size=80, num_hidden_layers=3,
+                      num_attention_heads=6, num_key_value_heads=2)        # head_dim 8, kv_dim 16
+    targets = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj",
+               "gate": "gate_proj", "up": "up_proj", "down": "down_proj"}
+    for chosen in (("q", "v"), tuple(targets)):
+        model = get_peft_model(LlamaForCausalLM(cfg), LoraConfig(r=4, target_modules=[targets[t] for t in chosen]))
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        assert r.lora_delta_params(3, 48, 80, 16, r=4, targets=chosen) == trainable
+
+
+def test_version_storage_hand_numbers():
+    # Llama-2-70B shapes, r = 16, all seven projections:
+    # per layer 16 * (2 * 16384 + 2 * 9216 + 3 * 36864) = 2,588,672; x 80 layers
+    n = r.lora_delta_params(80, 8192, 28672, 1024, r=16)
+    assert n == 207_093_760
+    assert 2 * n / 140e9 < 0.003                      # the adapter is < 0.3 % of a bf16 copy
+    assert r.registry_bytes(10, 140e9, 200, 2 * n) == pytest.approx(1.4e12 + 200 * 414_187_520)

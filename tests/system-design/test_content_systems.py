@@ -1,0 +1,48 @@
+"""Tests for snippets/system-design/content_systems.py: GPU-hours by hand, macro-F1 against
+sklearn, the bootstrap half-width against its 1/sqrt(n) scaling, and routing by hand."""
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from snippets import load
+
+cs = load("system-design/content_systems")
+
+
+def test_gpu_hours_by_hand():
+    # 1e6 items x 2 x 110e6 x 128 = 2.816e16 FLOPs; / (989e12 x 0.3) = 94.9 s
+    assert cs.gpu_hours(1e6, 110e6, 128) * 3600 == pytest.approx(94.91, abs=0.01)
+    # 2 x 7.6e9 x 403 = 6.1256e12 FLOPs per item -> 5.73 GPU-hours per million
+    assert cs.gpu_hours(1e6, 7.6e9, 403) == pytest.approx(5.735, abs=0.001)
+
+
+def test_macro_f1_matches_sklearn_including_an_empty_class():
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        y = rng.integers(0, 4, 200)
+        p = np.where(rng.random(200) < 0.7, y, rng.integers(0, 4, 200))
+        assert cs.macro_f1(y, p, 4) == pytest.approx(f1_score(y, p, average="macro"))
+    y, p = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])     # class 2 never appears
+    assert cs.macro_f1(y, p, 3) == pytest.approx(
+        f1_score(y, p, labels=[0, 1, 2], average="macro", zero_division=0))
+
+
+def test_bootstrap_halfwidth_scales_as_one_over_sqrt_n():
+    rng = np.random.default_rng(3)
+    y = rng.choice(3, size=4000, p=[0.6, 0.3, 0.1])
+    p = np.where(rng.random(4000) < 0.85, y, rng.integers(0, 3, 4000))
+    small = cs.bootstrap_halfwidth(y[:1000], p[:1000], 3, n_boot=400)
+    large = cs.bootstrap_halfwidth(y, p, 3, n_boot=400)
+    assert large == pytest.approx(small / 2, rel=0.25)                   # 4x items, half width
+    assert cs.items_for_halfwidth(1000, small, small / 2) == 4000
+
+
+def test_routed_accuracy_by_hand():
+    conf = np.array([0.99, 0.55, 0.97, 0.60, 0.95])
+    small_ok = np.array([1, 0, 1, 0, 1])
+    llm_ok = np.array([1, 1, 0, 1, 1])
+    assert cs.routed_accuracy(conf, small_ok, llm_ok, 0.0) == pytest.approx(0.6)
+    # least confident two (0.55, 0.60) go to the LLM, which gets both right
+    assert cs.routed_accuracy(conf, small_ok, llm_ok, 0.4) == pytest.approx(1.0)
+    # routing everything gives the LLM's own accuracy
+    assert cs.routed_accuracy(conf, small_ok, llm_ok, 1.0) == pytest.approx(0.8)

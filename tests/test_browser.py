@@ -150,3 +150,40 @@ def test_notebook_css_pruning_changes_no_style(browser, root):
         diff = [(i, a, b) for i, (a, b) in enumerate(zip(*styles)) if a != b]
         assert len(styles[0]) == len(styles[1]) and not diff, (scheme, diff[:3])
     page.close()
+
+
+# First-load weight (issue 19): what a page downloads when opened with an empty cache, counted as the gzip
+# size of each file it requests (a gzip-serving host sends about that). Pages without a diagram stay under
+# 300 KB; the practice page carries its question deck (about 140 KB) and gets 400 KB. The search index and
+# its vocabulary are fetched only when the reader goes for search (search-lazy.js), never on load.
+PAGE_BUDGETS_KB = {"norms/rmsnorm/": 300, "questions/": 300, "labs/tiny_gpt/": 300, "practice/": 400}
+
+
+@pytest.mark.parametrize("lang", handbook.LANGS)
+def test_first_load_weight_within_budget(browser, server, built_site, lang):
+    import gzip
+
+    prefix = "" if lang == handbook.DEFAULT_LANG else f"{lang}/"
+    report = {}
+    for path, budget in PAGE_BUDGETS_KB.items():
+        context = browser.new_context()                          # empty cache
+        page = context.new_page()
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        page.goto(server + prefix + path, wait_until="networkidle")
+        page.wait_for_timeout(500)                               # late font and script requests
+        total = 0
+        for url in dict.fromkeys(requested):
+            rel = url[len(server):].split("#")[0].split("?")[0] if url.startswith(server) else None
+            if rel is None:
+                continue
+            file = built_site / rel
+            file = file / "index.html" if file.is_dir() else file
+            data = file.read_bytes()
+            total += len(data) if file.suffix in (".woff2", ".woff", ".png", ".jpg") else len(gzip.compress(data, 6))
+        context.close()
+        assert not any("search/search_index" in u or "search/vocab" in u for u in requested), (path, requested)
+        assert not any("mermaid" in u for u in requested), f"{prefix}{path}: loads mermaid without a diagram"
+        report[prefix + path] = round(total / 1024, 1)
+        assert total <= budget * 1024, f"{prefix}{path}: {total / 1024:.0f} KB on first load (budget {budget} KB)"
+    print("\nfirst-load gzip KB:", report)

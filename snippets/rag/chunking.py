@@ -152,8 +152,9 @@ if __name__ == "__main__":
     for o in (0, 25, 50, 64):
         print(f"N=512 O={o:2d}: 60-token answer intact {span_intact_rate(512, o, 60):.3f}, "
               f"index x{index_growth(512, o):.3f}")
-    print(f"1M chunks x 1024-d: {index_gb(1e6, 1024):.1f} GB; as propositions (6.3 per passage): "
-          f"{index_gb(6.3e6, 1024):.1f} GB")
+    props = 1e6 * 3 * 257 / 41   # 400-token chunk ~ 300 words = 3 Dense X 100-word passages
+    print(f"1M chunks x 1024-d: {index_gb(1e6, 1024):.1f} GB; as propositions ({props / 1e6:.1f}M, "
+          f"6.3 per 100-word passage): {index_gb(props, 1024):.1f} GB")
     print(f"propositions for 1M chunks via an LLM at $3/$15 per M tokens: "
           f"${llm_chunking_usd(1e6, 400, 500, 400, 3, 15):,.0f}")
     print(chunk_smells("It also supports batching."), chunk_smells("| 2024 | 12% |\n| 2025 | 15% |"))

@@ -107,6 +107,10 @@ def test_duplicate_hit_rate_by_hand():
 def test_strategy_cost_by_hand():
     assert ch.index_gb(1e6, 1024) == pytest.approx(4.096)            # 1M x 1024 x 4 B
     assert ch.index_gb(257e6 / 41e6 * 1e6, 1024) == pytest.approx(25.67, abs=0.01)  # Dense X ratio
+    # 400-token chunk ~ 300 words = 3 Dense X 100-word passages: 1M x 3 x 257/41 = 18.80M vectors
+    props = 1e6 * 3 * 257 / 41
+    assert props == pytest.approx(18.80e6, rel=1e-3)
+    assert ch.index_gb(props, 1024) == pytest.approx(77.02, abs=0.01)    # 18.80M x 1024 x 4 B
     # 1M calls: (500 + 400) tokens in at $3/M = $2,700; 400 out at $15/M = $6,000
     assert ch.llm_chunking_usd(1e6, 400, 500, 400, 3, 15) == pytest.approx(8700)
 

@@ -317,9 +317,13 @@ if __name__ == "__main__":
     for name, params, n in (("0.6B", 0.6e9, 100), ("8B", 8e9, 100), ("0.6B", 0.6e9, 30)):
         sec, gpus = rerank_gpus(100, rerank_flops(params, n, 330))
         print(f"rerank {name} x {n} pairs x 330 tok: {sec * 1000:6.0f} ms/query on one A100, {gpus} GPUs for 100 QPS")
-    for name, dim, params in (("MiniLM-L6", 384, 22.7e6), ("0.6B", 1024, 0.6e9), ("8B", 4096, 8e9)):
-        gb, hours = embedding_budget(10_000_000, dim, params, 400)
-        print(f"10M chunks, {name:9s} {dim:4d}-d: {gb:6.1f} GB of vectors, {hours:6.1f} A100-hours to re-embed")
+    # a 4B-token corpus; MiniLM truncates at 256, so it needs 256-token chunks (15.625M of them)
+    for name, dim, params, n, tpc in (("MiniLM-L6", 384, 22.7e6, 15_625_000, 256),
+                                      ("0.6B", 1024, 0.6e9, 10_000_000, 400),
+                                      ("8B", 4096, 8e9, 10_000_000, 400)):
+        gb, hours = embedding_budget(n, dim, params, tpc)
+        print(f"{n / 1e6:6.3f}M x {tpc}-token chunks, {name:9s} {dim:4d}-d: {gb:6.1f} GB of vectors, "
+              f"{hours:6.1f} A100-hours to re-embed")
     for q, hist in (("why does it fail?", True), ("error E1234 on boot", False), ("how to rotate logs", False)):
         print(f"rewrite route for {q!r} (history={hist}): {choose_rewrite(q, hist)}")
     print("standalone rewrite vs HyDE ($, s):", llm_step_cost(1000, 30), llm_step_cost(100, 200))

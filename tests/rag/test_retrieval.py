@@ -234,6 +234,12 @@ def test_embedding_budget_against_numpy_and_hand():
     # 10M chunks x 400 tokens x 2 x 0.6e9 = 4.8e18 FLOPs at 1.248e14 FLOP/s = 38,462 s = 10.7 h
     gb, hours = rt.embedding_budget(10_000_000, 1024, 0.6e9, 400)
     assert gb == pytest.approx(40.96) and hours == pytest.approx(4.8e18 / 1.248e14 / 3600)
+    # MiniLM truncates at 256: the same 4e9 tokens as 4e9 / 256 = 15.625M chunks of 256 tokens
+    # storage 15.625M x 384 x 4 B = 24.0 GB; compute 2 x 22.7e6 x 4e9 = 1.816e17 FLOPs = 0.40 h
+    gb, hours = rt.embedding_budget(4e9 / 256, 384, 22.7e6, 256)
+    assert gb == pytest.approx(24.0) and hours == pytest.approx(1.816e17 / 1.248e14 / 3600)
+    assert hours == pytest.approx(0.404, abs=1e-3)
+    assert 4e9 / 256 / 1e7 == pytest.approx(1.5625)                     # 56% more vectors than 10M
 
 
 def test_pick_embedder_takes_cheapest_within_tolerance():

@@ -122,6 +122,8 @@ def release_gate(prod: list[int], cand: list[int], margin: float = 0.02,
     lower bound >= -margin -> "pass" (shown no worse than `margin`);
     upper bound < 0        -> "regression" (a significant drop: block);
     otherwise              -> "inconclusive" (too few items to tell: add items or review by hand).
+    Checked in this order, first match wins: a real drop smaller than `margin` (lower >= -margin
+    and upper < 0) passes, because the margin is the drop you agreed to accept.
     Returns (decision, mean difference, lower, upper)."""
     n = len(prod)
     d = [c - p for p, c in zip(prod, cand, strict=True)]

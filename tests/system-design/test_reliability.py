@@ -128,10 +128,22 @@ def test_release_gate_matches_paired_t_interval_and_decides():
     assert (lo_t, hi_t) == pytest.approx((ci.low, ci.high), rel=1e-9)
     assert decision == "inconclusive"
     # same pattern on 3x the items: CI shrinks by sqrt(3) and clears the -2 pt margin
-    assert r.release_gate(prod * 3, cand * 3)[0] == "pass"
+    decision3, _, lo3, hi3 = r.release_gate(prod * 3, cand * 3)
+    assert (lo3, hi3) == pytest.approx((-0.0195, -0.0005), abs=5e-5)  # [-1.95, -0.05] pt
+    assert hi3 < 0 and lo3 >= -0.02 and decision3 == "pass"          # both rules match: pass wins
     # 80 lost, 10 gained: mean -7 pt, clearly a regression
     bad = [1] * 720 + [0] * 80 + [1] * 10 + [0] * 190
     assert r.release_gate(prod, bad)[0] == "regression"
+
+
+def test_false_block_rate_across_strata_is_one_sided():
+    from statistics import NormalDist
+    # a harmless candidate (true difference 0) has upper bound < 0 with probability
+    # P(Z > 1.96) = 2.5 % per stratum; ten independent strata: 1 - 0.975^10 = 0.224, not 40 %
+    per_stratum = 1 - NormalDist().cdf(1.96)
+    assert per_stratum == pytest.approx(0.025, abs=1e-4)
+    assert 1 - (1 - per_stratum) ** 10 == pytest.approx(0.2237, abs=1e-3)
+    assert 1 - 0.95 ** 10 == pytest.approx(0.401, abs=1e-3)            # the two-sided 5 % figure
 
 
 def test_lora_delta_params_match_peft_on_a_tiny_gqa_llama():

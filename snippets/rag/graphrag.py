@@ -28,10 +28,12 @@ def expected_rounds(p_enough: float, max_rounds: int) -> float:
 
 
 def agentic_tokens(rounds: int, s: LoopShape = LoopShape()) -> tuple[int, int]:
-    """(input, output) tokens: round i (1-based) reads base + (i-1) observations, and the
-    final answer call reads base + all `rounds` observations. No prefix caching assumed."""
-    inp = sum(s.base_prompt + (i - 1) * s.obs_per_round for i in range(1, rounds + 1))
-    inp += s.base_prompt + rounds * s.obs_per_round
+    """(input, output) tokens: round i (1-based) reads base + (i-1) earlier rounds, each one
+    its output (thought + tool call) plus its observation; the final answer call reads base +
+    all `rounds` of them. No prefix caching assumed."""
+    step = s.out_per_round + s.obs_per_round
+    inp = sum(s.base_prompt + (i - 1) * step for i in range(1, rounds + 1))
+    inp += s.base_prompt + rounds * step
     return inp, rounds * s.out_per_round + s.answer_out
 
 

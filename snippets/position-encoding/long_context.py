@@ -83,5 +83,5 @@ if __name__ == "__main__":
     for t in (4096, 32768, 131072):
         f, share = train_flops_per_token(6.74e9, 32, 4096, t)
         print(f"7B at {t:6d} tokens: {f:.3e} FLOPs/token, attention {share:.0%}")
-    for tokens in (0.5e9, 5e9):
+    for tokens in (0.5e9, 1e9, 5e9):
         print(f"{tokens / 1e9:.1f}B tokens at 128K: {long_stage_gpu_hours(6.74e9, 32, 4096, 131072, tokens):.0f} H100-hours at 40% MFU")

@@ -65,3 +65,5 @@ def test_long_stage_cost_by_hand():
     assert round(short_share, 3) == 0.137 and round(total / short, 2) == 5.26
     # 5B tokens: 5e9 * 2.4660e11 / (0.4 * 989e12) / 3600 = 866 GPU-hours
     assert round(lc.long_stage_gpu_hours(6.74e9, 32, 4096, 131072, 5e9)) == 866
+    # 1B tokens (the low end of the short answer's 1-5B budget): 1e9 * 2.4660e11 / 3.956e14 / 3600 = 173
+    assert round(lc.long_stage_gpu_hours(6.74e9, 32, 4096, 131072, 1e9)) == 173

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
+from statistics import NormalDist
 
 # --8<-- [start:screen]
 RULES: dict[str, re.Pattern] = {
@@ -104,6 +105,13 @@ def threshold_for_recall(scores: list[float], violating: list[bool],
     return t, recall, fpr
 
 
+def expected_false_block(target_recall: float, d: float) -> float:
+    """Closed form for the binormal model of the demo: benign scores ~ N(0, 1), violating ~ N(d, 1)
+    (AUROC = Phi(d / sqrt 2)). Recall r needs t = d - z_r, so the false-block rate is 1 - Phi(d - z_r)."""
+    nd = NormalDist()
+    return 1 - nd.cdf(d - nd.inv_cdf(target_recall))
+
+
 def streaming_tokens_classified(prompt: int, response: int, chunk: int, cached: bool) -> int:
     """Tokens the guard model processes when it re-checks the exchange after every `chunk`
     response tokens. Without KV-cache reuse each check re-reads the prompt and the response so far."""
@@ -137,8 +145,12 @@ if __name__ == "__main__":
           streaming_tokens_classified(500, 500, 50, cached=False), "uncached vs",
           streaming_tokens_classified(500, 500, 50, cached=True), "with KV reuse")
     import random as _r
-    g = _r.Random(0)
-    labels = [g.random() < 0.1 for _ in range(2000)]
-    sc = [g.gauss(2.0 if v else 0.0, 1.0) for v in labels]
-    t, rec, fpr = threshold_for_recall(sc, labels, 0.95)
-    print(f"threshold for 95% recall: {t:.2f}, recall {rec:.3f}, false-block rate {fpr:.3f}")
+    fprs = []
+    for seed in range(200):                                          # 200 simulated labelled sets
+        g = _r.Random(seed)
+        labels = [g.random() < 0.1 for _ in range(2000)]             # ~200 violating, ~1,800 benign
+        sc = [g.gauss(2.0 if v else 0.0, 1.0) for v in labels]       # AUROC 0.92
+        fprs.append(threshold_for_recall(sc, labels, 0.95)[2])
+    fprs.sort()
+    print(f"95% recall at AUROC 0.92: expected false-block rate {expected_false_block(0.95, 2.0):.1%}; "
+          f"~200 labelled violations: median {(fprs[99] + fprs[100]) / 2:.1%}, range {fprs[0]:.0%}-{fprs[-1]:.0%}")

@@ -113,3 +113,27 @@ def test_cochran_q_reduces_to_mcnemar_for_two_variants():
 def test_cochran_q_zero_when_variants_agree():
     same = [[True, False, True]] * 4
     assert b.cochran_q(same) == (0.0, 1.0)
+
+
+def _template_runs(seed: int, drop: float):
+    rng = np.random.default_rng(seed)
+    base = rng.random(500) < 0.7
+    same = np.where(rng.random((10, 500)) < 0.1, ~base, base)          # 10 equivalent templates
+    hurt = same.copy()
+    hurt[0] &= rng.random(500) > drop                                   # template 0 loses ~drop x 66%
+    return same.tolist(), hurt.tolist()
+
+
+def test_chance_spread_of_equivalent_templates_is_about_4_points():
+    """Median over 200 runs, not one seed. Oracle: the expected range of 10 normal draws is
+    d2 = 3.078 standard deviations (control-chart constant), sigma = sqrt(0.1 * 0.9 / 500)."""
+    spreads = [b.prompt_robustness(_template_runs(s, 0.08)[0])["spread"] for s in range(200)]
+    assert np.median(spreads) == pytest.approx(3.078 * math.sqrt(0.09 / 500), abs=0.004)   # ~4.1 points
+    assert np.percentile(spreads, 2.5) < 0.03 and np.percentile(spreads, 97.5) > 0.055
+
+
+def test_power_to_detect_a_5_point_worse_template_is_about_three_quarters():
+    hits = [b.cochran_q(_template_runs(s, 0.08)[1])[1] < 0.05 for s in range(200)]
+    assert 0.62 <= np.mean(hits) <= 0.86                        # page: ~75%, borderline, not "always"
+    size = [b.cochran_q(_template_runs(s, 0.08)[0])[1] < 0.05 for s in range(200)]
+    assert np.mean(size) <= 0.10                                # equivalent templates: ~5% false alarms

@@ -148,3 +148,19 @@ def test_streaming_tokens_by_hand():
     assert at.streaming_tokens_classified(500, 500, 50, cached=False) == 7_750
     assert at.streaming_tokens_classified(500, 500, 50, cached=True) == 1_000
     assert at.streaming_tokens_classified(500, 120, 50, cached=False) == 550 + 600 + 620
+
+
+def test_expected_false_block_closed_form_and_median_over_runs():
+    """The page quotes the expected false-block rate, not one seed. Oracle: scipy's normal
+    quantiles; then the median over 200 simulated labelled sets (~200 violations each)."""
+    exp = at.expected_false_block(0.95, 2.0)
+    assert exp == pytest.approx(stats.norm.sf(2.0 - stats.norm.ppf(0.95)), abs=1e-9)
+    assert exp == pytest.approx(0.361, abs=0.001) and stats.norm.cdf(2.0 / math.sqrt(2)) == pytest.approx(0.92, abs=0.002)
+    rng = np.random.default_rng(5)
+    fprs = []
+    for _ in range(200):
+        labels = rng.random(2000) < 0.1
+        scores = rng.normal(2.0 * labels, 1.0)
+        fprs.append(at.threshold_for_recall(scores.tolist(), labels.tolist(), 0.95)[2])
+    assert np.median(fprs) == pytest.approx(exp, abs=0.03)
+    assert min(fprs) < 0.28 and max(fprs) > 0.45          # ~200 violations cannot pin the threshold

@@ -54,7 +54,7 @@ def test_detector_separates_watermarked_from_plain_text():
 # hand-worked small cases, and the binormal closed form AUROC = Phi(d / sqrt(2)).
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 from sklearn.metrics import roc_auc_score
 
 
@@ -95,3 +95,29 @@ def test_threshold_matches_brute_force():
                 best_cov, best = ans.mean(), (t, ans.mean(), wrong[ans].mean())
         tau, cov, risk = hl.pick_abstain_threshold(score.tolist(), wrong.tolist(), target)
         assert tau == pytest.approx(best[0]) and cov == pytest.approx(best[1]) and risk == pytest.approx(best[2])
+
+
+def test_expected_coverage_closed_form_vs_scipy():
+    for r in (0.10, 0.05):
+        f = lambda t: 0.25 * stats.norm.cdf(t - 1.2) / (0.25 * stats.norm.cdf(t - 1.2) + 0.75 * stats.norm.cdf(t)) - r
+        t = optimize.brentq(f, -10, 10)
+        assert hl.expected_coverage(r) == pytest.approx(0.25 * stats.norm.cdf(t - 1.2) + 0.75 * stats.norm.cdf(t), abs=1e-9)
+    assert hl.expected_coverage(0.10) == pytest.approx(0.558, abs=0.001)   # the page's "about 56%"
+    assert hl.expected_coverage(0.05) == pytest.approx(0.270, abs=0.001)   # the page's "about 27%"
+
+
+def test_median_coverage_over_many_dev_sets_matches_expected():
+    """The page quotes the expected value, not one run: the median over 200 simulated
+    1,000-question dev sets sits near the closed form (slightly above: the threshold is tuned
+    on the same set it is scored on), while single runs spread widely."""
+    rng = np.random.default_rng(3)
+    covs = {0.10: [], 0.05: []}
+    for _ in range(200):
+        wrong = rng.random(1000) < 0.25
+        score = rng.normal(size=1000) + 1.2 * wrong
+        for r in covs:
+            covs[r].append(hl.pick_abstain_threshold(score.tolist(), wrong.tolist(), r)[1])
+    assert np.median(covs[0.10]) == pytest.approx(hl.expected_coverage(0.10), abs=0.02)
+    assert np.median(covs[0.05]) == pytest.approx(hl.expected_coverage(0.05), abs=0.035)
+    lo, hi = np.percentile(covs[0.10], [2.5, 97.5])
+    assert lo < 0.48 and hi > 0.63                                  # one run can be far off

@@ -173,14 +173,18 @@ MD_VERBATIM_RE = re.compile(r"(`+)(.+?)\1|\$\$.+?\$\$|\$[^$]+\$", re.DOTALL)
 def plain_text(markdown: str) -> str:
     """A short-answer block as one line of plain text for questions.json, drills and Anki cards:
     links keep their text, emphasis and code marks go, math stays as ``$...$`` TeX (readable
-    as it is, and typeset where a renderer is at hand)."""
-    out, pos = [], 0
-    for m in MD_VERBATIM_RE.finditer(markdown):
-        out.append(MD_EMPHASIS_RE.sub(r"\2", MD_LINK_RE.sub(r"\1", markdown[pos:m.start()])))
-        out.append(m.group(2) if m.group(1) else m.group(0))
-        pos = m.end()
-    out.append(MD_EMPHASIS_RE.sub(r"\2", MD_LINK_RE.sub(r"\1", markdown[pos:])))
-    return " ".join("".join(out).split())
+    as it is, and typeset where a renderer is at hand). Code spans and math are set aside first, so
+    their characters are never read as Markdown, and emphasis around them still closes."""
+    kept: list[str] = []
+
+    def hold(m: re.Match) -> str:
+        kept.append(m.group(2) if m.group(1) else m.group(0))
+        return f"\uE000{len(kept) - 1}\uE001"
+
+    text = MD_VERBATIM_RE.sub(hold, markdown)
+    text = MD_EMPHASIS_RE.sub(r"\2", MD_LINK_RE.sub(r"\1", text))
+    text = re.sub("\uE000(\\d+)\uE001", lambda m: kept[int(m.group(1))], text)
+    return " ".join(text.split())
 
 
 def _parse_question(content: str, lineno: int) -> Question:

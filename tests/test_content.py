@@ -127,6 +127,7 @@ def test_short_answer_is_plain_text(tree):
     zh = {q.id: q for q in handbook.parse_page(tree / "docs/demo/page.zh.md", tree / "docs").questions}
     assert zh["second-question"].short_answer == "用 RMSNorm，增益为 $g_i$，见公式和 torch.nn.RMSNorm。 Second line."
     assert handbook.plain_text("`a*b*c` and $x*y*z$, 2 * 3 * 4, __u__") == "a*b*c and $x*y*z$, 2 * 3 * 4, u"
+    assert handbook.plain_text("In practice: **$\\gamma=1$ and `lr`, then GRPO.**") == "In practice: $\\gamma=1$ and lr, then GRPO."
 
 
 def test_references_marker_without_items(tree):

@@ -34,7 +34,7 @@ class PDFs:
     def __getitem__(self, lang: str) -> Path:
         def make(folder: Path) -> None:
             proc = subprocess.run([sys.executable, "tools/print_pdf.py", lang], cwd=ROOT, capture_output=True,
-                                  text=True, timeout=1800)
+                                  text=True, timeout=3000)
             assert proc.returncode == 0, proc.stdout + proc.stderr
             print("\n" + proc.stdout)
             folder.mkdir()

@@ -73,10 +73,10 @@ def test_fonts_are_embedded(pdfs, lang):
     assert type3 == [], f"{len(type3)} Type 3 fonts:\n" + "\n".join(type3[:5])
 
 
-# A regression guard, not the goal: with every font a TrueType subset the PDFs are still about 36 MB, and
+# A regression guard, not the goal: with every font a TrueType subset the PDFs are still about 40 MB, and
 # what makes them big is the tag tree Chromium writes for the outline (about 140,000 structure elements in
 # the zh PDF, 80 % of them untyped spans from highlighted code and KaTeX). Issue 19 asks for 15 MB.
-PDF_SIZE_GUARD = 45e6
+PDF_SIZE_GUARD = 50e6
 
 
 @pytest.mark.parametrize("lang", handbook.LANGS)

@@ -6,6 +6,7 @@ all works from file:// in the offline edition. No request leaves the machine."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from test_offline import offline_site  # noqa: F401 - the offline edition, built once and shared
 
@@ -34,6 +35,13 @@ def page(browser, request):
     assert outside == [], f"requests to other hosts: {outside[:5]}"
 
 
+def _open(page, url: str) -> None:
+    """Load a question page and wait until hide-answers.js has set it up (the toggle exists). Waiting
+    for network idle alone is not enough on a loaded machine: the script may not have run yet."""
+    page.goto(url, wait_until="networkidle")
+    page.wait_for_selector("article button.hb-toggle", state="attached", timeout=30_000)
+
+
 def _state(page) -> list[bool]:
     """For each question on the page: is its answer (short-answer box and body) visible?"""
     return page.evaluate("[...document.querySelectorAll('article h2[data-difficulty]')].map(h => {"
@@ -49,7 +57,7 @@ def _short_answers_visible(page) -> int:
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_toggle_hides_and_shows(page, server, lang):
     names = NAMES[lang]
-    page.goto(f"{server}{_prefix(lang)}{PAGE}/", wait_until="networkidle")
+    _open(page, f"{server}{_prefix(lang)}{PAGE}/")
     toggle = page.get_by_role("button", name=names["toggle"], exact=True)
     assert toggle.count() == 1 and toggle.get_attribute("aria-pressed") == "false"
     n = page.locator("article h2[data-difficulty]").count()
@@ -73,7 +81,7 @@ def test_toggle_hides_and_shows(page, server, lang):
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_reveal_one_question_by_click_and_enter(page, server, lang):
     names = NAMES[lang]
-    page.goto(f"{server}{_prefix(lang)}{PAGE}/", wait_until="networkidle")
+    _open(page, f"{server}{_prefix(lang)}{PAGE}/")
     page.get_by_role("button", name=names["toggle"], exact=True).click()
     n = page.locator("article h2[data-difficulty]").count()
     page.locator("button.hb-reveal").nth(1).click()
@@ -90,16 +98,16 @@ def test_reveal_one_question_by_click_and_enter(page, server, lang):
 def test_state_survives_navigation_and_language(page, server):
     """On in Chinese, still on after following a link to another page and after switching to English
     (one setting for both languages: the language switcher keeps the reader on the same question)."""
-    page.goto(f"{server}{PAGE}/", wait_until="networkidle")
+    _open(page, f"{server}{PAGE}/")
     page.get_by_role("button", name=NAMES["zh"]["toggle"], exact=True).click()
     page.locator(f".md-nav--primary a.md-nav__link[href$='{OTHER.split('/')[1]}/']").first.click()
     page.wait_for_url(f"**/{OTHER}/")
     page.wait_for_load_state("networkidle")
     toggle = page.get_by_role("button", name=NAMES["zh"]["toggle"], exact=True)
-    assert toggle.get_attribute("aria-pressed") == "true"
+    expect(toggle).to_have_attribute("aria-pressed", "true")     # instant navigation: set up again
     n = page.locator("article h2[data-difficulty]").count()
     assert n >= 1 and _state(page) == [False] * n
-    page.goto(f"{server}en/{OTHER}/", wait_until="networkidle")
+    _open(page, f"{server}en/{OTHER}/")
     assert page.get_by_role("button", name=NAMES["en"]["toggle"], exact=True).get_attribute("aria-pressed") == "true"
     assert _state(page) == [False] * n
     # pages without questions (home, chapter index) have no toggle
@@ -108,11 +116,11 @@ def test_state_survives_navigation_and_language(page, server):
 
 
 def test_deep_links_and_print(page, server):
-    page.goto(f"{server}en/{PAGE}/", wait_until="networkidle")
+    _open(page, f"{server}en/{PAGE}/")
     page.get_by_role("button", name=NAMES["en"]["toggle"], exact=True).click()
     qid = page.locator("article h2[data-difficulty]").nth(2).get_attribute("id")
-    page.goto(f"{server}en/{OTHER}/", wait_until="networkidle")
-    page.goto(f"{server}en/{PAGE}/#{qid}", wait_until="networkidle")      # a fresh load at the anchor
+    _open(page, f"{server}en/{OTHER}/")
+    _open(page, f"{server}en/{PAGE}/#{qid}")      # a fresh load at the anchor
     heading = page.locator(f"h2#{qid}")
     assert heading.is_visible() and page.evaluate(
         f"(() => {{ const r = document.getElementById('{qid}').getBoundingClientRect();"
@@ -120,8 +128,8 @@ def test_deep_links_and_print(page, server):
     assert not any(_state(page))                                # its answer stays hidden: it is a drill
     # a link to something inside an answer (here a code line) opens that answer
     inner = page.evaluate("document.querySelector('.hb-answer [id^=__codelineno]').id")
-    page.goto(f"{server}en/{OTHER}/", wait_until="networkidle")
-    page.goto(f"{server}en/{PAGE}/#{inner}", wait_until="networkidle")
+    _open(page, f"{server}en/{OTHER}/")
+    _open(page, f"{server}en/{PAGE}/#{inner}")
     assert _state(page)[0] and not any(_state(page)[1:])
     # printing: every answer, no buttons, whatever the toggle says
     page.emulate_media(media="print")

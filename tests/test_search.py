@@ -181,16 +181,17 @@ def ranked_questions(links: list[str], owners: dict) -> list[tuple[str, str]]:
 
 def test_query_set_is_well_formed(root):
     rows = query_set(root)
-    ids = {q.id for p in handbook.iter_pages(root / "docs") for q in p.questions}
+    pages = list(handbook.iter_pages(root / "docs"))             # parsed once (not once per row)
+    chapter_of = {q.id: p.chapter for p in pages for q in p.questions}
+    ids = set(chapter_of)
     by_lang = {lang: [r for r in rows if r["lang"] == lang] for lang in handbook.LANGS}
     assert len(rows) >= 50 and all(len(v) >= 25 for v in by_lang.values()), {k: len(v) for k, v in by_lang.items()}
     for n, row in enumerate(rows, start=1):
         assert row["lang"] in handbook.LANGS, (n, row)
         assert row["query"].strip(), (n, row)
         assert row["question_id"] in ids, f"data/search_queries.tsv row {n}: unknown question id {row['question_id']!r}"
-    chapters = {p.chapter for p in handbook.iter_pages(root / "docs") if p.questions and p.chapter}
-    covered = {next(p.chapter for p in handbook.iter_pages(root / "docs") if r["question_id"] in {q.id for q in p.questions})
-               for r in rows}
+    chapters = {p.chapter for p in pages if p.questions and p.chapter}
+    covered = {chapter_of[r["question_id"]] for r in rows}
     assert chapters <= covered, f"chapters without queries: {sorted(chapters - covered)}"
 
 

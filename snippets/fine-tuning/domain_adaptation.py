@@ -91,10 +91,13 @@ def api_cost_per_query(in_tokens: int, out_tokens: int, usd_per_m_in: float, usd
 
 
 def breakeven_queries_per_day(n_gpus: int, usd_per_gpu_hour: float, in_tokens: int, out_tokens: int,
-                              usd_per_m_in: float, usd_per_m_out: float) -> float:
+                              usd_per_m_in: float, usd_per_m_out: float,
+                              other_usd_per_month: float = 0.0, days_per_month: float = 30.0) -> float:
     """Queries a day above which always-on self-hosted GPUs cost less than the API: fixed daily
-    GPU cost / API cost per query. Engineering and maintenance costs are NOT included."""
-    return n_gpus * 24 * usd_per_gpu_hour / api_cost_per_query(in_tokens, out_tokens, usd_per_m_in, usd_per_m_out)
+    cost / API cost per query. The fixed cost is the GPU bill plus `other_usd_per_month`
+    (engineers, monitoring), spread over `days_per_month`; by default only the GPUs count."""
+    fixed_per_day = n_gpus * 24 * usd_per_gpu_hour + other_usd_per_month / days_per_month
+    return fixed_per_day / api_cost_per_query(in_tokens, out_tokens, usd_per_m_in, usd_per_m_out)
 
 
 def decode_tokens_per_s_bound(weight_bytes: float, bandwidth_bytes_per_s: float, batch: int) -> float:
@@ -123,6 +126,8 @@ if __name__ == "__main__":
               f"{train_gpu_hours(7e9, tokens):,.0f} H100-hours")
     q = breakeven_queries_per_day(2, 2.5, 3000, 300, 2.0, 10.0)
     print(f"API at USD {api_cost_per_query(3000, 300, 2.0, 10.0):.4f}/query; "
-          f"2 self-hosted H100s break even at {q:,.0f} queries/day")
+          f"2 self-hosted H100s break even at {q:,.0f} queries/day, "
+          f"{breakeven_queries_per_day(2, 2.5, 3000, 300, 2.0, 10.0, other_usd_per_month=10_000):,.0f} "
+          f"with USD 10,000 a month of engineering")
     print(f"decode bound, 7B bf16 (14 GB) on 3.35 TB/s, batch 32: "
           f"{decode_tokens_per_s_bound(14e9, 3.35e12, 32):,.0f} tokens/s")

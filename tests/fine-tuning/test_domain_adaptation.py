@@ -110,6 +110,17 @@ def test_api_cost_and_breakeven_by_hand():
     assert q * da.api_cost_per_query(3000, 300, 2.0, 10.0) == pytest.approx(2 * 24 * 2.5)
 
 
+def test_breakeven_with_engineering_cost_by_hand():
+    # GPUs USD 120/day = USD 3,600 per 30-day month; + USD 10,000 of staff = USD 13,600 a month
+    # = USD 453.33 a day; / USD 0.009 per query = 50,370 queries a day
+    q = da.breakeven_queries_per_day(2, 2.5, 3000, 300, 2.0, 10.0, other_usd_per_month=10_000)
+    assert q == pytest.approx(13_600 / 30 / 0.009)
+    assert round(q) == 50_370
+    # the staff term alone moves break-even by 10,000 / 30 / 0.009 = 37,037 queries a day
+    q0 = da.breakeven_queries_per_day(2, 2.5, 3000, 300, 2.0, 10.0)
+    assert q - q0 == pytest.approx(37_037, abs=1)
+
+
 def test_decode_bound_by_hand():
     # 14 GB of weights read per step at 3.35 TB/s -> 239.3 steps/s; batch 32 -> 7,657 tokens/s
     assert da.decode_tokens_per_s_bound(14e9, 3.35e12, 1) == pytest.approx(239.29, abs=0.01)

@@ -1,4 +1,5 @@
-"""Domain evaluation hygiene: n-gram overlap between an eval set and training data.
+"""Domain evaluation hygiene (n-gram overlap between an eval set and training data, sample sizes,
+McNemar, kappa) and the cost side of domain adaptation (training GPU-hours, API vs self-hosting).
 
 Pages: docs/fine-tuning/domain_adaptation.{zh,en}.md
 """
@@ -77,6 +78,35 @@ def fleiss_kappa(counts: list[list[int]]) -> float:
 # --8<-- [end:eval_stats]
 
 
+# --8<-- [start:adaptation_cost]
+def train_gpu_hours(params: float, tokens: float, peak_flops: float = 989e12, utilization: float = 0.4) -> float:
+    """GPU-hours to train `params` parameters on `tokens` tokens: C = 6 N D FLOPs at `utilization`
+    of `peak_flops` (default H100 SXM dense BF16, 989 TFLOP/s, at 40%)."""
+    return 6.0 * params * tokens / (peak_flops * utilization) / 3600.0
+
+
+def api_cost_per_query(in_tokens: int, out_tokens: int, usd_per_m_in: float, usd_per_m_out: float) -> float:
+    """USD per query on a per-token API price list (prices per million tokens)."""
+    return (in_tokens * usd_per_m_in + out_tokens * usd_per_m_out) / 1e6
+
+
+def breakeven_queries_per_day(n_gpus: int, usd_per_gpu_hour: float, in_tokens: int, out_tokens: int,
+                              usd_per_m_in: float, usd_per_m_out: float,
+                              other_usd_per_month: float = 0.0, days_per_month: float = 30.0) -> float:
+    """Queries a day above which always-on self-hosted GPUs cost less than the API: fixed daily
+    cost / API cost per query. The fixed cost is the GPU bill plus `other_usd_per_month`
+    (engineers, monitoring), spread over `days_per_month`; by default only the GPUs count."""
+    fixed_per_day = n_gpus * 24 * usd_per_gpu_hour + other_usd_per_month / days_per_month
+    return fixed_per_day / api_cost_per_query(in_tokens, out_tokens, usd_per_m_in, usd_per_m_out)
+
+
+def decode_tokens_per_s_bound(weight_bytes: float, bandwidth_bytes_per_s: float, batch: int) -> float:
+    """Upper bound on decode throughput of one GPU when every step must read all weights once:
+    batch * bandwidth / weight bytes (ignores KV-cache reads and compute limits)."""
+    return batch * bandwidth_bytes_per_s / weight_bytes
+# --8<-- [end:adaptation_cost]
+
+
 if __name__ == "__main__":
     train = [list("高血压患者首选的降压药包括钙通道阻滞剂和血管紧张素转换酶抑制剂")]
     evals = [list("高血压患者首选的降压药有哪些"),   # shares an 11-character span
@@ -91,3 +121,13 @@ if __name__ == "__main__":
     b = ["ok", "bad", "bad", "ok", "bad", "ok", "ok", "ok"]
     print(f"Cohen's kappa {cohen_kappa(a, b):.3f}; Fleiss' kappa (3 raters) "
           f"{fleiss_kappa([[3, 0], [2, 1], [0, 3], [1, 2], [3, 0]]):.3f}")
+    for tokens in (1e9, 10e9, 200e9):
+        print(f"continued pre-training of a 7B on {tokens / 1e9:.0f}B tokens: "
+              f"{train_gpu_hours(7e9, tokens):,.0f} H100-hours")
+    q = breakeven_queries_per_day(2, 2.5, 3000, 300, 2.0, 10.0)
+    print(f"API at USD {api_cost_per_query(3000, 300, 2.0, 10.0):.4f}/query; "
+          f"2 self-hosted H100s break even at {q:,.0f} queries/day, "
+          f"{breakeven_queries_per_day(2, 2.5, 3000, 300, 2.0, 10.0, other_usd_per_month=10_000):,.0f} "
+          f"with USD 10,000 a month of engineering")
+    print(f"decode bound, 7B bf16 (14 GB) on 3.35 TB/s, batch 32: "
+          f"{decode_tokens_per_s_bound(14e9, 3.35e12, 32):,.0f} tokens/s")

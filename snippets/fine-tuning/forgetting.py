@@ -1,5 +1,5 @@
-"""Remedies for catastrophic forgetting (data replay, an EWC penalty) and a paired regression gate
-that tells forgetting apart from evaluation noise.
+"""Remedies for catastrophic forgetting (data replay, an EWC penalty), a paired regression gate
+that tells forgetting apart from evaluation noise, and the compute of a continual refresh vs a retrain.
 
 Pages: docs/fine-tuning/forgetting.{zh,en}.md
 """
@@ -92,6 +92,29 @@ def passes_gate(before: list[int], after: list[int], tolerance: float, confidenc
 # --8<-- [end:regression_gate]
 
 
+# --8<-- [start:refresh_cost]
+def refresh_tokens(new_tokens: float, replay_share: float) -> float:
+    """Tokens in a continued pre-training refresh when `replay_share` of them is old data:
+    new / (1 - share). 50B new tokens at 25% replay -> 66.7B tokens."""
+    if not 0.0 <= replay_share < 1.0:
+        raise ValueError("replay_share must be in [0, 1)")
+    return new_tokens / (1.0 - replay_share)
+
+
+def gpu_hours(params: float, tokens: float, peak_flops: float = 989e12, utilization: float = 0.4) -> float:
+    """Training GPU-hours from C = 6 N D FLOPs at `utilization` of `peak_flops`
+    (default: H100 SXM dense BF16, 989 TFLOP/s, at 40%)."""
+    return 6.0 * params * tokens / (peak_flops * utilization) / 3600.0
+
+
+def refresh_vs_retrain(params: float, old_tokens: float, new_tokens: float, replay_share: float) -> tuple[float, float]:
+    """GPU-hours of (a) a continual refresh on the new data plus replay and (b) retraining from
+    scratch on old + new data."""
+    return (gpu_hours(params, refresh_tokens(new_tokens, replay_share)),
+            gpu_hours(params, old_tokens + new_tokens))
+# --8<-- [end:refresh_cost]
+
+
 if __name__ == "__main__":
     mixed = mix_with_replay([f"domain{i}" for i in range(80)], [f"general{i}" for i in range(1000)], 0.2)
     print(f"{len(mixed)} samples, replayed share = {sum(s.startswith('general') for s in mixed) / len(mixed):.2f}")
@@ -114,3 +137,6 @@ if __name__ == "__main__":
     drop, lo, hi = paired_drop_ci(before, after)
     print(f"simulated gate: drop {100 * drop:.2f} pt, 95% CI [{100 * lo:.2f}, {100 * hi:.2f}], "
           f"passes 1-pt gate: {passes_gate(before, after, 0.01)}")
+    refresh, retrain = refresh_vs_retrain(7e9, 2e12, 50e9, 0.25)
+    print(f"7B, 50B new tokens + 25% replay: {refresh:,.0f} H100-hours; "
+          f"retrain on 2T + 50B: {retrain:,.0f} H100-hours ({retrain / refresh:.0f}x)")

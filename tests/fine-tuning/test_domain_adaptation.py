@@ -89,3 +89,39 @@ def test_fleiss_kappa_by_hand_and_against_scotts_pi():
     pooled = [(a.count(k) + b.count(k)) / (2 * len(a)) for k in cats]
     p_e = sum(q * q for q in pooled)
     assert da.fleiss_kappa(counts) == pytest.approx((p_o - p_e) / (1 - p_e))
+
+
+# --- issue 22: cost of domain adaptation. Oracles: hand-computed values and the defining property
+# of a break-even point (both options cost the same there).
+def test_train_gpu_hours_by_hand():
+    # 6 * 7e9 * 1e9 = 4.2e19 FLOPs at 0.4 * 989e12 = 3.956e14 FLOP/s -> 29.49 h
+    assert da.train_gpu_hours(7e9, 1e9) == pytest.approx(29.49, abs=0.01)
+    # BloombergGPT-sized run: 6 * 50.6e9 * 569e9 = 303.6 * 569 e18 = 1.727484e23 FLOPs
+    assert da.train_gpu_hours(50.6e9, 569e9, peak_flops=1.0, utilization=1.0) * 3600 == pytest.approx(1.727484e23, rel=1e-6)
+    assert da.train_gpu_hours(7e9, 200e9) == pytest.approx(200 * da.train_gpu_hours(7e9, 1e9))
+
+
+def test_api_cost_and_breakeven_by_hand():
+    # 3,000 input tokens at USD 2/M + 300 output tokens at USD 10/M = 0.006 + 0.003
+    assert da.api_cost_per_query(3000, 300, 2.0, 10.0) == pytest.approx(0.009)
+    q = da.breakeven_queries_per_day(2, 2.5, 3000, 300, 2.0, 10.0)
+    assert q == pytest.approx(120 / 0.009)                 # 2 GPUs * 24 h * USD 2.5 = USD 120 a day
+    # at the break-even volume the API bill equals the GPU bill
+    assert q * da.api_cost_per_query(3000, 300, 2.0, 10.0) == pytest.approx(2 * 24 * 2.5)
+
+
+def test_breakeven_with_engineering_cost_by_hand():
+    # GPUs USD 120/day = USD 3,600 per 30-day month; + USD 10,000 of staff = USD 13,600 a month
+    # = USD 453.33 a day; / USD 0.009 per query = 50,370 queries a day
+    q = da.breakeven_queries_per_day(2, 2.5, 3000, 300, 2.0, 10.0, other_usd_per_month=10_000)
+    assert q == pytest.approx(13_600 / 30 / 0.009)
+    assert round(q) == 50_370
+    # the staff term alone moves break-even by 10,000 / 30 / 0.009 = 37,037 queries a day
+    q0 = da.breakeven_queries_per_day(2, 2.5, 3000, 300, 2.0, 10.0)
+    assert q - q0 == pytest.approx(37_037, abs=1)
+
+
+def test_decode_bound_by_hand():
+    # 14 GB of weights read per step at 3.35 TB/s -> 239.3 steps/s; batch 32 -> 7,657 tokens/s
+    assert da.decode_tokens_per_s_bound(14e9, 3.35e12, 1) == pytest.approx(239.29, abs=0.01)
+    assert da.decode_tokens_per_s_bound(14e9, 3.35e12, 32) == pytest.approx(32 * 3.35e12 / 14e9)

@@ -122,3 +122,33 @@ def test_gate_refuses_a_small_suite_that_sees_no_drop():
     assert not fg.passes_gate(small_b, small_a, tolerance=0.01)   # CI upper end ~ +6 points
     big_b, big_a = small_b * 100, small_a * 100                   # same pattern, 10,000 items
     assert fg.passes_gate(big_b, big_a, tolerance=0.01)           # upper end ~ +0.6 points
+
+
+# --- issue 22: compute of a continual refresh vs a retrain; oracles are hand-computed values and
+# the replay share recovered from the token counts.
+import pytest
+
+
+def test_refresh_tokens_by_hand_and_replay_share_recovered():
+    total = fg.refresh_tokens(50e9, 0.25)
+    assert total == pytest.approx(66.6667e9, rel=1e-5)      # 50 / 0.75
+    assert (total - 50e9) / total == pytest.approx(0.25)     # the old-data share is what was asked
+    assert fg.refresh_tokens(50e9, 0.0) == 50e9
+    with pytest.raises(ValueError):
+        fg.refresh_tokens(1.0, 1.0)
+
+
+def test_gpu_hours_by_hand():
+    # 6 * 7e9 * 1e9 = 4.2e19 FLOPs; 989e12 * 0.4 = 3.956e14 FLOP/s -> 106,168 s -> 29.49 h
+    assert fg.gpu_hours(7e9, 1e9) == pytest.approx(4.2e19 / 3.956e14 / 3600)
+    assert fg.gpu_hours(7e9, 1e9) == pytest.approx(29.49, abs=0.01)
+    # doubling the utilization halves the hours
+    assert fg.gpu_hours(7e9, 1e9, utilization=0.8) == pytest.approx(fg.gpu_hours(7e9, 1e9) / 2)
+
+
+def test_refresh_vs_retrain_by_hand():
+    refresh, retrain = fg.refresh_vs_retrain(7e9, 2e12, 50e9, 0.25)
+    # refresh: 6 * 7e9 * 66.67e9 = 2.8e21 FLOPs -> 1,966 h; retrain: 6 * 7e9 * 2.05e12 = 8.61e22 -> 60,457 h
+    assert refresh == pytest.approx(2.8e21 / 3.956e14 / 3600, rel=1e-6)
+    assert round(refresh) == 1966 and round(retrain) == 60457
+    assert retrain / refresh == pytest.approx(2.05e12 / 66.6667e9, rel=1e-5)   # ratio of token counts

@@ -52,3 +52,80 @@ def test_doremi_update_by_hand():
     # negative excess loss (proxy already better than reference) is clipped: no change
     assert sd.doremi_update([0.2, 0.8], [-1.0, -0.5], smoothing=0.0) == pytest.approx([0.2, 0.8])
     assert sum(sd.doremi_update([0.1, 0.3, 0.6], [0.5, 0.2, 0.0])) == pytest.approx(1.0)
+
+
+# --- issue 22: audit size, cost per kept example, distinct-n, MinHash-LSH odds, scoring cost,
+# gain per doubling. Oracles: scipy.stats (binomial / beta, linregress), a real MinHash simulation
+# with random permutations, and hand-computed values.
+import numpy as np
+from scipy import stats
+
+
+def test_audit_size_matches_clopper_pearson_upper_bound():
+    n = sd.audit_size_zero_errors(0.01)
+    assert n == 299                                   # ln 0.05 / ln 0.99 = 298.07 -> 299
+    # one-sided 95% Clopper-Pearson upper bound with 0 errors in n items is 1 - 0.05^(1/n)
+    assert stats.beta.ppf(0.95, 1, n) < 0.01 <= stats.beta.ppf(0.95, 1, n - 1)
+    # and a 1% error rate would show no error in n items less than 5% of the time
+    assert stats.binom.pmf(0, n, 0.01) <= 0.05 < stats.binom.pmf(0, n - 1, 0.01)
+    assert sd.audit_size_zero_errors(0.05) == 59         # rule of three: ~3 / 0.05 = 60
+
+
+def test_cost_per_kept_by_hand():
+    # USD 0.01 per generated example, 40% pass the gates, USD 0.05 review per kept one
+    assert sd.cost_per_kept(0.01, 0.4, 0.05) == pytest.approx(0.075)
+    assert sd.cost_per_kept(10.0, 1.0) == 10.0
+    with pytest.raises(ValueError):
+        sd.cost_per_kept(1.0, 0.0)
+
+
+def test_distinct_n_by_hand():
+    a = "the answer is yes".split()
+    b = "the answer is no".split()
+    # bigrams: (the answer) x2, (answer is) x2, (is yes), (is no) -> 4 unique / 6
+    assert sd.distinct_n([a, b], 2) == pytest.approx(4 / 6)
+    assert sd.distinct_n([a, b], 1) == pytest.approx(5 / 8)
+    assert sd.distinct_n([a, a], 4) == pytest.approx(1 / 2)
+    assert sd.distinct_n([["x"]], 2) == 0.0
+
+
+def test_lsh_probability_matches_a_minhash_simulation():
+    # Two sets with Jaccard exactly 0.6 (60 shared of 100 in the union); 128 random permutations
+    # of the universe give 128 MinHashes; count how often some band of 8 rows agrees fully.
+    rng = np.random.default_rng(0)
+    universe = 100
+    a = np.zeros(universe, bool); a[:80] = True           # 0..79
+    b = np.zeros(universe, bool); b[20:] = True           # 20..99 -> shared 60 / union 100
+    hits, trials, bands, rows = 0, 2000, 16, 8
+    for _ in range(trials):
+        ranks = np.argsort(rng.random((bands * rows, universe)), axis=1)   # random permutations
+        ha = np.where(a[ranks], np.arange(universe), universe).min(axis=1)  # first element of A
+        hb = np.where(b[ranks], np.arange(universe), universe).min(axis=1)
+        agree = (ranks[np.arange(bands * rows), ha] == ranks[np.arange(bands * rows), hb])
+        hits += agree.reshape(bands, rows).all(axis=1).any()
+    expected = sd.lsh_candidate_prob(0.6, bands, rows)      # 0.6^8 = 0.016796; 1 - 0.983204^16 = 0.2374
+    assert expected == pytest.approx(0.2374, abs=1e-3)
+    assert abs(hits / trials - expected) < 3 * (expected * (1 - expected) / trials) ** 0.5
+
+
+def test_lsh_s_curve_hand_values():
+    assert sd.lsh_candidate_prob(0.8, 16, 8) == pytest.approx(1 - (1 - 0.8 ** 8) ** 16)
+    assert sd.lsh_candidate_prob(0.8, 16, 8) == pytest.approx(0.947, abs=1e-3)
+    assert sd.lsh_candidate_prob(0.5, 16, 8) == pytest.approx(0.0606, abs=1e-3)
+    assert sd.lsh_threshold(16, 8) == pytest.approx(0.7071, abs=1e-4)   # 16^(-1/8) = 2^(-1/2)
+    assert sd.lsh_candidate_prob(1.0, 4, 4) == 1.0 and sd.lsh_candidate_prob(0.0, 4, 4) == 0.0
+
+
+def test_scoring_flops_by_hand():
+    # 100k examples, 300 prompt + 500 answer tokens, 7B: 2 * 7e9 * 1e5 * (800 + 500) = 1.82e18
+    assert sd.scoring_flops(100_000, 300, 500, 7e9) == pytest.approx(1.82e18)
+    # the second pass covers the answer only, not the prompt: doubling the prompt adds 300 tokens
+    assert sd.scoring_flops(1, 600, 500, 1.0) - sd.scoring_flops(1, 300, 500, 1.0) == pytest.approx(600)
+
+
+def test_gain_per_doubling_matches_scipy_linregress():
+    sizes, scores = [1000, 2000, 4000, 8000, 16000], [52.0, 55.5, 57.0, 60.0, 61.0]
+    ref = stats.linregress(np.log2(sizes), scores).slope
+    assert sd.gain_per_doubling(sizes, scores) == pytest.approx(ref)
+    # exactly +2 points per doubling
+    assert sd.gain_per_doubling([1, 2, 4], [10.0, 12.0, 14.0]) == pytest.approx(2.0)

@@ -108,6 +108,19 @@ def watermark_z_score(tokens: list[int], vocab: int, gamma: float = 0.25) -> flo
 # --8<-- [end:watermark]
 
 
+# --8<-- [start:watermark_budget]
+def tokens_for_z(green_fraction: float, gamma: float = 0.25, z: float = 4.0) -> int:
+    """Tokens T needed before the expected z-score reaches z when a fraction green_fraction of scored
+    tokens is green: z = (g - gamma) sqrt(T) / sqrt(gamma (1 - gamma)) -> T = z^2 gamma (1 - gamma) / (g - gamma)^2."""
+    return math.ceil(z * z * gamma * (1 - gamma) / (green_fraction - gamma) ** 2 - 1e-9)
+
+
+def one_sided_fpr(z: float) -> float:
+    """False-positive rate of 'z > threshold' on unwatermarked text (z ~ N(0, 1) under the null)."""
+    return 0.5 * math.erfc(z / math.sqrt(2))
+# --8<-- [end:watermark_budget]
+
+
 if __name__ == "__main__":
     print("entropy, consistent answers:", round(answer_entropy(["Paris", "paris.", "Paris"]), 3))
     print("entropy, scattered answers: ", round(answer_entropy(["1912", "1915", "1909", "1912"]), 3))
@@ -129,3 +142,5 @@ if __name__ == "__main__":
     plain = generate(table, 200, watermark=False, seed=1)
     print(f"z-score watermarked {watermark_z_score(wm, V):.1f}, unwatermarked {watermark_z_score(plain, V):.1f} "
           "(threshold 4 in the paper)")
+    for g in (0.5, 0.35):
+        print(f"green fraction {g}: {tokens_for_z(g)} tokens to reach z = 4 (one-sided FPR {one_sided_fpr(4):.1e})")

@@ -121,3 +121,27 @@ def test_median_coverage_over_many_dev_sets_matches_expected():
     assert np.median(covs[0.05]) == pytest.approx(hl.expected_coverage(0.05), abs=0.035)
     lo, hi = np.percentile(covs[0.10], [2.5, 97.5])
     assert lo < 0.48 and hi > 0.63                                  # one run can be far off
+
+
+# --- issue 22: how much text a watermark test needs -----------------------------------------------
+
+def test_tokens_for_z_by_hand_and_boundary():
+    # gamma = 0.25, green fraction 0.5: 16 * 0.1875 / 0.0625 = 48 tokens
+    assert hl.tokens_for_z(0.5) == 48
+    # after paraphrasing to 35% green: 16 * 0.1875 / 0.01 = 300 tokens
+    assert hl.tokens_for_z(0.35) == 300
+    for g in (0.3, 0.42, 0.6):
+        T = hl.tokens_for_z(g)
+        z = lambda n: (g - 0.25) * math.sqrt(n) / math.sqrt(0.25 * 0.75)
+        assert z(T) >= 4 - 1e-9 and z(T - 1) < 4
+
+
+def test_one_sided_fpr_against_scipy_and_simulation():
+    from scipy.stats import norm, binom
+    for z in (2.0, 4.0, 5.0):
+        assert math.isclose(hl.one_sided_fpr(z), norm.sf(z), rel_tol=1e-9)
+    # exact binomial tail for T = 200, gamma = 0.25: P(green >= 50 + 4 * 6.124) is close to the normal 3e-5
+    T, gamma = 200, 0.25
+    k = math.ceil(gamma * T + 4 * math.sqrt(T * gamma * (1 - gamma)))
+    exact = binom.sf(k - 1, T, gamma)
+    assert 1e-5 < exact < 1e-4 and hl.one_sided_fpr(4) < 1e-4

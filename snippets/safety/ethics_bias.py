@@ -47,7 +47,8 @@ def group_rates(y_true: list[int], y_pred: list[int], group: list[str]) -> dict[
 def fairness_gaps(y_true: list[int], y_pred: list[int], group: list[str]) -> dict[str, float]:
     """Demographic-parity difference (gap in positive rate) and equalised-odds difference
     (largest gap in TPR or FPR) across groups. Both are 0 for a perfectly 'fair' classifier
-    under that definition; they generally cannot both be 0 when base rates differ."""
+    under that definition. When base rates differ they can both be 0 only if TPR = FPR, i.e. the
+    classifier is no better than chance: a group's positive rate is FPR + base_rate * (TPR - FPR)."""
     r = group_rates(y_true, y_pred, group).values()
     gap = lambda k: max(x[k] for x in r) - min(x[k] for x in r)
     return {"demographic_parity_diff": gap("positive_rate"),

@@ -152,6 +152,11 @@ def test_margin_and_sample_size_against_scipy_and_hand():
     assert b.margin_of_error(0.5, n) <= 0.02 < b.margin_of_error(0.5, n - 1)
     # at 90% accuracy the same margin needs far fewer items: 1.96^2 * 0.09 / 0.0004 = 864.4 -> 865
     assert b.items_for_margin(0.9, 0.02) == 865
+    # factuality page: SimpleQA 4,326 items at 40% -> +-1.5 points; 500 items -> +-4.3;
+    # sycophancy probe: 400 initially correct items at a 20% flip rate -> 1.96 * 0.02 = +-3.9 points
+    assert round(100 * b.margin_of_error(0.4, 4326, z), 1) == 1.5
+    assert round(100 * b.margin_of_error(0.4, 500, z), 1) == 4.3
+    assert round(100 * b.margin_of_error(0.2, 400, z), 1) == 3.9
 
 
 def test_paired_ci_matches_sample_variance_of_differences():

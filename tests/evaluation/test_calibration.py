@@ -77,6 +77,16 @@ def test_confidence_target_score_by_hand_and_ranking_flip():
     assert math.isclose(cal.confidence_target_score(1, 1, 0, 0.9), (1 - 9) / 2)
 
 
+def test_lost_right_answers_pay_only_above_one_third_wrong_removed_each():
+    # From A (60 right, 40 wrong) at t = 0.75: 10 fewer right needs more than 10/3 = 3.33 fewer wrong
+    base = cal.confidence_target_score(60, 40, 0, 0.75)
+    assert cal.confidence_target_score(50, 37, 13, 0.75) < base     # 3 fewer wrong: score falls by 1/100
+    assert cal.confidence_target_score(50, 36, 14, 0.75) > base     # 4 fewer wrong: score rises by 2/100
+    assert math.isclose(cal.confidence_target_score(50, 37, 13, 0.75) - base, -0.01)
+    # abstaining on everything scores exactly 0, below B's +0.20
+    assert cal.confidence_target_score(0, 0, 100, 0.75) == 0 < cal.confidence_target_score(50, 10, 40, 0.75)
+
+
 def test_answering_pays_exactly_above_the_target():
     for t in (0.5, 0.75, 0.9):
         assert abs(cal.expected_score_if_answering(t, t)) < 1e-12

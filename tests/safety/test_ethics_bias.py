@@ -76,6 +76,22 @@ def test_dp_vs_eo_worked_example_from_the_page():
     assert math.isclose(gaps["equalized_odds_diff"], 0.25)
 
 
+def test_both_gaps_zero_only_for_a_chance_level_screener():
+    # same base rates as above (60% vs 30% qualified)
+    y_true = [1] * 60 + [0] * 40 + [1] * 30 + [0] * 70
+    group = ["a"] * 100 + ["b"] * 100
+    # TPR = FPR = 0.5 in both groups: selects 30 + 20 in a and 15 + 35 in b -> both gaps 0
+    y_pred = [1] * 30 + [0] * 30 + [1] * 20 + [0] * 20 + [1] * 15 + [0] * 15 + [1] * 35 + [0] * 35
+    gaps = eb.fairness_gaps(y_true, y_pred, group)
+    assert gaps["demographic_parity_diff"] == 0.0 and gaps["equalized_odds_diff"] == 0.0
+    # an informative screener with equal odds (TPR 0.8, FPR 0.2 in both groups) must break parity:
+    # positive rate = FPR + base_rate * (TPR - FPR) -> a: 0.2 + 0.6 * 0.6 = 0.56, b: 0.2 + 0.3 * 0.6 = 0.38
+    y_pred = [1] * 48 + [0] * 12 + [1] * 8 + [0] * 32 + [1] * 24 + [0] * 6 + [1] * 14 + [0] * 56
+    gaps = eb.fairness_gaps(y_true, y_pred, group)
+    assert math.isclose(gaps["equalized_odds_diff"], 0.0, abs_tol=1e-12)
+    assert math.isclose(gaps["demographic_parity_diff"], 0.18)
+
+
 def test_zero_failure_bound_against_beta_quantile():
     from scipy.stats import beta
     for n in (30, 100, 300, 1000):

@@ -167,6 +167,29 @@ def eval_run_cost(n_items: int, k_samples: int, tokens_per_sample: int,
     tokens at an aggregate decode throughput of tokens_per_gpu_second (batched serving)."""
     gpu_hours = n_items * k_samples * tokens_per_sample / tokens_per_gpu_second / 3600
     return gpu_hours, gpu_hours * usd_per_gpu_hour
+
+
+def noninferiority_pass_rate(true_diff: float, discordant: float, n: int, margin: float = 0.02,
+                             z: float = 1.96) -> float:
+    """Chance a candidate passes 'lower end of the paired 95% interval >= -margin' on n items when a share
+    `discordant` of items has exactly one model right. Normal approximation with se = sqrt(discordant / n)
+    (the paired variance when the true difference is small): pass iff observed diff >= -margin + z * se."""
+    se = math.sqrt(discordant / n)
+    return statistics.NormalDist().cdf((true_diff + margin - z * se) / se)
+
+
+def items_for_noninferiority(discordant: float, margin: float = 0.02, power: float = 0.8,
+                             z: float = 1.96) -> int:
+    """Items for an equally good candidate to pass the rule with probability `power`:
+    (z + z_power)^2 * discordant / margin^2."""
+    z_power = statistics.NormalDist().inv_cdf(power)
+    return math.ceil((z + z_power) ** 2 * discordant / margin ** 2 - 1e-9)
+
+
+def false_block_rate(k_checks: int, alpha: float = 0.05) -> float:
+    """Chance a candidate no different from production trips at least one of k independent checks,
+    each a test at level alpha: 1 - (1 - alpha)^k."""
+    return 1 - (1 - alpha) ** k_checks
 # --8<-- [end:eval_budget]
 
 
@@ -208,3 +231,7 @@ if __name__ == "__main__":
           f"(unpaired would be +- {100 * math.sqrt(2) * margin_of_error(0.75, 1000):.1f})")
     hours, usd = eval_run_cost(8000, 4, 600, 2500, 2.5)
     print(f"8,000 items x 4 samples x 600 tokens at 2,500 tok/s: {hours:.1f} GPU-hours, ${usd:.0f}")
+    print(f"-2-point rule on 1,500 items, 10% discordant: an equal model passes "
+          f"{noninferiority_pass_rate(0.0, 0.10, 1500):.0%}, one 1 point better {noninferiority_pass_rate(0.01, 0.10, 1500):.0%}; "
+          f"{items_for_noninferiority(0.10)} items for 80%; six 5% checks block a harmless candidate "
+          f"{false_block_rate(6):.0%} of the time")

@@ -90,6 +90,14 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return centre - half, centre + half
+
+
+def fisher_exact_greater(k_before: int, n_before: int, k_after: int, n_after: int) -> float:
+    """One-sided Fisher exact p-value that the failure rate before the fix exceeds the rate after:
+    P(at least k_before of all failures land in the 'before' sample) under the hypergeometric null."""
+    k, n = k_before + k_after, n_before + n_after
+    return sum(math.comb(n_before, i) * math.comb(n_after, k - i)
+               for i in range(k_before, min(k, n_before) + 1)) / math.comb(n, k)
 # --8<-- [end:regression]
 
 
@@ -105,4 +113,5 @@ if __name__ == "__main__":
           f"impact ratio 0.30/0.45 = {impact_ratio({'a': 0.45, 'b': 0.30}):.2f}")
     print(f"300 passes, 0 failures -> failure rate < {zero_failure_upper_bound(300):.2%} (95%); "
           f"need {n_for_zero_failure(0.01)} cases for < 1%; 18/60 failures -> Wilson "
-          f"{tuple(round(x, 3) for x in wilson_interval(18, 60))}")
+          f"{tuple(round(x, 3) for x in wilson_interval(18, 60))}; 18/60 vs 0/300 Fisher p = "
+          f"{fisher_exact_greater(18, 60, 0, 300):.1e}")

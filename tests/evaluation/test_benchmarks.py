@@ -187,6 +187,38 @@ def test_paired_ci_is_narrower_than_unpaired_when_models_agree():
     assert half < unpaired / 2
 
 
+def test_noninferiority_rule_by_hand_and_by_simulation():
+    from scipy.stats import norm
+    # 1,500 items, 10% discordant: se = sqrt(0.1 / 1500) = 0.0081650, half-width 1.96 * se = 0.0160 (1.6 points)
+    se = math.sqrt(0.1 / 1500)
+    assert round(100 * 1.96 * se, 1) == 1.6
+    # an equal model passes iff observed diff >= -0.02 + 0.0160 = -0.004 -> P = Phi(0.004 / se) = Phi(0.49)
+    assert math.isclose(b.noninferiority_pass_rate(0.0, 0.10, 1500), norm.cdf((0.02 - 1.96 * se) / se), rel_tol=1e-9)
+    assert 0.68 < b.noninferiority_pass_rate(0.0, 0.10, 1500) < 0.70
+    assert 0.95 < b.noninferiority_pass_rate(0.01, 0.10, 1500) < 0.96
+    # 80% pass for an equal model: (1.96 + 0.8416)^2 * 0.1 / 0.0004 = 1962.3 -> 1963 items
+    assert b.items_for_noninferiority(0.10) == 1963
+    assert b.noninferiority_pass_rate(0.0, 0.10, 1963) >= 0.8 > b.noninferiority_pass_rate(0.0, 0.10, 1962)
+    # independent check: simulate two equally good models through paired_diff_ci; per item, 5% only the
+    # candidate is right, 5% only production is right (10% discordant), otherwise they agree
+    import random
+    rng = random.Random(7)
+    passes, reps = 0, 1500
+    for _ in range(reps):
+        u = [rng.random() for _ in range(1500)]
+        cand = [x < 0.05 or x >= 0.35 for x in u]           # right on [0, 0.05) and [0.35, 1)
+        prod = [0.05 <= x < 0.10 or x >= 0.35 for x in u]   # right on [0.05, 0.10) and [0.35, 1)
+        d, h = b.paired_diff_ci(cand, prod)
+        passes += (d - h) >= -0.02
+    assert abs(passes / reps - 0.688) < 0.04
+
+
+def test_false_block_rate():
+    assert math.isclose(b.false_block_rate(6), 1 - 0.95 ** 6)
+    assert round(b.false_block_rate(6), 3) == 0.265
+    assert math.isclose(b.false_block_rate(1), 0.05)
+
+
 def test_eval_run_cost_by_hand():
     # 8,000 items x 4 samples x 600 tokens = 19.2 M tokens; / 2,500 tok/s = 7,680 s = 2.1333 GPU-h; x $2.5
     hours, usd = b.eval_run_cost(8000, 4, 600, 2500, 2.5)

@@ -109,3 +109,21 @@ def test_wilson_interval_against_scipy():
         ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         lo, hi = eb.wilson_interval(k, n, z=1.959963984540054)
         assert math.isclose(lo, ci.low, abs_tol=1e-9) and math.isclose(hi, ci.high, abs_tol=1e-9)
+
+
+def test_about_80_to_100_cases_put_a_class_rate_within_10_points():
+    # page: sample enough cases that the class rate's 95% interval is within +-10 points
+    for k, n in ((24, 81), (48, 97), (49, 97)):          # ~30% at n = 81; ~50% (worst case) at n = 97
+        lo, hi = eb.wilson_interval(k, n)
+        assert (hi - lo) / 2 < 0.10
+    lo, hi = eb.wilson_interval(18, 60)                  # the 60-case example is wider: +-11 points
+    assert (hi - lo) / 2 > 0.10
+
+
+def test_fisher_exact_against_scipy():
+    from scipy.stats import fisher_exact
+    for kb, nb, ka, na in ((18, 60, 0, 300), (5, 40, 2, 40), (3, 20, 3, 20), (0, 10, 4, 30)):
+        ref = fisher_exact([[kb, nb - kb], [ka, na - ka]], alternative="greater").pvalue
+        assert math.isclose(eb.fisher_exact_greater(kb, nb, ka, na), ref, rel_tol=1e-9)
+    # the page's example: 18/60 before vs 0/300 after -> C(60,18) / C(360,18) = 8.8e-16
+    assert math.isclose(eb.fisher_exact_greater(18, 60, 0, 300), math.comb(60, 18) / math.comb(360, 18))

@@ -137,6 +137,62 @@ def benchmark_pass_hat_k(successes: list[int], n: int, k: int) -> float:
 # --8<-- [end:pass_hat_k]
 
 
+# --8<-- [start:eval_budget]
+def margin_of_error(p: float, n: int, z: float = 1.96) -> float:
+    """Half-width of the normal-approximation confidence interval of an accuracy p measured on n
+    independent items: z * sqrt(p (1 - p) / n). 1,000 items at p = 0.5 -> +-3.1 points."""
+    return z * math.sqrt(p * (1 - p) / n)
+
+
+def items_for_margin(p: float, margin: float, z: float = 1.96) -> int:
+    """Smallest n whose margin_of_error(p, n) <= margin: ceil(z^2 p (1 - p) / margin^2)."""
+    return math.ceil(z * z * p * (1 - p) / margin ** 2 - 1e-9)
+
+
+def paired_diff_ci(a_correct: list[bool], b_correct: list[bool], z: float = 1.96) -> tuple[float, float]:
+    """Accuracy difference of two models scored on the SAME items, with the half-width of its CI.
+    Per item d_i = a_i - b_i in {-1, 0, 1}; only discordant items (one right, one wrong) carry
+    variance, so the paired CI is much narrower than two independent ones when the models agree."""
+    n = len(a_correct)
+    only_a = sum(a and not b for a, b in zip(a_correct, b_correct))
+    only_b = sum(b and not a for a, b in zip(a_correct, b_correct))
+    diff = (only_a - only_b) / n
+    var = ((only_a + only_b) / n - diff ** 2) / n            # variance of the mean of d_i
+    return diff, z * math.sqrt(var)
+
+
+def eval_run_cost(n_items: int, k_samples: int, tokens_per_sample: int,
+                  tokens_per_gpu_second: float, usd_per_gpu_hour: float) -> tuple[float, float]:
+    """GPU-hours and dollars to generate n_items * k_samples answers of tokens_per_sample output
+    tokens at an aggregate decode throughput of tokens_per_gpu_second (batched serving)."""
+    gpu_hours = n_items * k_samples * tokens_per_sample / tokens_per_gpu_second / 3600
+    return gpu_hours, gpu_hours * usd_per_gpu_hour
+
+
+def noninferiority_pass_rate(true_diff: float, discordant: float, n: int, margin: float = 0.02,
+                             z: float = 1.96) -> float:
+    """Chance a candidate passes 'lower end of the paired 95% interval >= -margin' on n items when a share
+    `discordant` of items has exactly one model right. Normal approximation with se = sqrt(discordant / n)
+    (the paired variance when the true difference is small): pass iff observed diff >= -margin + z * se."""
+    se = math.sqrt(discordant / n)
+    return statistics.NormalDist().cdf((true_diff + margin - z * se) / se)
+
+
+def items_for_noninferiority(discordant: float, margin: float = 0.02, power: float = 0.8,
+                             z: float = 1.96) -> int:
+    """Items for an equally good candidate to pass the rule with probability `power`:
+    (z + z_power)^2 * discordant / margin^2."""
+    z_power = statistics.NormalDist().inv_cdf(power)
+    return math.ceil((z + z_power) ** 2 * discordant / margin ** 2 - 1e-9)
+
+
+def false_block_rate(k_checks: int, alpha: float = 0.05) -> float:
+    """Chance a candidate no different from production trips at least one of k independent checks,
+    each a test at level alpha: 1 - (1 - alpha)^k."""
+    return 1 - (1 - alpha) ** k_checks
+# --8<-- [end:eval_budget]
+
+
 if __name__ == "__main__":
     train = ["Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May."]
     item = "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many?"
@@ -165,3 +221,17 @@ if __name__ == "__main__":
           f"(middle 95% {100 * spreads[5]:.1f}-{100 * spreads[194]:.1f}; expected range 3.08 x "
           f"{100 * math.sqrt(0.1 * 0.9 / 500):.2f} = {308 * math.sqrt(0.1 * 0.9 / 500):.1f})")
     print(f"one template ~5 points worse: Cochran Q p < 0.05 in {hits / 200:.0%} of runs (power)")
+    print(f"+-{100 * margin_of_error(0.5, 1000):.1f} points on 1,000 items at 50%; "
+          f"{items_for_margin(0.5, 0.02)} items for +-2 points")
+    rng2 = _random.Random(1)
+    a = [rng2.random() < 0.75 for _ in range(1000)]
+    b = [x if rng2.random() > 0.06 else not x for x in a]             # model B disagrees on ~6% of items
+    d, h = paired_diff_ci(a, b)
+    print(f"paired difference {100 * d:+.1f} +- {100 * h:.1f} points "
+          f"(unpaired would be +- {100 * math.sqrt(2) * margin_of_error(0.75, 1000):.1f})")
+    hours, usd = eval_run_cost(8000, 4, 600, 2500, 2.5)
+    print(f"8,000 items x 4 samples x 600 tokens at 2,500 tok/s: {hours:.1f} GPU-hours, ${usd:.0f}")
+    print(f"-2-point rule on 1,500 items, 10% discordant: an equal model passes "
+          f"{noninferiority_pass_rate(0.0, 0.10, 1500):.0%}, one 1 point better {noninferiority_pass_rate(0.01, 0.10, 1500):.0%}; "
+          f"{items_for_noninferiority(0.10)} items for 80%; six 5% checks block a harmless candidate "
+          f"{false_block_rate(6):.0%} of the time")

@@ -50,6 +50,38 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, steps: int = 100
 # --8<-- [end:temperature]
 
 
+# --8<-- [start:report]
+def auroc(confidence: torch.Tensor, correct: torch.Tensor) -> float:
+    """Probability that a random right answer has higher confidence than a random wrong one
+    (ties count one half): how well confidence separates right from wrong (discrimination)."""
+    pos, neg = confidence[correct.bool()], confidence[~correct.bool()]
+    greater = (pos[:, None] > neg[None, :]).float().sum()
+    ties = (pos[:, None] == neg[None, :]).float().sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+def calibration_report(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 10) -> dict[str, float]:
+    """The three numbers to report together: ECE (calibration), Brier (both), AUROC (discrimination)."""
+    return {"ece": expected_calibration_error(confidence, correct, n_bins),
+            "brier": brier_score(confidence, correct), "auroc": auroc(confidence, correct)}
+# --8<-- [end:report]
+
+
+# --8<-- [start:confidence_target]
+def confidence_target_score(n_correct: int, n_wrong: int, n_abstain: int, t: float) -> float:
+    """Mean score under an explicit confidence target t (Kalai et al., 2025): +1 right, 0 abstain,
+    -t / (1 - t) wrong. t = 0 is plain accuracy; t = 0.75 makes a wrong answer cost 3 points."""
+    n = n_correct + n_wrong + n_abstain
+    return (n_correct - t / (1 - t) * n_wrong) / n
+
+
+def expected_score_if_answering(p: float, t: float) -> float:
+    """Expected score of answering with probability p of being right: p - (1 - p) t / (1 - t).
+    It is >= 0 (better than abstaining) exactly when p >= t."""
+    return p - (1 - p) * t / (1 - t)
+# --8<-- [end:confidence_target]
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     n, c = 5000, 4
@@ -61,3 +93,7 @@ if __name__ == "__main__":
     t = fit_temperature(overconfident, labels)
     conf_t, _ = torch.softmax(overconfident / t, -1).max(-1)
     print(f"fitted T = {t:.2f} (true 2.5), ECE after scaling {expected_calibration_error(conf_t, pred == labels):.3f}")
+    print("report after scaling:", {k: round(v, 3) for k, v in calibration_report(conf_t, pred == labels).items()})
+    for t in (0.0, 0.75):
+        a, b = confidence_target_score(60, 40, 0, t), confidence_target_score(50, 10, 40, t)
+        print(f"t = {t}: always-answers model {a:+.2f}, abstaining model {b:+.2f}")

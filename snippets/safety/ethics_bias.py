@@ -4,6 +4,8 @@ Pages: docs/safety/ethics_bias.{zh,en}.md
 """
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
 from typing import Callable
 
 
@@ -45,12 +47,58 @@ def group_rates(y_true: list[int], y_pred: list[int], group: list[str]) -> dict[
 def fairness_gaps(y_true: list[int], y_pred: list[int], group: list[str]) -> dict[str, float]:
     """Demographic-parity difference (gap in positive rate) and equalised-odds difference
     (largest gap in TPR or FPR) across groups. Both are 0 for a perfectly 'fair' classifier
-    under that definition; they generally cannot both be 0 when base rates differ."""
+    under that definition. When base rates differ they can both be 0 only if TPR = FPR, i.e. the
+    classifier is no better than chance: a group's positive rate is FPR + base_rate * (TPR - FPR)."""
     r = group_rates(y_true, y_pred, group).values()
     gap = lambda k: max(x[k] for x in r) - min(x[k] for x in r)
     return {"demographic_parity_diff": gap("positive_rate"),
             "equalized_odds_diff": max(gap("tpr"), gap("fpr"))}
 # --8<-- [end:fairness]
+
+
+# --8<-- [start:sample_size]
+def n_per_group(p1: float, p2: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Items per group for a two-sided two-proportion z-test to detect rates p1 vs p2:
+    n = (z_{1-alpha/2} + z_{power})^2 (p1 q1 + p2 q2) / (p1 - p2)^2."""
+    nd = NormalDist()
+    z = nd.inv_cdf(1 - alpha / 2) + nd.inv_cdf(power)
+    return math.ceil(z * z * (p1 * (1 - p1) + p2 * (1 - p2)) / (p1 - p2) ** 2)
+
+
+def impact_ratio(selection_rates: dict[str, float]) -> float:
+    """Lowest group selection rate over the highest; below 0.8 fails the US EEOC four-fifths rule."""
+    return min(selection_rates.values()) / max(selection_rates.values())
+# --8<-- [end:sample_size]
+
+
+# --8<-- [start:regression]
+def zero_failure_upper_bound(n: int, confidence: float = 0.95) -> float:
+    """Exact one-sided upper confidence bound on a failure rate after n passes and 0 failures:
+    1 - (1 - confidence)^(1/n), about 3 / n at 95% (the 'rule of three')."""
+    return 1 - (1 - confidence) ** (1 / n)
+
+
+def n_for_zero_failure(max_rate: float, confidence: float = 0.95) -> int:
+    """Smallest regression-set size whose all-pass result bounds the failure rate below max_rate."""
+    return math.ceil(math.log(1 - confidence) / math.log(1 - max_rate) - 1e-9)
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for k failures in n cases; unlike p +- z sqrt(pq/n) it stays inside
+    [0, 1] and is usable for the small counts a bug class has."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def fisher_exact_greater(k_before: int, n_before: int, k_after: int, n_after: int) -> float:
+    """One-sided Fisher exact p-value that the failure rate before the fix exceeds the rate after:
+    P(at least k_before of all failures land in the 'before' sample) under the hypergeometric null."""
+    k, n = k_before + k_after, n_before + n_after
+    return sum(math.comb(n_before, i) * math.comb(n_after, k - i)
+               for i in range(k_before, min(k, n_before) + 1)) / math.comb(n, k)
+# --8<-- [end:regression]
 
 
 if __name__ == "__main__":
@@ -61,3 +109,9 @@ if __name__ == "__main__":
     y_pred = [1, 1, 1, 0, 1, 0, 0, 0]
     group = ["a", "a", "a", "a", "b", "b", "b", "b"]
     print("fairness gaps:", fairness_gaps(y_true, y_pred, group))
+    print(f"detect 50% vs 45% at 80% power: {n_per_group(0.50, 0.45)} per group; "
+          f"impact ratio 0.30/0.45 = {impact_ratio({'a': 0.45, 'b': 0.30}):.2f}")
+    print(f"300 passes, 0 failures -> failure rate < {zero_failure_upper_bound(300):.2%} (95%); "
+          f"need {n_for_zero_failure(0.01)} cases for < 1%; 18/60 failures -> Wilson "
+          f"{tuple(round(x, 3) for x in wilson_interval(18, 60))}; 18/60 vs 0/300 Fisher p = "
+          f"{fisher_exact_greater(18, 60, 0, 300):.1e}")

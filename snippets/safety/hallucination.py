@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from statistics import NormalDist
 
 import torch
 
@@ -108,6 +109,30 @@ def watermark_z_score(tokens: list[int], vocab: int, gamma: float = 0.25) -> flo
 # --8<-- [end:watermark]
 
 
+# --8<-- [start:watermark_budget]
+def tokens_for_z(green_fraction: float, gamma: float = 0.25, z: float = 4.0) -> int:
+    """Tokens T needed before the expected z-score reaches z when a fraction green_fraction of scored
+    tokens is green: z = (g - gamma) sqrt(T) / sqrt(gamma (1 - gamma)) -> T = z^2 gamma (1 - gamma) / (g - gamma)^2."""
+    return math.ceil(z * z * gamma * (1 - gamma) / (green_fraction - gamma) ** 2 - 1e-9)
+
+
+def tokens_for_detection(green_fraction: float, gamma: float = 0.25, z: float = 4.0,
+                         power: float = 0.95) -> int:
+    """Tokens T at which a share `power` of watermarked texts clears the z threshold (normal
+    approximation). At tokens_for_z the expected z only equals the threshold, so about half the texts
+    are detected; here (g - gamma) sqrt(T) = z sqrt(gamma (1 - gamma)) + z_power sqrt(g (1 - g))."""
+    z_power = NormalDist().inv_cdf(power)
+    root_t = (z * math.sqrt(gamma * (1 - gamma)) + z_power * math.sqrt(green_fraction * (1 - green_fraction))) \
+        / (green_fraction - gamma)
+    return math.ceil(root_t ** 2 - 1e-9)
+
+
+def one_sided_fpr(z: float) -> float:
+    """False-positive rate of 'z > threshold' on unwatermarked text (z ~ N(0, 1) under the null)."""
+    return 0.5 * math.erfc(z / math.sqrt(2))
+# --8<-- [end:watermark_budget]
+
+
 if __name__ == "__main__":
     print("entropy, consistent answers:", round(answer_entropy(["Paris", "paris.", "Paris"]), 3))
     print("entropy, scattered answers: ", round(answer_entropy(["1912", "1915", "1909", "1912"]), 3))
@@ -129,3 +154,6 @@ if __name__ == "__main__":
     plain = generate(table, 200, watermark=False, seed=1)
     print(f"z-score watermarked {watermark_z_score(wm, V):.1f}, unwatermarked {watermark_z_score(plain, V):.1f} "
           "(threshold 4 in the paper)")
+    for g in (0.5, 0.35):
+        print(f"green fraction {g}: {tokens_for_z(g)} tokens to reach z = 4 on average, {tokens_for_detection(g)} "
+              f"to detect 95% of texts (one-sided FPR {one_sided_fpr(4):.1e})")

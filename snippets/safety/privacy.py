@@ -7,6 +7,7 @@ Pages: docs/safety/privacy.{zh,en}.md
 from __future__ import annotations
 
 import hashlib
+import math
 import hmac
 import re
 
@@ -85,6 +86,30 @@ def pseudonym(value: str, kind: str, key: bytes) -> str:
 # --8<-- [end:pii_eval]
 
 
+# --8<-- [start:dp_cost]
+def lora_param_count(d_model: int, d_ff: int, n_layers: int, r: int,
+                     targets: tuple[str, ...] = ("q", "k", "v", "o", "gate", "up", "down")) -> int:
+    """Trainable LoRA parameters of a LLaMA-style decoder (no GQA): each adapted W (d_out x d_in)
+    adds r (d_in + d_out). q/k/v/o are d_model x d_model; gate/up are d_ff x d_model, down the reverse."""
+    shapes = {"q": (d_model, d_model), "k": (d_model, d_model), "v": (d_model, d_model),
+              "o": (d_model, d_model), "gate": (d_ff, d_model), "up": (d_ff, d_model), "down": (d_model, d_ff)}
+    return n_layers * sum(r * (shapes[t][0] + shapes[t][1]) for t in targets)
+
+
+def per_sample_grad_gb(trainable_params: int, batch: int, bytes_per_value: int = 4) -> float:
+    """Memory for materialised per-example gradients (needed to clip each example separately in
+    DP-SGD, e.g. Opacus): batch x trainable parameters x bytes. Plain SGD keeps one summed copy."""
+    return trainable_params * batch * bytes_per_value / 1e9
+
+
+def canary_exposure(rank: int, space_size: int) -> float:
+    """Exposure of an inserted secret (Carlini et al., 2019): log2 |R| - log2 rank, where rank is the
+    canary's position when all |R| candidates are sorted by model likelihood (1 = most likely).
+    log2 |R| bits means the model ranks the real secret first: fully extractable."""
+    return math.log2(space_size) - math.log2(rank)
+# --8<-- [end:dp_cost]
+
+
 if __name__ == "__main__":
     samples = [
         "请联系张三，手机 138 0013 8000，邮箱 zhang.san@example.com.cn",
@@ -101,3 +126,8 @@ if __name__ == "__main__":
     key = b"kept-in-a-kms"
     print(pseudonym("13800138000", "PHONE", key), pseudonym("13800138000", "PHONE", key),
           pseudonym("13800138000", "PHONE", b"rotated-key"))
+    lora = lora_param_count(4096, 11008, 32, 16)
+    print(f"LLaMA-7B LoRA r=16 on 7 projections: {lora / 1e6:.1f} M trainable; per-example grads at batch 32: "
+          f"{per_sample_grad_gb(lora, 32):.1f} GB (full fine-tuning of 6.74 B: {per_sample_grad_gb(6_738_000_000, 32):.0f} GB)")
+    print(f"canary in 10^9 candidates ranked 1st: exposure {canary_exposure(1, 10 ** 9):.1f} bits; "
+          f"ranked 500,000,000th: {canary_exposure(500_000_000, 10 ** 9):.1f}")

@@ -137,3 +137,89 @@ def test_power_to_detect_a_5_point_worse_template_is_about_three_quarters():
     assert 0.62 <= np.mean(hits) <= 0.86                        # page: ~75%, borderline, not "always"
     size = [b.cochran_q(_template_runs(s, 0.08)[0])[1] < 0.05 for s in range(200)]
     assert np.mean(size) <= 0.10                                # equivalent templates: ~5% false alarms
+
+
+# --- issue 22: error bars, paired comparison and the cost of an eval run ---------------------------
+
+def test_margin_and_sample_size_against_scipy_and_hand():
+    from scipy.stats import norm
+    z = norm.ppf(0.975)
+    # 1,000 items at 50%: 1.959964 * 0.0158114 = 0.0309898 -> "+-3 points"
+    assert math.isclose(b.margin_of_error(0.5, 1000, z), 0.0309898, rel_tol=1e-5)
+    # +-2 points at 50% needs 1.96^2 * 0.25 / 0.0004 = 2400.9 -> 2401 items (an off-by-one would give 2400)
+    n = b.items_for_margin(0.5, 0.02)
+    assert n == 2401
+    assert b.margin_of_error(0.5, n) <= 0.02 < b.margin_of_error(0.5, n - 1)
+    # at 90% accuracy the same margin needs far fewer items: 1.96^2 * 0.09 / 0.0004 = 864.4 -> 865
+    assert b.items_for_margin(0.9, 0.02) == 865
+    # factuality page: SimpleQA 4,326 items at 40% -> +-1.5 points; 500 items -> +-4.3;
+    # sycophancy probe: 400 initially correct items at a 20% flip rate -> 1.96 * 0.02 = +-3.9 points
+    assert round(100 * b.margin_of_error(0.4, 4326, z), 1) == 1.5
+    assert round(100 * b.margin_of_error(0.4, 500, z), 1) == 4.3
+    assert round(100 * b.margin_of_error(0.2, 400, z), 1) == 3.9
+
+
+def test_paired_ci_matches_sample_variance_of_differences():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a = rng.random(500) < 0.7
+    bb = np.where(rng.random(500) < 0.1, ~a, a)
+    diff, half = b.paired_diff_ci(a.tolist(), bb.tolist())
+    d = a.astype(float) - bb.astype(float)
+    assert math.isclose(diff, d.mean())
+    assert math.isclose(half, 1.96 * d.std(ddof=0) / math.sqrt(len(d)), rel_tol=1e-9)
+    # identical models: zero difference and zero width; hand case: 3 items A-only, 1 B-only of 10
+    assert b.paired_diff_ci([True, False], [True, False]) == (0.0, 0.0)
+    A = [True] * 3 + [False] + [True] * 6
+    B = [False] * 3 + [True] + [True] * 6
+    diff, half = b.paired_diff_ci(A, B)
+    # d = (1,1,1,-1,0*6): mean 0.2, E[d^2] = 0.4, var = 0.4 - 0.04 = 0.36, se = 0.6 / sqrt(10)
+    assert math.isclose(diff, 0.2) and math.isclose(half, 1.96 * 0.6 / math.sqrt(10))
+
+
+def test_paired_ci_is_narrower_than_unpaired_when_models_agree():
+    import numpy as np
+    rng = np.random.default_rng(1)
+    a = rng.random(2000) < 0.75
+    bb = np.where(rng.random(2000) < 0.05, ~a, a)
+    _, half = b.paired_diff_ci(a.tolist(), bb.tolist())
+    unpaired = 1.96 * math.sqrt(2 * 0.75 * 0.25 / 2000)
+    assert half < unpaired / 2
+
+
+def test_noninferiority_rule_by_hand_and_by_simulation():
+    from scipy.stats import norm
+    # 1,500 items, 10% discordant: se = sqrt(0.1 / 1500) = 0.0081650, half-width 1.96 * se = 0.0160 (1.6 points)
+    se = math.sqrt(0.1 / 1500)
+    assert round(100 * 1.96 * se, 1) == 1.6
+    # an equal model passes iff observed diff >= -0.02 + 0.0160 = -0.004 -> P = Phi(0.004 / se) = Phi(0.49)
+    assert math.isclose(b.noninferiority_pass_rate(0.0, 0.10, 1500), norm.cdf((0.02 - 1.96 * se) / se), rel_tol=1e-9)
+    assert 0.68 < b.noninferiority_pass_rate(0.0, 0.10, 1500) < 0.70
+    assert 0.95 < b.noninferiority_pass_rate(0.01, 0.10, 1500) < 0.96
+    # 80% pass for an equal model: (1.96 + 0.8416)^2 * 0.1 / 0.0004 = 1962.3 -> 1963 items
+    assert b.items_for_noninferiority(0.10) == 1963
+    assert b.noninferiority_pass_rate(0.0, 0.10, 1963) >= 0.8 > b.noninferiority_pass_rate(0.0, 0.10, 1962)
+    # independent check: simulate two equally good models through paired_diff_ci; per item, 5% only the
+    # candidate is right, 5% only production is right (10% discordant), otherwise they agree
+    import random
+    rng = random.Random(7)
+    passes, reps = 0, 1500
+    for _ in range(reps):
+        u = [rng.random() for _ in range(1500)]
+        cand = [x < 0.05 or x >= 0.35 for x in u]           # right on [0, 0.05) and [0.35, 1)
+        prod = [0.05 <= x < 0.10 or x >= 0.35 for x in u]   # right on [0.05, 0.10) and [0.35, 1)
+        d, h = b.paired_diff_ci(cand, prod)
+        passes += (d - h) >= -0.02
+    assert abs(passes / reps - 0.688) < 0.04
+
+
+def test_false_block_rate():
+    assert math.isclose(b.false_block_rate(6), 1 - 0.95 ** 6)
+    assert round(b.false_block_rate(6), 3) == 0.265
+    assert math.isclose(b.false_block_rate(1), 0.05)
+
+
+def test_eval_run_cost_by_hand():
+    # 8,000 items x 4 samples x 600 tokens = 19.2 M tokens; / 2,500 tok/s = 7,680 s = 2.1333 GPU-h; x $2.5
+    hours, usd = b.eval_run_cost(8000, 4, 600, 2500, 2.5)
+    assert math.isclose(hours, 7680 / 3600) and math.isclose(usd, 7680 / 3600 * 2.5)

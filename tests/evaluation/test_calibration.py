@@ -42,3 +42,64 @@ def test_temperature_scaling_recovers_known_temperature():
     conf_t, pred_t = torch.softmax(true_logits * 3.0 / t, -1).max(-1)
     assert torch.equal(pred, pred_t)                               # accuracy unchanged
     assert cal.expected_calibration_error(conf_t, pred == labels) < cal.expected_calibration_error(conf, pred == labels)
+
+
+# --- issue 22: the report (ECE + Brier + AUROC) and the confidence-target score --------------------
+
+def test_report_brier_and_auroc_match_sklearn():
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+    g = torch.Generator().manual_seed(0)
+    correct = (torch.rand(400, generator=g) < 0.6).long()
+    conf = (0.5 + 0.3 * correct + 0.25 * torch.randn(400, generator=g)).clamp(0.01, 0.99)
+    conf[:20] = 0.7                                     # ties across right and wrong answers
+    rep = cal.calibration_report(conf, correct)
+    assert math.isclose(rep["brier"], brier_score_loss(correct.numpy(), conf.numpy()), rel_tol=1e-5)
+    assert math.isclose(rep["auroc"], roc_auc_score(correct.numpy(), conf.numpy()), rel_tol=1e-6)
+    assert math.isclose(rep["ece"], cal.expected_calibration_error(conf, correct))
+
+
+def test_constant_confidence_has_zero_ece_but_auroc_one_half():
+    # the "common mistake": confidence = overall accuracy for every answer -> calibrated, useless
+    correct = torch.tensor([1] * 8 + [0] * 2)
+    conf = torch.full((10,), 0.8)
+    rep = cal.calibration_report(conf, correct)
+    assert rep["ece"] < 1e-6 and rep["auroc"] == 0.5
+
+
+def test_confidence_target_score_by_hand_and_ranking_flip():
+    # t = 0.75 -> a wrong answer costs 0.75 / 0.25 = 3
+    assert math.isclose(cal.confidence_target_score(60, 40, 0, 0.75), (60 - 3 * 40) / 100)
+    assert math.isclose(cal.confidence_target_score(50, 10, 40, 0.75), (50 - 30) / 100)
+    # t = 0 is plain accuracy, and the always-answering model wins there
+    assert cal.confidence_target_score(60, 40, 0, 0.0) == 0.6 > cal.confidence_target_score(50, 10, 40, 0.0)
+    assert cal.confidence_target_score(60, 40, 0, 0.75) < cal.confidence_target_score(50, 10, 40, 0.75)
+    # t = 0.9 -> penalty 9
+    assert math.isclose(cal.confidence_target_score(1, 1, 0, 0.9), (1 - 9) / 2)
+
+
+def test_lost_right_answers_pay_only_above_one_third_wrong_removed_each():
+    # From A (60 right, 40 wrong) at t = 0.75: 10 fewer right needs more than 10/3 = 3.33 fewer wrong
+    base = cal.confidence_target_score(60, 40, 0, 0.75)
+    assert cal.confidence_target_score(50, 37, 13, 0.75) < base     # 3 fewer wrong: score falls by 1/100
+    assert cal.confidence_target_score(50, 36, 14, 0.75) > base     # 4 fewer wrong: score rises by 2/100
+    assert math.isclose(cal.confidence_target_score(50, 37, 13, 0.75) - base, -0.01)
+    # abstaining on everything scores exactly 0, below B's +0.20
+    assert cal.confidence_target_score(0, 0, 100, 0.75) == 0 < cal.confidence_target_score(50, 10, 40, 0.75)
+
+
+def test_answering_pays_exactly_above_the_target():
+    for t in (0.5, 0.75, 0.9):
+        assert abs(cal.expected_score_if_answering(t, t)) < 1e-12
+        assert cal.expected_score_if_answering(t + 0.01, t) > 0 > cal.expected_score_if_answering(t - 0.01, t)
+
+
+def test_temperature_needs_only_hundreds_of_items():
+    # the page's claim: T is one scalar, so a few hundred held-out items pin it down (true T = 3)
+    for n, tol in ((300, 0.2), (1000, 0.1)):
+        fitted = []
+        for seed in range(20):
+            torch.manual_seed(seed)
+            true_logits = torch.randn(n, 4) * 2
+            labels = torch.distributions.Categorical(logits=true_logits).sample()
+            fitted.append(cal.fit_temperature(true_logits * 3.0, labels))
+        assert all(abs(t - 3.0) < tol * 3.0 for t in fitted), (n, min(fitted), max(fitted))

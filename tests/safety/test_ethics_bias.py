@@ -35,3 +35,95 @@ def test_perfect_classifier_with_different_base_rates():
     gaps = eb.fairness_gaps(y_true, y_true, group)
     assert gaps["equalized_odds_diff"] == 0.0
     assert math.isclose(gaps["demographic_parity_diff"], 0.75 - 0.25)
+
+
+# --- issue 22: sample size per group, four-fifths rule, DP vs EO, regression-set statistics ---------
+
+def test_n_per_group_by_hand_and_by_simulation():
+    import numpy as np
+    from scipy.stats import norm
+    # (1.95996 + 0.84162)^2 * (0.25 + 0.2475) / 0.05^2 = 7.8489 * 199 = 1561.9 -> 1562
+    n = eb.n_per_group(0.50, 0.45)
+    assert n == 1562
+    # simulate the two-proportion z-test at that n: power should be ~0.80
+    rng = np.random.default_rng(0)
+    k1 = rng.binomial(n, 0.50, 20000)
+    k2 = rng.binomial(n, 0.45, 20000)
+    p1, p2 = k1 / n, k2 / n
+    se = np.sqrt(p1 * (1 - p1) / n + p2 * (1 - p2) / n)
+    power = np.mean(np.abs(p1 - p2) / se > norm.ppf(0.975))
+    assert 0.78 < power < 0.82
+    # a 10-point gap needs about a quarter as many
+    assert eb.n_per_group(0.50, 0.40) == math.ceil(7.84887 * (0.25 + 0.24) / 0.01 - 1e-6)
+
+
+def test_impact_ratio_four_fifths():
+    assert math.isclose(eb.impact_ratio({"a": 0.45, "b": 0.30}), 2 / 3)      # fails the 0.8 rule
+    assert math.isclose(eb.impact_ratio({"a": 0.50, "b": 0.40, "c": 0.45}), 0.8)
+
+
+def test_dp_vs_eo_worked_example_from_the_page():
+    # group a: 100 people, 60 qualified; group b: 100 people, 30 qualified; a perfect screener
+    y_true = [1] * 60 + [0] * 40 + [1] * 30 + [0] * 70
+    group = ["a"] * 100 + ["b"] * 100
+    gaps = eb.fairness_gaps(y_true, y_true, group)
+    assert gaps["equalized_odds_diff"] == 0.0 and math.isclose(gaps["demographic_parity_diff"], 0.30)
+    # forcing equal selection (45 each): a keeps its top 45 qualified, b takes all 30 plus 15 unqualified
+    y_pred = [1] * 45 + [0] * 15 + [0] * 40 + [1] * 30 + [1] * 15 + [0] * 55
+    gaps = eb.fairness_gaps(y_true, y_pred, group)
+    assert gaps["demographic_parity_diff"] == 0.0
+    # TPR a = 45/60 = 0.75, b = 1.0; FPR a = 0, b = 15/70 = 0.214 -> EO gap 0.25
+    assert math.isclose(gaps["equalized_odds_diff"], 0.25)
+
+
+def test_both_gaps_zero_only_for_a_chance_level_screener():
+    # same base rates as above (60% vs 30% qualified)
+    y_true = [1] * 60 + [0] * 40 + [1] * 30 + [0] * 70
+    group = ["a"] * 100 + ["b"] * 100
+    # TPR = FPR = 0.5 in both groups: selects 30 + 20 in a and 15 + 35 in b -> both gaps 0
+    y_pred = [1] * 30 + [0] * 30 + [1] * 20 + [0] * 20 + [1] * 15 + [0] * 15 + [1] * 35 + [0] * 35
+    gaps = eb.fairness_gaps(y_true, y_pred, group)
+    assert gaps["demographic_parity_diff"] == 0.0 and gaps["equalized_odds_diff"] == 0.0
+    # an informative screener with equal odds (TPR 0.8, FPR 0.2 in both groups) must break parity:
+    # positive rate = FPR + base_rate * (TPR - FPR) -> a: 0.2 + 0.6 * 0.6 = 0.56, b: 0.2 + 0.3 * 0.6 = 0.38
+    y_pred = [1] * 48 + [0] * 12 + [1] * 8 + [0] * 32 + [1] * 24 + [0] * 6 + [1] * 14 + [0] * 56
+    gaps = eb.fairness_gaps(y_true, y_pred, group)
+    assert math.isclose(gaps["equalized_odds_diff"], 0.0, abs_tol=1e-12)
+    assert math.isclose(gaps["demographic_parity_diff"], 0.18)
+
+
+def test_zero_failure_bound_against_beta_quantile():
+    from scipy.stats import beta
+    for n in (30, 100, 300, 1000):
+        # Clopper-Pearson upper bound with 0 failures = Beta(1, n) quantile
+        assert math.isclose(eb.zero_failure_upper_bound(n), beta.ppf(0.95, 1, n), rel_tol=1e-9)
+        assert abs(eb.zero_failure_upper_bound(n) - 3 / n) < 0.2 * 3 / n       # rule of three
+    n = eb.n_for_zero_failure(0.01)
+    assert n == 299
+    assert eb.zero_failure_upper_bound(n) <= 0.01 < eb.zero_failure_upper_bound(n - 1)
+
+
+def test_wilson_interval_against_scipy():
+    from scipy.stats import binomtest
+    for k, n in ((18, 60), (0, 50), (3, 200), (50, 50)):
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        lo, hi = eb.wilson_interval(k, n, z=1.959963984540054)
+        assert math.isclose(lo, ci.low, abs_tol=1e-9) and math.isclose(hi, ci.high, abs_tol=1e-9)
+
+
+def test_about_80_to_100_cases_put_a_class_rate_within_10_points():
+    # page: sample enough cases that the class rate's 95% interval is within +-10 points
+    for k, n in ((24, 81), (48, 97), (49, 97)):          # ~30% at n = 81; ~50% (worst case) at n = 97
+        lo, hi = eb.wilson_interval(k, n)
+        assert (hi - lo) / 2 < 0.10
+    lo, hi = eb.wilson_interval(18, 60)                  # the 60-case example is wider: +-11 points
+    assert (hi - lo) / 2 > 0.10
+
+
+def test_fisher_exact_against_scipy():
+    from scipy.stats import fisher_exact
+    for kb, nb, ka, na in ((18, 60, 0, 300), (5, 40, 2, 40), (3, 20, 3, 20), (0, 10, 4, 30)):
+        ref = fisher_exact([[kb, nb - kb], [ka, na - ka]], alternative="greater").pvalue
+        assert math.isclose(eb.fisher_exact_greater(kb, nb, ka, na), ref, rel_tol=1e-9)
+    # the page's example: 18/60 before vs 0/300 after -> C(60,18) / C(360,18) = 8.8e-16
+    assert math.isclose(eb.fisher_exact_greater(18, 60, 0, 300), math.comb(60, 18) / math.comb(360, 18))

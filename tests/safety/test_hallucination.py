@@ -121,3 +121,47 @@ def test_median_coverage_over_many_dev_sets_matches_expected():
     assert np.median(covs[0.05]) == pytest.approx(hl.expected_coverage(0.05), abs=0.035)
     lo, hi = np.percentile(covs[0.10], [2.5, 97.5])
     assert lo < 0.48 and hi > 0.63                                  # one run can be far off
+
+
+# --- issue 22: how much text a watermark test needs -----------------------------------------------
+
+def test_tokens_for_z_by_hand_and_boundary():
+    # gamma = 0.25, green fraction 0.5: 16 * 0.1875 / 0.0625 = 48 tokens
+    assert hl.tokens_for_z(0.5) == 48
+    # after paraphrasing to 35% green: 16 * 0.1875 / 0.01 = 300 tokens
+    assert hl.tokens_for_z(0.35) == 300
+    for g in (0.3, 0.42, 0.6):
+        T = hl.tokens_for_z(g)
+        z = lambda n: (g - 0.25) * math.sqrt(n) / math.sqrt(0.25 * 0.75)
+        assert z(T) >= 4 - 1e-9 and z(T - 1) < 4
+
+
+def _exact_detection_rate(T: int, g: float, gamma: float = 0.25, z: float = 4.0) -> float:
+    from scipy.stats import binom
+    k = math.ceil(gamma * T + z * math.sqrt(T * gamma * (1 - gamma)) - 1e-12)   # fewest green tokens with z >= 4
+    return binom.sf(k - 1, T, g)
+
+
+def test_tokens_for_detection_by_hand_and_exact_binomial():
+    # (0.25 sqrt T) = 4 * 0.4330 + 1.6449 * 0.5 = 2.5545 -> T = 10.218^2 = 104.4 -> 105
+    assert hl.tokens_for_detection(0.5) == 105
+    # at the 48 tokens where the expected z equals 4, only about half the texts clear it
+    assert 0.45 < _exact_detection_rate(48, 0.5) < 0.6
+    # exact binomial: 105 tokens detect at least 95%; the first length that does is 102 (the discreteness
+    # of the threshold makes the exact curve saw-toothed), far from 48
+    assert _exact_detection_rate(105, 0.5) >= 0.95
+    first = next(T for T in range(40, 200) if _exact_detection_rate(T, 0.5) >= 0.95)
+    assert first == 102
+    # power = 0.5 reduces to tokens_for_z
+    assert hl.tokens_for_detection(0.5, power=0.5) == hl.tokens_for_z(0.5) == 48
+
+
+def test_one_sided_fpr_against_scipy_and_simulation():
+    from scipy.stats import norm, binom
+    for z in (2.0, 4.0, 5.0):
+        assert math.isclose(hl.one_sided_fpr(z), norm.sf(z), rel_tol=1e-9)
+    # exact binomial tail for T = 200, gamma = 0.25: P(green >= 50 + 4 * 6.124) is close to the normal 3e-5
+    T, gamma = 200, 0.25
+    k = math.ceil(gamma * T + 4 * math.sqrt(T * gamma * (1 - gamma)))
+    exact = binom.sf(k - 1, T, gamma)
+    assert 1e-5 < exact < 1e-4 and hl.one_sided_fpr(4) < 1e-4

@@ -1,5 +1,7 @@
 """Tests for snippets/safety/privacy.py: hand-labelled positive and negative cases,
 and the ID check digit computed by hand from the GB 11643-1999 weights."""
+import math
+
 import pytest
 
 from snippets import load
@@ -98,3 +100,35 @@ def test_unkeyed_hash_of_a_small_space_is_reversible():
     # the keyed pseudonym cannot be matched by enumeration without the key
     target = pv.pseudonym(secret, "PHONE", b"secret-key")
     assert all(pv.pseudonym(f"{i:04d}", "PHONE", b"guessed-key") != target for i in range(10_000))
+
+
+# --- issue 22: DP fine-tuning cost and canary exposure --------------------------------------------
+
+def test_lora_param_count_by_hand_and_against_peft():
+    # LLaMA-7B shapes, r = 16, all seven projections:
+    # attention 4 * 16 * (4096 + 4096) = 524,288; MLP 3 * 16 * (4096 + 11008) = 724,992; x 32 layers
+    assert pv.lora_param_count(4096, 11008, 32, 16) == 32 * (524_288 + 724_992) == 39_976_960
+    assert pv.lora_param_count(4096, 11008, 32, 8, ("q", "v")) == 32 * 2 * 8 * 8192
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    cfg = LlamaConfig(hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=4, vocab_size=100)
+    model = get_peft_model(LlamaForCausalLM(cfg), LoraConfig(r=4, target_modules=[
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == pv.lora_param_count(64, 160, 2, 4)
+
+
+def test_per_sample_grad_memory_by_hand():
+    # 39,976,960 params x 32 examples x 4 bytes = 5.117 GB
+    assert abs(pv.per_sample_grad_gb(39_976_960, 32) - 5.117) < 1e-3
+    assert pv.per_sample_grad_gb(1_000_000_000, 1, bytes_per_value=2) == 2.0
+
+
+def test_canary_exposure_by_hand():
+    # Secret Sharer: exposure = log2 |R| - log2 rank; a 9-digit number has |R| = 10^9
+    assert abs(pv.canary_exposure(1, 10 ** 9) - 9 * math.log2(10)) < 1e-12
+    assert pv.canary_exposure(2 ** 10, 2 ** 30) == 20.0
+    assert pv.canary_exposure(2 ** 30, 2 ** 30) == 0.0          # ranked last: nothing leaked

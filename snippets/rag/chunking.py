@@ -199,6 +199,10 @@ if __name__ == "__main__":
     per_m = contextual_retrieval_usd(8_000, 800, 50, 100, **haiku3)
     print(f"contextual retrieval, Anthropic's assumptions: ${per_m:.2f} per million document "
           f"tokens (${contextual_retrieval_usd(8_000, 800, 50, 100, **haiku3, cached=False):.2f} "
-          f"uncached); 1M chunks x 800 tokens: ${per_m * 800:,.0f}")
+          f"uncached) at 2024 Claude 3 Haiku prices")
+    haiku55 = dict(usd_in=0.10, usd_write=0.125, usd_read=0.01, usd_out=0.50)  # Dec 2026, <=100k
+    per_m = contextual_retrieval_usd(8_000, 800, 50, 100, **haiku55)
+    print(f"at Claude Haiku 5.5 prices: ${per_m:.2f} per million document tokens; "
+          f"1M chunks x 800 tokens: ${per_m * 800:,.0f}")
     parents = {f"c{i}": f"p{i // 3}" for i in range(12)}
     print(parents_in_budget(["c0", "c1", "c4", "c9", "c2"], parents, {f"p{j}": 2_000 for j in range(4)}, 6_000))

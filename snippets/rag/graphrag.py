@@ -130,7 +130,8 @@ if __name__ == "__main__":
     c = n_chunks(1_000_000, 600, 100)
     tin, tout = graphrag_index_tokens(1_669)            # Edge et al.'s Podcast corpus
     print(f"1M tokens -> {c} chunks of 600/100; Podcast index: {tin / 1e6:.1f}M in, "
-          f"{tout / 1e6:.2f}M out tokens: ${usd(tin, tout, 3, 15):,.0f} at $3/$15, "
-          f"${usd(tin, tout, 1, 5):,.0f} at $1/$5; embeddings only: ${usd(1_669 * 600, 0, 0.02, 0):.2f}")
+          f"{tout / 1e6:.2f}M out tokens: ${usd(tin, tout, 2, 10):,.0f} at $2/$10 (Sonnet 5.5), "
+          f"${usd(tin, tout, 0.10, 0.50):,.1f} at $0.10/$0.50 (Haiku 5.5), Dec 2026; "
+          f"embeddings only: ${usd(1_669 * 600, 0, 0.02, 0):.2f}")
     a, b, t = debiased_wins([1] * 70 + [-1] * 20 + [1] * 35, [-1] * 70 + [1] * 20 + [1] * 35)
     print(f"pairwise, both orders: A {a}, B {b}, ties {t}; sign test p = {sign_test_p(a, b):.2g}")

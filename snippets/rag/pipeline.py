@@ -50,8 +50,10 @@ def build_rag_messages(question: str, chunks: list[Chunk],
 
 
 # --8<-- [start:lc_vs_rag]
-# Prices in units of one uncached input token (1 unit). Anthropic's ratios (others differ):
-# a cache write costs 1.25 units per token (5-minute TTL), a cache read 0.1, an output token 5.
+# Prices in units of one uncached input token (1 unit). Claude Sonnet 5.5's ratios as of
+# December 2026 ($2 in, $2.50 5-minute cache write, $0.10 cache read, $10 out per million):
+# a cache write costs 1.25 units per token, a cache read 0.05, an output token 5. Most other
+# Claude models read the cache at 0.1; other providers differ.
 def rag_query_units(prompt_tokens: int, output_tokens: int, out: float = 5.0) -> float:
     """One RAG call: the retrieved prompt is new every time, so nothing is cached."""
     return prompt_tokens + out * output_tokens
@@ -59,7 +61,7 @@ def rag_query_units(prompt_tokens: int, output_tokens: int, out: float = 5.0) ->
 
 def long_context_query_units(doc_tokens: int, question_tokens: int, output_tokens: int,
                              queries_per_write: float = float("inf"), write: float = 1.25,
-                             read: float = 0.1, out: float = 5.0) -> float:
+                             read: float = 0.05, out: float = 5.0) -> float:
     """One question over a whole document kept as a cached prefix. Every `queries_per_write`
     queries the cache has expired and the document is written again (amortised here);
     queries_per_write = 1 means no cache reuse at all."""
@@ -68,7 +70,7 @@ def long_context_query_units(doc_tokens: int, question_tokens: int, output_token
     return doc_tokens * (read + write / queries_per_write) + question_tokens + out * output_tokens
 
 
-def break_even_doc_tokens(rag_prompt_tokens: int, question_tokens: int, read: float = 0.1) -> float:
+def break_even_doc_tokens(rag_prompt_tokens: int, question_tokens: int, read: float = 0.05) -> float:
     """Document size at which a warm cached long context costs as much per query as RAG
     (same output, write amortised away): read * D + q = rag_prompt."""
     return (rag_prompt_tokens - question_tokens) / read
@@ -90,8 +92,9 @@ def prompt_tokens(k: int, chunk_tokens: int, header_tokens: int = 15,
 
 
 def query_usd(input_tokens: int, output_tokens: int,
-              usd_in_per_m: float = 3.0, usd_out_per_m: float = 15.0) -> float:
-    """API cost of one call (defaults: $3 / $15 per million input / output tokens)."""
+              usd_in_per_m: float = 2.0, usd_out_per_m: float = 10.0) -> float:
+    """API cost of one call (defaults: $2 / $10 per million input / output tokens, Claude
+    Sonnet 5.5 list price as of December 2026)."""
     return (input_tokens * usd_in_per_m + output_tokens * usd_out_per_m) / 1e6
 
 
@@ -112,12 +115,22 @@ def edge_order(ranked: list[str]) -> list[str]:
 # --8<-- [start:prompt_checks]
 _CITE = re.compile(r"\[(\d+)\]")
 IDK = "I don't know"
+# A sentence ends at a CJK full stop, or at . ! ? followed by whitespace: "3.5" has no space
+# after its point. Abbreviations that do ("e.g. BGE") are masked before splitting.
+_SENT_END = re.compile(r"(?<=[。！？])|(?<=[.!?])\s+")
+_ABBREV = re.compile(r"\b(?:e\.g|i\.e|vs|cf|approx|Fig|Eq)\.", re.IGNORECASE)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of an answer, not fooled by decimals ("3.5 %") or "e.g."."""
+    masked = _ABBREV.sub(lambda m: m.group(0).replace(".", "\0"), text.strip())
+    return [s.replace("\0", ".").strip() for s in _SENT_END.split(masked) if s.strip()]
 
 
 def citation_problems(answer: str, n_sources: int) -> dict[str, int]:
     """Checks run on every answer in production: citations to sources that do not exist,
     and sentences that state something without any citation (abstentions excepted)."""
-    sentences = [s for s in re.split(r"(?<=[.!?。！？])\s*", answer.strip()) if s]
+    sentences = split_sentences(answer)
     bad = sum(1 for m in _CITE.findall(answer) if not 1 <= int(m) <= n_sources)
     uncited = sum(1 for s in sentences if not _CITE.search(s) and IDK not in s)
     return {"invalid_citations": bad, "uncited_sentences": uncited}
@@ -179,6 +192,13 @@ def concurrent_sequences(gpu_gb: float, weights: float, ctx_tokens: int, kv_per_
     return max(0, int(free * 1e9 // (ctx_tokens * kv_per_token)))
 
 
+def prefill_seconds(prompt_tokens: int, n_params: float, effective_flops: float = 5e13) -> float:
+    """Time to first token when the GPU does nothing else: prefill costs ~2 N FLOPs per
+    prompt token (attention ignored). Concurrent prompts arriving together share the GPU,
+    so k of them wait about k times as long."""
+    return 2 * n_params * prompt_tokens / effective_flops
+
+
 def hnsw_gb(n_vectors: float, dim: int, m: int = 32) -> float:
     """FAISS IndexHNSWFlat memory: float32 vector plus 2*M int32 links per vector at the
     base layer, (4 d + 8 M) bytes; upper layers add little."""
@@ -231,7 +251,7 @@ if __name__ == "__main__":
             Chunk("Passwords expire every 90 days.", "it-faq-copy.md", 0.80)]
     for m in build_rag_messages("How often do passwords expire?", hits):
         print(f"--- {m['role']}\n{m['content']}")
-    usd = 3e-6                                           # $3 per million input tokens
+    usd = 2e-6                             # $2 per million input tokens (Sonnet 5.5, Dec 2026)
     rag = rag_query_units(2_500, 300)
     for qpw in (1, 10, float("inf")):
         lc = long_context_query_units(150_000, 500, 300, qpw)
@@ -244,13 +264,17 @@ if __name__ == "__main__":
           f"k=20: {prompt_tokens(20, 300):,} tokens, ${query_usd(prompt_tokens(20, 300), 300):.4f}")
     print("edge order of 5 ranked chunks:", edge_order(["c1", "c2", "c3", "c4", "c5"]))
     print(citation_problems("Passwords expire every 90 days [1]. They must be 12 characters [4].", 3))
-    print(f"questions for +/-5 points around 85 %: {n_for_margin(0.85, 0.05)}")
+    print(citation_problems("Latency fell 3.5 % [1]. Use a reranker, e.g. BGE [2].", 2))
+    print(f"answerable questions for +/-5 points around 85 %: {n_for_margin(0.85, 0.05)}; "
+          f"Wilson CI for 40/50 unanswerable abstained: {tuple(round(x, 2) for x in wilson(40, 50))}")
     print(f"re-embed 10k changed chunks: ${reindex_usd(1e4, 300):.2f}; whole 1M-chunk corpus: "
           f"${reindex_usd(1e6, 300):.2f}; LoRA on 7.6B, 3M changed tokens x 10 variants x 3 epochs: "
           f"{lora_gpu_hours(7.6e9, ft_update_tokens(3e6, 10, 3)):.2f} H100-hours")
     kv = 28 * 2 * 4 * 128 * 2                          # Qwen2.5-7B: 57,344 B per token
     print(f"Qwen2.5-7B bf16 on 24 GB: {weights_gb(7.61e9):.1f} GB weights, "
-          f"{concurrent_sequences(24, weights_gb(7.61e9), 8192, kv)} concurrent 8k-token requests; "
+          f"{concurrent_sequences(24, weights_gb(7.61e9), 8192, kv)} concurrent 8k-token requests "
+          f"(prefill {prefill_seconds(8192, 7.61e9):.1f} s each, {prefill_seconds(3000, 7.61e9):.2f} s "
+          f"for a 3k prompt); "
           f"HNSW for 200k x 1024-d chunks: {hnsw_gb(2e5, 1024):.2f} GB")
     ranks = [1, 1, 2, 1, 3, None, 1, 6, 2, 1]
     print(f"recall@5 {recall_at_k(ranks, 5):.1f}, pick_k(0.8) = {pick_k(ranks, 0.8)}, "

@@ -132,6 +132,8 @@ def test_chunk_smells_by_hand(chunk, expected):
 
 HAIKU3 = dict(usd_in=0.25, usd_write=0.30, usd_read=0.03, usd_out=1.25)   # Claude 3 Haiku, $/M
 HAIKU45 = dict(usd_in=1.0, usd_write=1.25, usd_read=0.10, usd_out=5.0)    # Claude Haiku 4.5, $/M
+# Claude Haiku 5.5 as of December 2026, prompts up to 100k tokens: in, 5-min write, read, out
+HAIKU55 = dict(usd_in=0.10, usd_write=0.125, usd_read=0.01, usd_out=0.50)
 
 
 def test_contextual_retrieval_reproduces_anthropics_published_cost():
@@ -149,6 +151,14 @@ def test_contextual_retrieval_cost_by_hand():
     assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU3, cached=False) == pytest.approx(2.921875)
     # Claude Haiku 4.5: 10,000 + 8,000 + 10 x (850 + 500) = 31,500 -> $3.9375
     assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU45) == pytest.approx(3.9375)
+    # Claude Haiku 5.5: 8,000 x 0.125 + 10 x 8,000 x 0.01 + 10 x (850 x 0.10 + 100 x 0.50)
+    # = 1,000 + 800 + 1,350 = 3,150 per document -> x 125 / 1e6 = $0.39375
+    assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU55) == pytest.approx(0.39375)
+    # uncached: 10 x 8,000 x 0.10 + 1,350 = 9,350 -> $1.16875; 1M x 800-token chunks: $315 / $935
+    assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU55, cached=False) == pytest.approx(1.16875)
+    assert 800 * ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU55) == pytest.approx(315)
+    # with 9 reads (the first call writes): 2,400 + 2,160 + 3,375 = 7,935 x 125 / 1e6 = $0.99
+    assert (8_000 * 0.30 + 9 * 8_000 * 0.03 + 10 * (850 * 0.25 + 100 * 1.25)) * 125 / 1e6 == pytest.approx(0.991875)
 
 
 def test_parents_in_budget_dedups_and_respects_budget():

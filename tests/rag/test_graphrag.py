@@ -57,7 +57,17 @@ def test_graphrag_index_tokens_by_hand():
     reports_in = 2_680 * 8_000                                    # 21,440,000
     assert tin == extraction_in + gleaning_in + reports_in == 32_789_200
     assert tout == 1_669 * 1_000 + 1_669 * 500 + 2_680 * 584 == 4_068_620
-    assert g.usd(tin, tout, 3, 15) == pytest.approx(98.3676 + 61.0293, abs=1e-3)   # ~$159
+    # Claude Sonnet 5.5 (Dec 2026), $2 / $10: 65.5784 + 40.6862 = ~$106
+    assert g.usd(tin, tout, 2, 10) == pytest.approx(65.5784 + 40.6862, abs=1e-3)
+    # Claude Haiku 5.5, $0.10 / $0.50 (every call < 100k tokens): 3.2789 + 2.0343 = ~$5.3
+    assert g.usd(tin, tout, 0.10, 0.50) == pytest.approx(3.27892 + 2.03431, abs=1e-4)
+    # C2 global query: 565,720 input tokens at $2/M; plain-RAG baseline: 8,000 tokens
+    assert g.usd(565_720, 0, 2, 0) == pytest.approx(1.13144)
+    assert g.usd(8_000, 0, 2, 0) == pytest.approx(0.016)
+    # embeddings for the ~1M-token corpus at $0.02/M, and the ratio to Haiku 5.5 indexing
+    emb = g.usd(1_669 * 600, 0, 0.02, 0)
+    assert emb == pytest.approx(0.020028)
+    assert g.usd(tin, tout, 0.10, 0.50) / 0.02 == pytest.approx(265.7, abs=0.1)
     # a second gleaning round re-reads the first gleaning's output too
     tin2, tout2 = g.graphrag_index_tokens(10, gleanings=2, reports=0)
     assert tin2 == 10 * (2_900 + 3_900 + 4_400) and tout2 == 10 * (1_000 + 500 + 500)

@@ -192,8 +192,8 @@ if __name__ == "__main__":
     props = 1e6 * 3 * 257 / 41   # 400-token chunk ~ 300 words = 3 Dense X 100-word passages
     print(f"1M chunks x 1024-d: {index_gb(1e6, 1024):.1f} GB; as propositions ({props / 1e6:.1f}M, "
           f"6.3 per 100-word passage): {index_gb(props, 1024):.1f} GB")
-    print(f"propositions for 1M chunks via an LLM at $3/$15 per M tokens: "
-          f"${llm_chunking_usd(1e6, 400, 500, 400, 3, 15):,.0f}")
+    print(f"propositions for 1M chunks via an LLM at $2/$10 per M tokens (Sonnet 5.5, Dec 2026): "
+          f"${llm_chunking_usd(1e6, 400, 500, 400, 2, 10):,.0f}")
     print(chunk_smells("It also supports batching."), chunk_smells("| 2024 | 12% |\n| 2025 | 15% |"))
     haiku3 = dict(usd_in=0.25, usd_write=0.30, usd_read=0.03, usd_out=1.25)   # Claude 3 Haiku
     per_m = contextual_retrieval_usd(8_000, 800, 50, 100, **haiku3)

@@ -111,8 +111,8 @@ def test_strategy_cost_by_hand():
     props = 1e6 * 3 * 257 / 41
     assert props == pytest.approx(18.80e6, rel=1e-3)
     assert ch.index_gb(props, 1024) == pytest.approx(77.02, abs=0.01)    # 18.80M x 1024 x 4 B
-    # 1M calls: (500 + 400) tokens in at $3/M = $2,700; 400 out at $15/M = $6,000
-    assert ch.llm_chunking_usd(1e6, 400, 500, 400, 3, 15) == pytest.approx(8700)
+    # 1M calls at Claude Sonnet 5.5 (Dec 2026): (500 + 400) in at $2/M = $1,800; 400 out at $10/M = $4,000
+    assert ch.llm_chunking_usd(1e6, 400, 500, 400, 2, 10) == pytest.approx(5800)
 
 
 @pytest.mark.parametrize("chunk,expected", [

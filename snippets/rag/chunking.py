@@ -141,6 +141,43 @@ def chunk_smells(chunk: str) -> set[str]:
 # --8<-- [end:strategy_cost]
 
 
+
+# --8<-- [start:small_to_big]
+def contextual_retrieval_usd(doc_tokens: int, chunk_tokens: int, instr_tokens: int,
+                             ctx_tokens: int, usd_in: float, usd_write: float, usd_read: float,
+                             usd_out: float, cached: bool = True) -> float:
+    """Cost per million document tokens of contextual retrieval: one LLM call per chunk that
+    reads the whole document plus the chunk and writes `ctx_tokens` of context. With prompt
+    caching the document is written to the cache once and read once per chunk; without it
+    every call pays the document at the input price. Prices in USD per million tokens."""
+    chunks = doc_tokens / chunk_tokens
+    per_call = (chunk_tokens + instr_tokens) * usd_in + ctx_tokens * usd_out
+    doc = (doc_tokens * usd_write + chunks * doc_tokens * usd_read) if cached \
+        else chunks * doc_tokens * usd_in
+    per_doc = (doc + chunks * per_call) / 1e6
+    return per_doc * 1e6 / doc_tokens
+
+
+def parents_in_budget(child_hits: list[str], parent_of: dict[str, str],
+                      parent_tokens: dict[str, int], budget: int) -> tuple[list[str], int]:
+    """Small-to-big at query time: walk the child hits best-first, map each to its parent,
+    skip parents already taken, stop adding when a parent would overflow the token budget.
+    Returns (parents kept, child hits that were duplicates of a kept parent)."""
+    kept: list[str] = []
+    used = dup = 0
+    for child in child_hits:
+        parent = parent_of[child]
+        if parent in kept:
+            dup += 1
+            continue
+        if used + parent_tokens[parent] > budget:
+            continue                     # a smaller parent further down may still fit
+        kept.append(parent)
+        used += parent_tokens[parent]
+    return kept, dup
+# --8<-- [end:small_to_big]
+
+
 if __name__ == "__main__":
     doc = ("检索增强生成先检索再生成。切分太大，噪声多；切分太小，语义不完整。"
            "所以要按段落和句子边界切分。\n\nRAG retrieves first. Then it generates an answer.")
@@ -155,6 +192,17 @@ if __name__ == "__main__":
     props = 1e6 * 3 * 257 / 41   # 400-token chunk ~ 300 words = 3 Dense X 100-word passages
     print(f"1M chunks x 1024-d: {index_gb(1e6, 1024):.1f} GB; as propositions ({props / 1e6:.1f}M, "
           f"6.3 per 100-word passage): {index_gb(props, 1024):.1f} GB")
-    print(f"propositions for 1M chunks via an LLM at $3/$15 per M tokens: "
-          f"${llm_chunking_usd(1e6, 400, 500, 400, 3, 15):,.0f}")
+    print(f"propositions for 1M chunks via an LLM at $2/$10 per M tokens (Sonnet 5.5, Dec 2026): "
+          f"${llm_chunking_usd(1e6, 400, 500, 400, 2, 10):,.0f}")
     print(chunk_smells("It also supports batching."), chunk_smells("| 2024 | 12% |\n| 2025 | 15% |"))
+    haiku3 = dict(usd_in=0.25, usd_write=0.30, usd_read=0.03, usd_out=1.25)   # Claude 3 Haiku
+    per_m = contextual_retrieval_usd(8_000, 800, 50, 100, **haiku3)
+    print(f"contextual retrieval, Anthropic's assumptions: ${per_m:.2f} per million document "
+          f"tokens (${contextual_retrieval_usd(8_000, 800, 50, 100, **haiku3, cached=False):.2f} "
+          f"uncached) at 2024 Claude 3 Haiku prices")
+    haiku55 = dict(usd_in=0.10, usd_write=0.125, usd_read=0.01, usd_out=0.50)  # Dec 2026, <=100k
+    per_m = contextual_retrieval_usd(8_000, 800, 50, 100, **haiku55)
+    print(f"at Claude Haiku 5.5 prices: ${per_m:.2f} per million document tokens; "
+          f"1M chunks x 800 tokens: ${per_m * 800:,.0f}")
+    parents = {f"c{i}": f"p{i // 3}" for i in range(12)}
+    print(parents_in_budget(["c0", "c1", "c4", "c9", "c2"], parents, {f"p{j}": 2_000 for j in range(4)}, 6_000))

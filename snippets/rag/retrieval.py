@@ -282,8 +282,8 @@ def lost_terms(original: str, rewrite: str) -> set[str]:
     return grab(original) - grab(rewrite)
 
 
-def llm_step_cost(tokens_in: int, tokens_out: int, usd_in_per_m: float = 3.0,
-                  usd_out_per_m: float = 15.0, decode_tok_per_s: float = 140.0) -> tuple[float, float]:
+def llm_step_cost(tokens_in: int, tokens_out: int, usd_in_per_m: float = 2.0,
+                  usd_out_per_m: float = 10.0, decode_tok_per_s: float = 140.0) -> tuple[float, float]:
     """(USD, lower bound on added seconds) of one LLM call on the critical path: decode at a
     single-sequence rate (about 140 tokens/s for a 7B model on an A100), prefill ignored."""
     usd = (tokens_in * usd_in_per_m + tokens_out * usd_out_per_m) / 1e6

@@ -111,8 +111,8 @@ def test_strategy_cost_by_hand():
     props = 1e6 * 3 * 257 / 41
     assert props == pytest.approx(18.80e6, rel=1e-3)
     assert ch.index_gb(props, 1024) == pytest.approx(77.02, abs=0.01)    # 18.80M x 1024 x 4 B
-    # 1M calls: (500 + 400) tokens in at $3/M = $2,700; 400 out at $15/M = $6,000
-    assert ch.llm_chunking_usd(1e6, 400, 500, 400, 3, 15) == pytest.approx(8700)
+    # 1M calls at Claude Sonnet 5.5 (Dec 2026): (500 + 400) in at $2/M = $1,800; 400 out at $10/M = $4,000
+    assert ch.llm_chunking_usd(1e6, 400, 500, 400, 2, 10) == pytest.approx(5800)
 
 
 @pytest.mark.parametrize("chunk,expected", [
@@ -126,3 +126,62 @@ def test_strategy_cost_by_hand():
 ])
 def test_chunk_smells_by_hand(chunk, expected):
     assert ch.chunk_smells(chunk) == expected
+
+
+# --- issue 22: contextual-retrieval indexing cost and the parent budget ---
+
+HAIKU3 = dict(usd_in=0.25, usd_write=0.30, usd_read=0.03, usd_out=1.25)   # Claude 3 Haiku, $/M
+HAIKU45 = dict(usd_in=1.0, usd_write=1.25, usd_read=0.10, usd_out=5.0)    # Claude Haiku 4.5, $/M
+# Claude Haiku 5.5 as of December 2026, prompts up to 100k tokens: in, 5-min write, read, out
+HAIKU55 = dict(usd_in=0.10, usd_write=0.125, usd_read=0.01, usd_out=0.50)
+
+
+def test_contextual_retrieval_reproduces_anthropics_published_cost():
+    # Anthropic (2024): 800-token chunks, 8k-token documents, 50-token instructions, 100 tokens
+    # of context per chunk -> "$1.02 per million document tokens" with prompt caching.
+    assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU3) == pytest.approx(1.02, abs=0.005)
+
+
+def test_contextual_retrieval_cost_by_hand():
+    # per 8k document, cached: write 8,000 x 0.30 + 10 reads x 8,000 x 0.03
+    # + 10 calls x (850 x 0.25 + 100 x 1.25) = 2,400 + 2,400 + 3,375 = 8,175 (x 1e-6 $)
+    # -> x 125 documents per million tokens = $1.021875
+    assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU3) == pytest.approx(1.021875)
+    # uncached: 10 x 8,000 x 0.25 = 20,000 instead of 4,800 -> 23,375 x 125 / 1e6
+    assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU3, cached=False) == pytest.approx(2.921875)
+    # Claude Haiku 4.5: 10,000 + 8,000 + 10 x (850 + 500) = 31,500 -> $3.9375
+    assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU45) == pytest.approx(3.9375)
+    # Claude Haiku 5.5: 8,000 x 0.125 + 10 x 8,000 x 0.01 + 10 x (850 x 0.10 + 100 x 0.50)
+    # = 1,000 + 800 + 1,350 = 3,150 per document -> x 125 / 1e6 = $0.39375
+    assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU55) == pytest.approx(0.39375)
+    # uncached: 10 x 8,000 x 0.10 + 1,350 = 9,350 -> $1.16875; 1M x 800-token chunks: $315 / $935
+    assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU55, cached=False) == pytest.approx(1.16875)
+    assert 800 * ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU55) == pytest.approx(315)
+    # with 9 reads (the first call writes): 2,400 + 2,160 + 3,375 = 7,935 x 125 / 1e6 = $0.99
+    assert (8_000 * 0.30 + 9 * 8_000 * 0.03 + 10 * (850 * 0.25 + 100 * 1.25)) * 125 / 1e6 == pytest.approx(0.991875)
+
+
+def test_parents_in_budget_dedups_and_respects_budget():
+    parent_of = {"a1": "A", "a2": "A", "b1": "B", "c1": "C", "d1": "D"}
+    size = {"A": 2_000, "B": 3_000, "C": 4_000, "D": 1_000}
+    kept, dup = ch.parents_in_budget(["a1", "a2", "b1", "c1", "d1"], parent_of, size, 6_000)
+    # A (2,000) + B (3,000) = 5,000; C would make 9,000 -> skipped; D fits -> 6,000
+    assert kept == ["A", "B", "D"] and dup == 1
+    assert sum(size[p] for p in kept) <= 6_000
+    kept, dup = ch.parents_in_budget(["c1"], parent_of, size, 3_000)
+    assert kept == [] and dup == 0                         # one parent bigger than the budget
+
+
+def test_parents_in_budget_random_invariants():
+    rng = random.Random(7)
+    for _ in range(200):
+        parent_of = {f"c{i}": f"p{rng.randrange(6)}" for i in range(15)}
+        size = {f"p{j}": rng.randrange(200, 3_000) for j in range(6)}
+        hits = rng.sample(sorted(parent_of), 10)
+        budget = rng.randrange(1_000, 9_000)
+        kept, dup = ch.parents_in_budget(hits, parent_of, size, budget)
+        assert len(set(kept)) == len(kept)
+        assert sum(size[p] for p in kept) <= budget
+        # every hit's parent is either kept, or skipped because it did not fit
+        assert dup == sum(1 for i, h in enumerate(hits)
+                          if parent_of[h] in kept and parent_of[h] in [parent_of[x] for x in hits[:i]])

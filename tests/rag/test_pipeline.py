@@ -45,22 +45,28 @@ def test_no_sources():
 
 def test_long_context_vs_rag_costs_by_hand():
     import pytest
-    # RAG: 2,500 input + 5 x 300 output = 4,000 units ($0.012 at $3 / M)
+    # Units of one uncached input token; Claude Sonnet 5.5 (Dec 2026): $2 in, $2.50 cache write,
+    # $0.10 cache read, $10 out per million -> write 1.25, read 0.05, out 5.
+    # RAG: 2,500 input + 5 x 300 output = 4,000 units ($0.008 at $2 / M)
     assert pl.rag_query_units(2_500, 300) == 4_000
-    # no caching at all: the 150k document is plain input on every query
+    assert pl.rag_query_units(2_500, 300) * 2e-6 == pytest.approx(0.008)
+    # no caching at all: the 150k document is plain input on every query (38x RAG)
     assert pl.rag_query_units(150_500, 300) == 152_000
-    # warm cache: 0.1 x 150,000 + 500 + 1,500 = 17,000 units, 4.25x RAG
-    assert pl.long_context_query_units(150_000, 500, 300) == pytest.approx(17_000)
-    # cache rewritten every 10 queries: + 1.25 x 150,000 / 10 = 18,750
-    assert pl.long_context_query_units(150_000, 500, 300, 10) == pytest.approx(35_750)
+    # warm cache: 0.05 x 150,000 + 500 + 1,500 = 9,500 units ($0.019), 2.375x RAG
+    assert pl.long_context_query_units(150_000, 500, 300) == pytest.approx(9_500)
+    # cache rewritten every 10 queries: + 1.25 x 150,000 / 10 = 18,750 -> 28,250 ($0.0565)
+    assert pl.long_context_query_units(150_000, 500, 300, 10) == pytest.approx(28_250)
     # written but never reused: worse than not caching (1.25 x 150,000 + 2,000)
     assert pl.long_context_query_units(150_000, 500, 300, 1) == pytest.approx(189_500)
+    # at the 0.1 read ratio of most other Claude models the warm cache is 17,000 units
+    assert pl.long_context_query_units(150_000, 500, 300, read=0.1) == pytest.approx(17_000)
 
 
 def test_break_even_is_where_the_two_costs_meet():
     import pytest
     d = pl.break_even_doc_tokens(2_500, 500)
-    assert d == pytest.approx(20_000)
+    assert d == pytest.approx(40_000)                                   # 2,000 / 0.05
+    assert pl.break_even_doc_tokens(2_500, 500, read=0.1) == pytest.approx(20_000)
     assert pl.long_context_query_units(d, 500, 300) == pytest.approx(pl.rag_query_units(2_500, 300))
     assert pl.long_context_query_units(d * 2, 500, 300) > pl.rag_query_units(2_500, 300)
 
@@ -71,3 +77,154 @@ def test_prefix_kv_bytes_hand_number():
     assert pl.prefix_kv_bytes(150_000, 32, 8, 128) == 19_660_800_000
     # Llama-3-70B: 80 layers -> 327,680 B per token, 49.2 GB for 150k tokens
     assert pl.prefix_kv_bytes(150_000, 80, 8, 128) == 49_152_000_000
+
+
+# --- issue 22: prompt budget, production checks, update cost, local KB sizing and tuning ---
+
+def test_prompt_tokens_and_cost_by_hand():
+    import pytest
+    # 150 system + 5 x (15 header + 300 chunk) + 50 question = 1,775 tokens
+    assert pl.prompt_tokens(5, 300) == 1_775
+    assert pl.prompt_tokens(20, 300) == 150 + 20 * 315 + 50 == 6_500
+    # Claude Sonnet 5.5, Dec 2026: 1,775 x $2/M + 300 x $10/M = 0.00355 + 0.003
+    assert pl.query_usd(1_775, 300) == pytest.approx(0.00655)
+    # k = 20: 6,500 x $2/M + 0.003 = 0.016; at 1M queries a month, k = 20 costs $9,450 more
+    assert pl.query_usd(6_500, 300) == pytest.approx(0.016)
+    assert 1e6 * (pl.query_usd(6_500, 300) - pl.query_usd(1_775, 300)) == pytest.approx(9_450)
+
+
+def test_smallest_k_rule():
+    # best is 0.80 at k=10; k=5 (0.795) is within one point, k=3 (0.74) is not
+    acc = {3: 0.74, 5: 0.795, 10: 0.80, 20: 0.78}
+    assert pl.smallest_k(acc) == 5
+    assert pl.smallest_k(acc, tolerance=0.0) == 10
+
+
+def test_edge_order_puts_weakest_in_the_middle():
+    ranked = [f"c{i}" for i in range(1, 8)]
+    out = pl.edge_order(ranked)
+    assert out == ["c1", "c3", "c5", "c7", "c6", "c4", "c2"]
+    assert sorted(out) == sorted(ranked)                       # a permutation, nothing lost
+    # rank of position: distance from the nearer end grows as rank gets worse
+    depth = {c: min(i, len(out) - 1 - i) for i, c in enumerate(out)}
+    assert [depth[c] for c in ranked] == [0, 0, 1, 1, 2, 2, 3]
+
+
+def test_citation_problems_by_hand():
+    ans = "A holds [1]. B holds [2][5]. C is true. I don't know the rest."
+    assert pl.citation_problems(ans, 3) == {"invalid_citations": 1, "uncited_sentences": 1}
+    assert pl.citation_problems("答案是 90 天 [1]。另一条没有引用。", 1) == {
+        "invalid_citations": 0, "uncited_sentences": 1}
+    assert pl.citation_problems("X [0].", 2)["invalid_citations"] == 1   # [0] does not exist
+
+
+def test_sentence_split_ignores_decimals_and_abbreviations():
+    # Three sentences by hand; a split on every "." would make 3.5, e.g. and 0.9 extra
+    # "sentences" without a citation (the old regex counted 5 uncited here).
+    ans = "Latency fell 3.5 % after the change [1]. Use a reranker, e.g. BGE [2]. Recall is 0.9 now."
+    assert pl.split_sentences(ans) == ["Latency fell 3.5 % after the change [1].",
+                                       "Use a reranker, e.g. BGE [2].", "Recall is 0.9 now."]
+    assert pl.citation_problems(ans, 2) == {"invalid_citations": 0, "uncited_sentences": 1}
+    assert pl.split_sentences("延迟下降 3.5% [1]。例如 BGE [2]。") == ["延迟下降 3.5% [1]。", "例如 BGE [2]。"]
+    assert pl.split_sentences("Is it? Yes! Done.") == ["Is it?", "Yes!", "Done."]
+
+
+def test_abstention_scores_match_sklearn():
+    from sklearn.metrics import precision_score, recall_score
+    abst = [True, True, False, False, True, False, False, True]
+    ans = [False, True, True, False, False, True, True, True]
+    got = pl.abstention_scores(abst, ans)
+    # positive class = "unanswerable"
+    y_true = [not a for a in ans]
+    assert got["precision"] == precision_score(y_true, abst)            # 2 / 4
+    assert got["recall"] == recall_score(y_true, abst)                  # 2 / 3
+    assert got["abstain_rate"] == 0.5
+
+
+def test_n_for_margin_gives_the_promised_interval():
+    import pytest
+    from scipy.stats import binomtest
+    n = pl.n_for_margin(0.85, 0.05)
+    assert n == 196                                                     # 1.96^2 .85 .15 / .05^2 = 195.9
+    ci = binomtest(round(0.85 * n), n).proportion_ci(method="wilson")
+    assert (ci.high - ci.low) / 2 < 0.051
+    # scored on 160 answerable questions only (200 with 20 % unanswerable) the margin is wider
+    ci160 = binomtest(136, 160).proportion_ci(method="wilson")            # 136 / 160 = 0.85
+    assert (ci160.high - ci160.low) / 2 == pytest.approx(0.055, abs=0.002)
+    # pinning an 80 % abstention recall to +/-5 points would need 246 unanswerable questions
+    assert pl.n_for_margin(0.80, 0.05) == 246
+
+
+def test_abstention_interval_on_50_unanswerable():
+    import pytest
+    from scipy.stats import binomtest
+    ci = binomtest(40, 50).proportion_ci(method="wilson")
+    assert pl.wilson(40, 50) == pytest.approx((ci.low, ci.high), abs=1e-4)
+    assert pl.wilson(40, 50) == pytest.approx((0.67, 0.89), abs=0.005)   # the page's numbers
+
+
+def test_update_costs_by_hand():
+    import pytest
+    assert pl.reindex_usd(1e6, 300) == pytest.approx(6.0)               # 3e8 tokens x $0.02/M
+    assert pl.ft_update_tokens(3e6, 10, 3) == 9e7
+    # 4 x 7.6e9 x 9e7 = 2.736e18 FLOPs / (989e12 x 0.4) = 6,916 s = 1.92 h
+    assert pl.lora_gpu_hours(7.6e9, 9e7) == pytest.approx(2.736e18 / 3.956e14 / 3600)
+    assert pl.lora_gpu_hours(7.6e9, 9e7) == pytest.approx(1.92, abs=0.01)
+    # full fine-tuning (6 N) costs 1.5x LoRA's 4 N
+    assert pl.lora_gpu_hours(1e9, 1e6, flops_per_param_token=6) == pytest.approx(
+        1.5 * pl.lora_gpu_hours(1e9, 1e6))
+
+
+def test_kb_sizing_by_hand():
+    import pytest
+    assert pl.weights_gb(7.61e9) == pytest.approx(15.22)
+    kv = 28 * 2 * 4 * 128 * 2                                           # Qwen2.5-7B
+    assert kv == 57_344
+    # 24 x 0.9 - 15.22 - 1.5 = 4.88 GB free; one 8,192-token request = 0.4698 GB -> 10
+    assert pl.concurrent_sequences(24, 15.22, 8192, kv) == 10
+    assert pl.concurrent_sequences(16, 15.22, 8192, kv) == 0            # does not fit at all
+    # prefill: 2 x 7.61e9 x 8,192 = 1.247e14 FLOPs / 5e13 = 2.49 s; a 3,000-token prompt 0.91 s
+    assert pl.prefill_seconds(8192, 7.61e9) == pytest.approx(2.4936, abs=1e-4)
+    assert pl.prefill_seconds(3000, 7.61e9) == pytest.approx(0.9132, abs=1e-4)
+    assert 2 * pl.prefill_seconds(3000, 7.61e9) < 2.0 < 3 * pl.prefill_seconds(3000, 7.61e9)
+    # 1M x (4 x 1024 + 8 x 32) bytes = 4.352 GB
+    assert pl.hnsw_gb(1e6, 1024) == pytest.approx(4.352)
+    # 1e8 tokens x 2 x 3e8 params / 5e13 FLOP/s = 1,200 s
+    assert pl.embed_hours(1e8, 3e8, 5e13) == pytest.approx(1 / 3)
+
+
+def test_recall_and_pick_k_match_sklearn_top_k_accuracy():
+    import numpy as np
+    from sklearn.metrics import top_k_accuracy_score
+    rng = np.random.default_rng(0)
+    n, c = 60, 30
+    scores = rng.normal(size=(n, c))
+    y = rng.integers(0, c, size=n)
+    # rank of the gold column (1 = best)
+    ranks = [int((scores[i] > scores[i, y[i]]).sum()) + 1 for i in range(n)]
+    for k in (1, 3, 5, 10):
+        assert pl.recall_at_k(ranks, k) == top_k_accuracy_score(y, scores, k=k, labels=range(c))
+    k = pl.pick_k(ranks, 0.5, max_k=c)
+    assert pl.recall_at_k(ranks, k) >= 0.5 > pl.recall_at_k(ranks, k - 1)
+    assert pl.pick_k([None, None, 1], 0.9) is None                      # never reached
+
+
+def test_pick_threshold_is_the_largest_that_keeps_the_share():
+    import random
+    rng = random.Random(1)
+    for n, keep in ((10, 0.9), (20, 0.95), (50, 0.95), (100, 0.95), (7, 0.8)):
+        s = [rng.random() for _ in range(n)]
+        t = pl.pick_threshold(s, keep)
+        ok = [x for x in s if sum(y >= x for y in s) / n >= keep - 1e-12]   # brute force
+        assert t == max(ok)
+
+
+def test_wilson_matches_scipy():
+    import pytest
+    from scipy.stats import binomtest, norm
+    z = norm.ppf(0.975)                                                 # 1.95996..., scipy's z
+    for k, n in ((90, 100), (45, 50), (5, 60), (0, 20)):
+        ci = binomtest(k, n).proportion_ci(method="wilson")
+        assert pl.wilson(k, n, z) == pytest.approx((ci.low, ci.high), abs=1e-9)
+    assert pl.wilson(90, 100) == pytest.approx((0.826, 0.945), abs=1e-3)  # the page's numbers
+    assert pl.wilson(16, 20) == pytest.approx((0.584, 0.919), abs=1e-3)   # 20 unanswerable

@@ -17,6 +17,7 @@ Every problem found is reported as ``path:line: message`` so a contributor can g
 """
 from __future__ import annotations
 
+import copy
 import csv
 import functools
 import json
@@ -107,9 +108,24 @@ def rel_of(path: Path, docs: Path) -> str:
     return rel.rsplit(".", 2)[0]
 
 
+_PARSED: dict[tuple[str, str, str], Page] = {}
+
+
 def parse_page(path: Path, docs: Path) -> Page:
-    """Parse one ``*.<lang>.md`` page: front matter, H1 title, questions, snippet includes."""
+    """Parse one ``*.<lang>.md`` page: front matter, H1 title, questions, snippet includes.
+
+    A build asks for the same pages many times (every hook and chapter index walks them), so results are
+    kept per (path, docs folder, text): an edited file is parsed again, and each caller gets its own copy."""
     text = path.read_text(encoding="utf-8")
+    key = (str(path), str(docs), text)
+    if key not in _PARSED:
+        if len(_PARSED) > 4096:                # a long `make serve` session: start afresh
+            _PARSED.clear()
+        _PARSED[key] = _parse_page(path, docs, text)
+    return copy.deepcopy(_PARSED[key])
+
+
+def _parse_page(path: Path, docs: Path, text: str) -> Page:
     meta, body, offset = split_front_matter(text)
     lang = lang_of(path) or DEFAULT_LANG
     page = Page(path=path, rel=rel_of(path, docs), lang=lang, meta=meta, title=meta.get("title"))

@@ -3,8 +3,9 @@
 With ``--dirty`` MkDocs re-renders only the pages whose source is newer than their output. That alone
 breaks three things this site relies on, which this hook repairs:
 
-- pages built from other pages' content (a chapter index and the question index list every question;
-  the glossary comes from ``data/glossary.tsv``) and pages whose included snippet changed are rebuilt too;
+- pages built from other pages' content (a chapter index lists its chapter's questions, the question
+  index every question, the glossary comes from ``data/glossary.tsv``) and pages whose included snippet
+  changed are rebuilt too, when what they are made from is newer than their output;
   when a page is added or removed, every page is (the navigation changed);
 - the navigation of a rebuilt page titles the pages that were not re-read from their H1 (MkDocs would
   print "None");
@@ -56,16 +57,28 @@ def on_pre_build(config) -> None:
         search.search_index_prev = None  # hooks/search.py merges by page instead
 
 
-def _needs_rebuild(file, root: Path) -> bool:
-    text = Path(file.abs_src_path).read_text(encoding="utf-8")
-    if any(marker in text for marker in DEPENDS_ON_OTHERS):
-        return True
+def _newer(paths, built: float) -> bool:
+    return any(p.exists() and p.stat().st_mtime > built for p in paths)
+
+
+def _needs_rebuild(file, root: Path, docs: Path) -> bool:
+    """A page is rebuilt when its own output is missing or older than what it is made from: an included
+    snippet; for a chapter index (``<!-- questions -->``), the pages of its chapter in its language; for
+    the question index, every page in its language; for the glossary, ``data/glossary.tsv``."""
+    src = Path(file.abs_src_path)
+    text = src.read_text(encoding="utf-8")
     dest = Path(file.abs_dest_path)
     if not dest.exists():
         return True
     built = dest.stat().st_mtime
-    return any((root / snippet).exists() and (root / snippet).stat().st_mtime > built
-               for snippet in INCLUDE.findall(text))
+    if _newer((root / snippet for snippet in INCLUDE.findall(text)), built):
+        return True
+    suffix = "." + src.name.split(".", 1)[1]                  # ".en.md"
+    if "<!-- question-index -->" in text and _newer(docs.rglob(f"*{suffix}"), built):
+        return True
+    if "<!-- questions -->" in text and _newer(src.parent.glob(f"*{suffix}"), built):
+        return True
+    return "<!-- glossary -->" in text and _newer([root / "data" / "glossary.tsv"], built)
 
 
 @event_priority(-300)                    # after i18n (-100) and the hooks that add files (-200)
@@ -78,9 +91,9 @@ def on_files(files, config):
     names = {f.src_uri for f in pages}
     layout_changed = lang in _pages_seen and _pages_seen[lang] != names
     _pages_seen[lang] = names
-    root = handbook.repo_root(config)
+    root, docs = handbook.repo_root(config), Path(config.docs_dir)
     for f in pages:
-        if layout_changed or (f.src_uri.endswith(".md") and _needs_rebuild(f, root)):
+        if layout_changed or (f.src_uri.endswith(".md") and _needs_rebuild(f, root, docs)):
             f.is_modified = lambda: True
     return files
 

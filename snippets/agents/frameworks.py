@@ -1,6 +1,7 @@
 """Framework and model choices as numbers: the input tokens an agent loop re-sends, a package's
 transitive dependencies, which recorded requests changed after an upgrade, a bake-off summary
-(pass rate, tokens, p95 latency), and the sample size, cost and shortlist rule for model trials.
+(pass rate, tokens, p95 latency), and the sample size, cost, paired gap and shortlist rule for
+model trials.
 
 Pages: docs/agents/frameworks.{zh,en}.md
 """
@@ -17,6 +18,35 @@ from packaging.requirements import Requirement
 
 
 # --8<-- [start:overhead]
+# The classic text-ReAct prompt (LangChain Hub "hwchase17/react", used by legacy create_react_agent).
+REACT_PROMPT = """Answer the following questions as best you can. You have access to the following tools:
+
+{tools}
+
+Use the following format:
+
+Question: the input question you must answer
+Thought: you should always think about what to do
+Action: the action to take, should be one of [{tool_names}]
+Action Input: the input to the action
+Observation: the result of the action
+... (this Thought/Action/Action Input/Observation can repeat N times)
+Thought: I now know the final answer
+Final Answer: the final answer to the original input question
+
+Begin!
+
+Question: {input}
+Thought:{agent_scratchpad}"""
+
+
+def scaffold_size(template: str, chars_per_token: float = 4.0) -> dict[str, float]:
+    """Words, characters and estimated tokens of a prompt template with its {placeholders}
+    removed: the fixed text the framework adds to every call."""
+    text = re.sub(r"\{[A-Za-z_]+\}", "", template)
+    return {"words": len(text.split()), "chars": len(text), "tokens": len(text) / chars_per_token}
+
+
 def loop_input_tokens(fixed: int, per_step: int, n_steps: int) -> int:
     """Input tokens over a whole agent run when every step re-sends the fixed prompt (system,
     scaffold, tool definitions, question) plus everything earlier steps appended (per_step
@@ -101,12 +131,36 @@ def task_latency_s(ttft_s: float, output_tokens: int, decode_tokens_per_s: float
     return ttft_s + (output_tokens - 1) / decode_tokens_per_s
 
 
-def shortlist(models: dict[str, dict[str, float]], max_quality_gap: float) -> list[str]:
-    """Models whose quality is within max_quality_gap of the best, cheapest first.
-    models: name -> {"quality": score in [0, 1], "usd_per_1k": cost}."""
-    best = max(m["quality"] for m in models.values())
-    keep = [n for n, m in models.items() if best - m["quality"] <= max_quality_gap + 1e-12]
-    return sorted(keep, key=lambda n: (models[n]["usd_per_1k"], -models[n]["quality"], n))
+def paired_gap(a: list[bool], b: list[bool], z: float = 1.96) -> tuple[float, float]:
+    """Pass-rate gap a - b on the SAME examples and its ~95% half-width from the per-example
+    differences d_i in {-1, 0, 1}: z * sqrt(var(d) / n). Only discordant examples (one model
+    passes, the other fails) add variance, so paired is tighter than comparing two rates."""
+    n = len(a)
+    if n != len(b) or n == 0:
+        raise ValueError("both models must be scored on the same examples")
+    d = [int(x) - int(y) for x, y in zip(a, b)]
+    mean = sum(d) / n
+    var = sum(x * x for x in d) / n - mean * mean
+    return mean, z * math.sqrt(var / n)
+
+
+def examples_for_paired_margin(half_width: float, discordant: float, z: float = 1.96) -> int:
+    """Examples so the paired gap between two models has a ~95% half-width of half_width when a
+    share `discordant` of examples split them (and the gap is near 0): n = z^2 * disc / h^2."""
+    return math.ceil(z * z * discordant / half_width ** 2)
+
+
+def shortlist(results: dict[str, list[bool]], usd_per_1k: dict[str, float]) -> list[str]:
+    """Models not significantly worse than the best-scoring one on a paired test over the same
+    examples (the 95% interval of the gap reaches 0), cheapest first."""
+    rate = {n: sum(r) / len(r) for n, r in results.items()}
+    best = max(rate, key=lambda n: (rate[n], -usd_per_1k[n]))
+    keep = []
+    for n, r in results.items():
+        gap, half = paired_gap(results[best], r)
+        if gap - half <= 1e-12:
+            keep.append(n)
+    return sorted(keep, key=lambda n: (usd_per_1k[n], -rate[n], n))
 # --8<-- [end:trial]
 
 
@@ -122,6 +176,13 @@ if __name__ == "__main__":
     print("examples for +-7 points:", examples_for_margin(0.07))
     print("$ per 1k tasks (2k in, 500 out, $1/$4 per M):", cost_per_1k_tasks(2000, 500, 1.0, 4.0))
     print("latency (0.4 s TTFT, 500 tokens at 50 tok/s):", round(task_latency_s(0.4, 500, 50), 2), "s")
-    print("shortlist:", shortlist({"big": {"quality": 0.86, "usd_per_1k": 12.0},
-                                   "mid": {"quality": 0.84, "usd_per_1k": 3.0},
-                                   "small": {"quality": 0.78, "usd_per_1k": 0.8}}, 0.03))
+    print("ReAct scaffold without placeholders:", scaffold_size(REACT_PROMPT))
+    print(f"paired half-width, 200 examples, 20% discordant: +-{1.96 * math.sqrt(0.2 / 200):.3f}")
+    print("examples for a +-3-point paired gap at 20% discordance:", examples_for_paired_margin(0.03, 0.2))
+    # 200 examples; "big" passes 160. "mid" fails 10 of big's passes (gap 5 points, all one way);
+    # "small" differs on 50 examples, 30 lost and 20 won (also a 5-point gap).
+    big = [True] * 160 + [False] * 40
+    mid = [False] * 10 + [True] * 150 + [False] * 40
+    small = [False] * 30 + [True] * 130 + [True] * 20 + [False] * 20
+    print("shortlist:", shortlist({"big": big, "mid": mid, "small": small},
+                                  {"big": 12.0, "mid": 3.0, "small": 0.8}))

@@ -223,9 +223,11 @@ class IdempotentExecutor:
         return self.results[key]
 
 
-def idempotency_key(conversation_id: str, name: str, arguments: dict) -> str:
-    """Same conversation + same tool + same arguments -> same key (argument order ignored)."""
-    return f"{conversation_id}:{name}:{json.dumps(arguments, sort_keys=True)}"
+def idempotency_key(conversation_id: str, turn_id: str, name: str, arguments: dict) -> str:
+    """One key per intended action: minted from the user turn that asked for it, reused by every
+    repair and retry of that call (argument order ignored). A later turn asking for the same
+    thing again ("charge me another $30") gets a new key, so a deliberate repeat is not merged."""
+    return f"{conversation_id}:{turn_id}:{name}:{json.dumps(arguments, sort_keys=True)}"
 # --8<-- [end:call_policy]
 
 
@@ -260,7 +262,10 @@ if __name__ == "__main__":
     print("validate -> 2 repairs -> fallback:", {k: round(v, 4) for k, v in cost.items()})
     charges: list[int] = []
     ex = IdempotentExecutor()
-    key = idempotency_key("conv-1", "charge", {"amount": 30, "user": "u1"})
+    key = idempotency_key("conv-1", "turn-4", "charge", {"amount": 30, "user": "u1"})
     for _ in range(3):                      # the same call retried three times
         ex.run(key, lambda amount, user: charges.append(amount) or "ok", amount=30, user="u1")
     print("charges after 3 retries:", charges)
+    again = idempotency_key("conv-1", "turn-6", "charge", {"amount": 30, "user": "u1"})
+    ex.run(again, lambda amount, user: charges.append(amount) or "ok", amount=30, user="u1")
+    print("after 'charge me another $30' in a later turn:", charges)

@@ -223,12 +223,18 @@ def test_idempotent_executor_runs_side_effect_once_per_key():
         return f"receipt-{len(charged)}"
 
     ex = tu.IdempotentExecutor()
-    k1 = tu.idempotency_key("c1", "charge", {"amount": 30, "user": "u1"})
-    k1_reordered = tu.idempotency_key("c1", "charge", {"user": "u1", "amount": 30})
-    k2 = tu.idempotency_key("c1", "charge", {"amount": 31, "user": "u1"})
+    k1 = tu.idempotency_key("c1", "t1", "charge", {"amount": 30, "user": "u1"})
+    k1_reordered = tu.idempotency_key("c1", "t1", "charge", {"user": "u1", "amount": 30})
+    k2 = tu.idempotency_key("c1", "t1", "charge", {"amount": 31, "user": "u1"})
     assert k1 == k1_reordered and k1 != k2
     results = [ex.run(k1, charge, amount=30, user="u1") for _ in range(3)]
     results.append(ex.run(k1_reordered, charge, amount=30, user="u1"))
     assert charged == [("u1", 30)] and set(results) == {"receipt-1"}
     assert ex.run(k2, charge, amount=31, user="u1") == "receipt-2"
     assert charged == [("u1", 30), ("u1", 31)]
+    # a deliberate repeat in a later user turn ("charge me another $30") is a new action
+    k3 = tu.idempotency_key("c1", "t2", "charge", {"amount": 30, "user": "u1"})
+    assert k3 != k1
+    assert ex.run(k3, charge, amount=30, user="u1") == "receipt-3"
+    assert ex.run(k3, charge, amount=30, user="u1") == "receipt-3"     # its own retries still merge
+    assert charged == [("u1", 30), ("u1", 31), ("u1", 30)]

@@ -5,6 +5,7 @@ Pages: docs/fine-tuning/chat_format.{zh,en}.md
 from __future__ import annotations
 
 import json
+import math
 from typing import Callable
 
 import torch
@@ -177,6 +178,12 @@ def output_format_report(outputs: list[str], eos: str = "<|im_end|>",
             except json.JSONDecodeError:
                 bad_json += 1
     return {"no_stop_rate": no_stop / n, "tag_leak_rate": leak / n, "json_fail_rate": bad_json / n}
+
+
+def samples_for_zero_failure_claim(max_failure_rate: float, confidence: float = 0.95) -> int:
+    """Failure-free generations needed before "failure rate <= max_failure_rate" holds at the
+    given one-sided confidence: the smallest n with (1 - rate)^n <= 1 - confidence."""
+    return math.ceil(math.log(1 - confidence) / math.log(1 - max_failure_rate))
 # --8<-- [end:format_checks]
 
 
@@ -203,3 +210,4 @@ if __name__ == "__main__":
     print("label audit, shifted by one:", audit_chatml_labels(shifted, dec, ids)[:2])
     print("passages of 512 tokens in 8K:", passages_that_fit(8192, 600, 1024, 512))
     print(output_format_report(['{"a": 1}<|im_end|>', '{"a": 1', '<|im_start|>user<|im_end|>']))
+    print("failure-free generations to show >= 99% validity at 95%:", samples_for_zero_failure_claim(0.01))

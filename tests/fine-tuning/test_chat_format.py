@@ -3,6 +3,7 @@
 Oracles: transformers' apply_chat_template (jinja) on a tokenizer built offline,
 DataCollatorWithFlattening, and per-example causal attention with SDPA.
 """
+import pytest
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
@@ -190,3 +191,13 @@ def test_passages_that_fit_and_output_format_report_by_hand():
     report = cf.output_format_report(outputs)
     assert report == {"no_stop_rate": 3 / 5, "tag_leak_rate": 1 / 5, "json_fail_rate": 3 / 5}
     assert cf.output_format_report(outputs, expect_json=False)["json_fail_rate"] == 0
+
+
+def test_zero_failure_claim_against_the_clopper_pearson_bound():
+    from scipy.stats import beta
+    n = cf.samples_for_zero_failure_claim(0.01)
+    assert n == 299                                       # ln 0.05 / ln 0.99 = 298.07
+    # With 0 failures in n, the one-sided 95% Clopper-Pearson upper bound is beta.ppf(0.95, 1, n).
+    assert beta.ppf(0.95, 1, n) <= 0.01 < beta.ppf(0.95, 1, n - 1)
+    assert beta.ppf(0.95, 1, 200) == pytest.approx(0.0149, abs=1e-4)   # 0/200 still allows 1.5%
+    assert cf.samples_for_zero_failure_claim(0.05) == 59

@@ -193,6 +193,44 @@ def retry_budget(fail: float, retries: int) -> tuple[float, float]:
 # --8<-- [end:constrained]
 
 
+# --8<-- [start:call_policy]
+def repair_policy(p_invalid: float, p_repair_fail: float, retries: int,
+                  seconds_per_call: float) -> dict[str, float]:
+    """Validate -> up to `retries` repair calls (the validator's error is sent back) -> fallback.
+
+    p_invalid: share of first attempts that fail validation; p_repair_fail: share of repair
+    attempts that still fail (repairs see the error, so usually p_repair_fail != p_invalid).
+    Returns the fallback rate, expected model calls per tool call, expected and worst latency.
+    """
+    expected_calls = 1 + p_invalid * sum(p_repair_fail ** k for k in range(retries))
+    return {"fallback_rate": p_invalid * p_repair_fail ** retries,
+            "expected_calls": expected_calls,
+            "expected_latency_s": expected_calls * seconds_per_call,
+            "worst_latency_s": (1 + retries) * seconds_per_call}
+
+
+class IdempotentExecutor:
+    """Run side-effecting tools at most once per idempotency key, so a retried or duplicated
+    call (network timeout, repair loop, model repeating itself) returns the first result
+    instead of, say, charging a card twice."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, Any] = {}
+
+    def run(self, key: str, fn: Callable[..., Any], **arguments: Any) -> Any:
+        if key not in self.results:
+            self.results[key] = fn(**arguments)
+        return self.results[key]
+
+
+def idempotency_key(conversation_id: str, turn_id: str, name: str, arguments: dict) -> str:
+    """One key per intended action: minted from the user turn that asked for it, reused by every
+    repair and retry of that call (argument order ignored). A later turn asking for the same
+    thing again ("charge me another $30") gets a new key, so a deliberate repeat is not merged."""
+    return f"{conversation_id}:{turn_id}:{name}:{json.dumps(arguments, sort_keys=True)}"
+# --8<-- [end:call_policy]
+
+
 if __name__ == "__main__":
     # A scripted stand-in for the LLM; the knowledge base is made up.
     script = iter(["Thought: I need the head count first.\nAction: search[Acme head count]",
@@ -220,3 +258,14 @@ if __name__ == "__main__":
     print("constrained outputs:", {o: outs.count(o) for o in sorted(set(outs))})
     print("prompt-only, 5%% failures, 2 retries -> residual %.4f%%, %.3f calls" %
           tuple(x * f for x, f in zip(retry_budget(0.05, 2), (100, 1))))
+    cost = repair_policy(p_invalid=0.05, p_repair_fail=0.3, retries=2, seconds_per_call=1.5)
+    print("validate -> 2 repairs -> fallback:", {k: round(v, 4) for k, v in cost.items()})
+    charges: list[int] = []
+    ex = IdempotentExecutor()
+    key = idempotency_key("conv-1", "turn-4", "charge", {"amount": 30, "user": "u1"})
+    for _ in range(3):                      # the same call retried three times
+        ex.run(key, lambda amount, user: charges.append(amount) or "ok", amount=30, user="u1")
+    print("charges after 3 retries:", charges)
+    again = idempotency_key("conv-1", "turn-6", "charge", {"amount": 30, "user": "u1"})
+    ex.run(again, lambda amount, user: charges.append(amount) or "ok", amount=30, user="u1")
+    print("after 'charge me another $30' in a later turn:", charges)

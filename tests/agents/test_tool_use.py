@@ -184,3 +184,57 @@ def test_retry_budget_against_simulation():
             failures += 1
     assert total_calls / n == pytest.approx(calls, abs=0.005)
     assert failures / n == pytest.approx(residual, abs=1e-4)
+
+
+def test_repair_policy_hand_computed_and_simulated():
+    # Hand-computed: 5% invalid, repairs fail 30%, 2 repairs, 1.5 s per call.
+    out = tu.repair_policy(0.05, 0.3, 2, 1.5)
+    assert out["fallback_rate"] == pytest.approx(0.05 * 0.3 * 0.3)          # 0.0045
+    assert out["expected_calls"] == pytest.approx(1 + 0.05 + 0.05 * 0.3)   # 1.065
+    assert out["expected_latency_s"] == pytest.approx(1.065 * 1.5)
+    assert out["worst_latency_s"] == pytest.approx(4.5)
+    # Zero retries: every invalid first attempt falls back, one call each.
+    assert tu.repair_policy(0.05, 0.3, 0, 1.0)["fallback_rate"] == pytest.approx(0.05)
+    assert tu.repair_policy(0.05, 0.3, 0, 1.0)["expected_calls"] == pytest.approx(1.0)
+    # Simulation with different first-attempt and repair failure rates (a formula that
+    # reused p_invalid for repairs, or counted retries off by one, would miss).
+    rnd = random.Random(1)
+    n, calls, fallbacks = 200_000, 0, 0
+    for _ in range(n):
+        calls += 1
+        if rnd.random() >= 0.2:
+            continue
+        for _ in range(3):
+            calls += 1
+            if rnd.random() >= 0.5:
+                break
+        else:
+            fallbacks += 1
+    sim = tu.repair_policy(0.2, 0.5, 3, 1.0)
+    assert calls / n == pytest.approx(sim["expected_calls"], abs=0.005)        # 1.35
+    assert fallbacks / n == pytest.approx(sim["fallback_rate"], abs=0.002)    # 0.025
+
+
+def test_idempotent_executor_runs_side_effect_once_per_key():
+    charged = []
+
+    def charge(amount, user):
+        charged.append((user, amount))
+        return f"receipt-{len(charged)}"
+
+    ex = tu.IdempotentExecutor()
+    k1 = tu.idempotency_key("c1", "t1", "charge", {"amount": 30, "user": "u1"})
+    k1_reordered = tu.idempotency_key("c1", "t1", "charge", {"user": "u1", "amount": 30})
+    k2 = tu.idempotency_key("c1", "t1", "charge", {"amount": 31, "user": "u1"})
+    assert k1 == k1_reordered and k1 != k2
+    results = [ex.run(k1, charge, amount=30, user="u1") for _ in range(3)]
+    results.append(ex.run(k1_reordered, charge, amount=30, user="u1"))
+    assert charged == [("u1", 30)] and set(results) == {"receipt-1"}
+    assert ex.run(k2, charge, amount=31, user="u1") == "receipt-2"
+    assert charged == [("u1", 30), ("u1", 31)]
+    # a deliberate repeat in a later user turn ("charge me another $30") is a new action
+    k3 = tu.idempotency_key("c1", "t2", "charge", {"amount": 30, "user": "u1"})
+    assert k3 != k1
+    assert ex.run(k3, charge, amount=30, user="u1") == "receipt-3"
+    assert ex.run(k3, charge, amount=30, user="u1") == "receipt-3"     # its own retries still merge
+    assert charged == [("u1", 30), ("u1", 31), ("u1", 30)]

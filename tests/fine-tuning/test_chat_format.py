@@ -3,6 +3,7 @@
 Oracles: transformers' apply_chat_template (jinja) on a tokenizer built offline,
 DataCollatorWithFlattening, and per-example causal attention with SDPA.
 """
+import pytest
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
@@ -96,3 +97,107 @@ def test_first_fit_decreasing_respects_capacity_and_uses_every_example():
     assert all(sum(lengths[i] for i in r) <= 1024 for r in rows)
     # 3100 tokens need at least ceil(3100 / 1024) = 4 rows; FFD reaches it here.
     assert len(rows) == 4
+
+
+# --- multi-turn cost, loss weighting, label audit, output-format checks -------------------------
+
+def _char_codec():
+    vocab = {}
+    enc = lambda s: [vocab.setdefault(ch, len(vocab)) for ch in s]
+    dec = lambda toks: "".join({v: k for k, v in vocab.items()}[t] for t in toks)
+    return enc, dec
+
+
+def _dialogue(n_turns):
+    msgs = [{"role": "system", "content": "Be brief."}]
+    for k in range(n_turns):
+        msgs += [{"role": "user", "content": f"question {k} " + "x" * k},
+                 {"role": "assistant", "content": f"answer {k} " + "y" * (2 * k)}]
+    return msgs
+
+
+def test_split_vs_single_pass_by_hand_and_by_rendering():
+    assert cf.split_vs_single_pass_tokens([400] * 10) == (4000, 22000)     # 400 * (1 + ... + 10)
+    assert cf.split_vs_single_pass_tokens([100, 300]) == (400, 100 + 400)
+    # Oracle: render the n split examples and the single sequence and count tokens.
+    enc, _ = _char_codec()
+    msgs = _dialogue(5)
+    system_len = len(cf.tokenize_chat(msgs[:1], enc)[0])
+    single = len(cf.tokenize_chat(msgs, enc)[0]) - system_len
+    split = sum(len(cf.tokenize_chat(msgs[: 1 + 2 * (k + 1)], enc)[0]) - system_len for k in range(5))
+    turns = [len(cf.tokenize_chat(msgs[1 + 2 * k: 3 + 2 * k], enc)[0]) for k in range(5)]
+    assert cf.split_vs_single_pass_tokens(turns) == (single, split)
+
+
+def test_sft_loss_weighting_matches_per_group_cross_entropy():
+    torch.manual_seed(0)
+    # two dialogues: A has one 6-token reply, B has two replies of 1 and 2 tokens
+    labels = torch.tensor([-100, 3, 4, 5, 6, 7, 8, -100, -100, 9, -100, 1, 2, -100])
+    dialog = torch.tensor([0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1])
+    turn = torch.tensor([0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    logits = torch.randn(len(labels), 12)
+    m = labels != -100
+
+    def ce(sel):
+        return F.cross_entropy(logits[sel & m], labels[sel & m])
+
+    token = F.cross_entropy(logits, labels, ignore_index=-100)
+    per_dialogue = (ce(dialog == 0) + ce(dialog == 1)) / 2
+    per_turn = (ce(turn == 0) + ce(turn == 1) + ce(turn == 2)) / 3
+    torch.testing.assert_close(cf.sft_loss(logits, labels), token)
+    torch.testing.assert_close(cf.sft_loss(logits, labels, dialog), per_dialogue)
+    torch.testing.assert_close(cf.sft_loss(logits, labels, turn), per_turn)
+    # the three weightings really differ on unequal lengths
+    assert len({round(float(x), 5) for x in (token, per_dialogue, per_turn)}) == 3
+
+
+def test_label_audit_flags_the_classic_mask_bugs():
+    enc, dec = _char_codec()
+    msgs = _dialogue(2)
+    ids, labels = cf.tokenize_chat(msgs, enc)
+    assert cf.audit_chatml_labels(labels, dec, ids) == []
+    # 1. off by one to the right: the span now swallows the newline after <|im_end|>
+    right = [-100] + [ids[i - 1] if labels[i - 1] != -100 else -100 for i in range(1, len(ids))]
+    right = [ids[i] if right[i] != -100 else -100 for i in range(len(ids))]
+    assert any("does not end with" in p for p in cf.audit_chatml_labels(right, dec, ids))
+    assert any("does not start" in p for p in cf.audit_chatml_labels(right, dec, ids))
+    # 2. the end-of-turn token left untrained: the model never learns to stop
+    end = enc("<|im_end|>")
+    no_stop = list(labels)
+    for i in range(len(ids) - len(end) + 1):
+        if ids[i:i + len(end)] == end:
+            no_stop[i:i + len(end)] = [-100] * len(end)
+    assert any("does not end with" in p for p in cf.audit_chatml_labels(no_stop, dec, ids))
+    # 3. everything after the system prompt trained: headers and the user turn are learned
+    sys_len = len(cf.tokenize_chat(msgs[:1], enc)[0])
+    everything = [-100] * sys_len + ids[sys_len:]
+    assert any("role header" in p for p in cf.audit_chatml_labels(everything, dec, ids))
+    # 4. truncated mid-reply
+    cut = len(ids) - 8
+    assert any("does not end with" in p
+               for p in cf.audit_chatml_labels(labels[:cut], dec, ids[:cut]))
+
+
+def test_passages_that_fit_and_output_format_report_by_hand():
+    # 8,192 context - 600 fixed - 1,024 answer = 6,568 -> 12 passages of 512 (12 * 512 = 6,144)
+    assert cf.passages_that_fit(8192, 600, 1024, 512) == 12
+    assert cf.passages_that_fit(4096, 600, 1024, 512) == 4                  # 2,472 // 512
+    assert cf.passages_that_fit(1000, 600, 1024, 512) == 0
+    outputs = ['{"ok": true}<|im_end|>',                     # fine
+               '{"ok": true}',                               # no stop token, JSON fine
+               'Sure! {"ok": true}<|im_end|>',               # chatter: JSON fails
+               '{"ok": true}<|im_end|>\n<|im_start|>user',   # ran on into a user turn
+               '{"ok": tr']                                  # truncated
+    report = cf.output_format_report(outputs)
+    assert report == {"no_stop_rate": 3 / 5, "tag_leak_rate": 1 / 5, "json_fail_rate": 3 / 5}
+    assert cf.output_format_report(outputs, expect_json=False)["json_fail_rate"] == 0
+
+
+def test_zero_failure_claim_against_the_clopper_pearson_bound():
+    from scipy.stats import beta
+    n = cf.samples_for_zero_failure_claim(0.01)
+    assert n == 299                                       # ln 0.05 / ln 0.99 = 298.07
+    # With 0 failures in n, the one-sided 95% Clopper-Pearson upper bound is beta.ppf(0.95, 1, n).
+    assert beta.ppf(0.95, 1, n) <= 0.01 < beta.ppf(0.95, 1, n - 1)
+    assert beta.ppf(0.95, 1, 200) == pytest.approx(0.0149, abs=1e-4)   # 0/200 still allows 1.5%
+    assert cf.samples_for_zero_failure_claim(0.05) == 59

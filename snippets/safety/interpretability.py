@@ -83,8 +83,9 @@ def encode_jumprelu(pre: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
 
 
 def encode_l1_relu(pre: torch.Tensor, lam: float) -> torch.Tensor:
-    """What an L1 penalty does at the optimum (orthonormal case): soft thresholding, which
-    shrinks every surviving value by lam; the source of L1 SAEs' systematic underestimation."""
+    """Optimal non-negative code for 0.5 * ||h - W_d f||^2 + lam * ||f||_1 when W_d is orthonormal
+    and pre = W_d^T h: soft thresholding, every surviving value shrunk by lam (by lam / 2 if the
+    loss has no 0.5); the source of L1 SAEs' systematic underestimation."""
     return (pre - lam).relu()
 
 
@@ -116,17 +117,51 @@ def n_for_halfwidth(p: float, halfwidth: float, confidence: float = 0.95) -> int
     return math.ceil(z ** 2 * p * (1 - p) / halfwidth ** 2)
 
 
-def n_for_gap(p1: float, p2: float, alpha: float = 0.05, power: float = 0.8) -> int:
-    """Items per group to detect a gap between two groups' rates (two-sided z-test)."""
+def n_per_pair(p: float, margin: float, pairs: int, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Items per group so that one pair of groups, truly equal at accuracy p, passes the gate
+    |gap| + z * SE < margin with probability `power`; z = z_{1 - alpha / pairs} (Bonferroni over the
+    pairs; each side of the two one-sided tests uses alpha / pairs). SE^2 = 2 p (1 - p) / n, and
+    the estimated gap must stay within margin - z SE, a two-sided event: z_{(1 + power) / 2}."""
     n01 = torch.distributions.Normal(0.0, 1.0)
-    z = n01.icdf(torch.tensor(1 - alpha / 2)).item() + n01.icdf(torch.tensor(power)).item()
-    return math.ceil(z ** 2 * (p1 * (1 - p1) + p2 * (1 - p2)) / (p1 - p2) ** 2)
+    z = n01.icdf(torch.tensor(1 - alpha / pairs)).item() + n01.icdf(torch.tensor((1 + power) / 2)).item()
+    return math.ceil(z ** 2 * 2 * p * (1 - p) / margin ** 2)
+
+
+def range_quantile(groups: int, q: float, draws: int = 400_000, seed: int = 0) -> float:
+    """q-quantile of the range (max - min) of `groups` independent standard normals (Monte Carlo)."""
+    x = torch.randn(draws, groups, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return torch.quantile(x.max(1).values - x.min(1).values, q).item()
+
+
+def n_for_gate(p: float, margin: float, groups: int, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Items per group so that the whole gate (every pair passes) passes with probability `power`
+    when all groups are truly equal at p. The largest pairwise gap is the range of the group
+    estimates, sd s = sqrt(p (1 - p) / n) each; pass needs range < margin - z sqrt(2) s."""
+    pairs = groups * (groups - 1) // 2
+    z = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(1 - alpha / pairs)).item()
+    s = margin / (range_quantile(groups, power) + z * math.sqrt(2))
+    return math.ceil(p * (1 - p) / s ** 2)
+
+
+def gap_gate(acc: dict[str, float], n: dict[str, int], margin: float, alpha: float = 0.05) -> tuple[bool, float]:
+    """The release gate: for every pair of groups, the Bonferroni-corrected upper confidence bound
+    of the absolute accuracy gap, |a_i - a_j| + z_{1 - alpha / pairs} * SE_ij, must be below the margin.
+    Returns (passed, worst upper bound). A noisy small group widens its bounds and fails the gate."""
+    g = list(acc)
+    pairs = len(g) * (len(g) - 1) // 2
+    z = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(1 - alpha / pairs)).item()
+    worst = max(abs(acc[a] - acc[b]) + z * math.sqrt(acc[a] * (1 - acc[a]) / n[a] + acc[b] * (1 - acc[b]) / n[b])
+                for i, a in enumerate(g) for b in g[i + 1:])
+    return worst < margin, worst
 
 
 def review_fte(decisions_per_day: float, review_share: float, minutes_each: float,
-               hours_per_fte: float = 8.0) -> float:
-    """Reviewers needed for human review of a share of decisions."""
-    return decisions_per_day * review_share * minutes_each / 60 / hours_per_fte
+               productive_hours: float = 6.5, workdays_per_week: float = 5,
+               operating_days_per_week: float = 7) -> float:
+    """Reviewers needed for human review of a share of decisions: weekly review hours over the
+    productive hours one reviewer gives per week (decisions arrive every operating day)."""
+    weekly_hours = decisions_per_day * review_share * minutes_each / 60 * operating_days_per_week
+    return weekly_hours / (productive_hours * workdays_per_week)
 
 
 def pooled_and_strata_gaps(counts: dict[str, dict[str, tuple[int, int]]]) -> dict[str, float]:
@@ -163,5 +198,6 @@ if __name__ == "__main__":
           f"{b['activation_tb']:.0f} TB of activations for 8B tokens, train {b['train_gpu_h']:.0f} GPU-h, "
           f"harvest {b['harvest_gpu_h']:.0f} GPU-h")
     print(f"fairness: four-fifths ratio 0.22/0.30 = {selection_rate_ratio({'a': 0.30, 'b': 0.22}):.2f}; "
-          f"+/-3 pt at 85% needs {n_for_halfwidth(0.85, 0.03)} per group; a 85% vs 80% gap needs "
-          f"{n_for_gap(0.85, 0.80)} per group; review of 5% of 20,000/day at 6 min = {review_fte(20000, 0.05, 6):.1f} FTE")
+          f"+/-3 pt at 85% needs {n_for_halfwidth(0.85, 0.03)} per group; gap gate (5 pt margin, 8 groups, "
+          f"28 pairs): {n_per_pair(0.85, 0.05, 28)} per group for one pair, {n_for_gate(0.85, 0.05, 8)} for all pairs; "
+          f"review of 5% of 20,000/day at 6 min, 7 days a week = {review_fte(20000, 0.05, 6):.1f} FTE")

@@ -29,6 +29,13 @@ def test_zero_failure_audit_size_against_binomial_and_clopper_pearson(p, conf):
         assert n == pytest.approx(3 / p, rel=0.01)               # rule of three
 
 
+def test_zero_failure_audit_pass_chance_and_fallback():
+    # the page: 2,995 clean citations happen only 22% of the time if the true rate is 0.05%
+    assert binom.pmf(0, ap.zero_failure_audit_size(0.001), 0.0005) == pytest.approx(0.224, abs=0.001)
+    assert ap.zero_failure_audit_size(0.01) == 299                   # the staged 1% ceiling
+    assert 2995 * 3 / 60 == pytest.approx(149.75)                    # lawyer-hours at 3 min per pair
+
+
 def test_triage_by_hand():
     t = ap.triage(60, 10, 2 / 3, 20)
     # 50 false positives, two thirds removed -> 16.67 left; 26.67 findings x 20 min = 8.89 h

@@ -1,4 +1,5 @@
-"""Sizing a sentiment-analysis system: compute per item for an encoder vs an LLM, a bootstrap
+"""Sizing a documentation-generation release (regeneration cost with a content-hash cache, review
+hours by risk tier) and a sentiment-analysis system: compute per item for an encoder vs an LLM, a bootstrap
 interval for macro-F1 and the test-set size it implies, and routing low-confidence items to an LLM.
 
 Pages: docs/system-design/content_systems.{zh,en}.md
@@ -53,7 +54,36 @@ def routed_accuracy(confidence: np.ndarray, small_ok: np.ndarray, llm_ok: np.nda
 # --8<-- [end:sentiment_budget]
 
 
+# --8<-- [start:doc_release_budget]
+def regeneration_cost(pages: int, changed_share: float, in_tokens: int, out_tokens: int,
+                      usd_per_m_in: float, usd_per_m_out: float) -> float:
+    """USD to regenerate the pages whose cache key changed. The key is a hash of everything the
+    page depends on (source facts, template, glossary, prompt and model versions), so only
+    `changed_share` of the pages miss the cache."""
+    changed = round(pages * changed_share)
+    return changed * (in_tokens * usd_per_m_in + out_tokens * usd_per_m_out) / 1e6
+
+
+def review_hours(changed_pages: int, high_risk_share: float, minutes_high: float,
+                 sample_rate_low: float, minutes_low: float) -> float:
+    """Tiered review: every high-risk changed page is read in full; low-risk changed pages that
+    passed all automatic checks are sampled at `sample_rate_low`; cache hits are not reviewed."""
+    high = round(changed_pages * high_risk_share)
+    low = changed_pages - high
+    return (high * minutes_high + low * sample_rate_low * minutes_low) / 60
+
+
+def detection_rate(injected: int, caught: int) -> float:
+    """Share of deliberately injected defects (renamed parameter, broken sample) a check catches."""
+    return caught / injected
+# --8<-- [end:doc_release_budget]
+
+
 if __name__ == "__main__":
+    full = regeneration_cost(2000, 1.0, 4000, 1500, 3.0, 15.0)
+    cached = regeneration_cost(2000, 0.05, 4000, 1500, 3.0, 15.0)
+    print(f"docs release: regenerate all ${full:.0f}, with hash cache ${cached:.2f}; review "
+          f"{review_hours(100, 0.2, 15, 0.1, 10):.1f} h tiered vs {review_hours(2000, 1.0, 10, 0, 0):.0f} h reading every page")
     enc = gpu_hours(1e6, 110e6, 128)          # BERT-base, 128 tokens
     llm = gpu_hours(1e6, 7.6e9, 403)          # 7.6B LLM, 400-token prompt + 3 output tokens
     print(f"per 1M items: encoder {enc * 3600:.0f} GPU-s, LLM {llm:.1f} GPU-h ({llm / enc:.0f}x)")

@@ -1,4 +1,5 @@
-"""Tests for snippets/system-design/content_systems.py: GPU-hours by hand, macro-F1 against
+"""Tests for snippets/system-design/content_systems.py: doc-release cost and review hours by hand,
+GPU-hours by hand, macro-F1 against
 sklearn, the bootstrap half-width against its 1/sqrt(n) scaling, and routing by hand."""
 import numpy as np
 import pytest
@@ -59,3 +60,23 @@ def test_routed_accuracy_by_hand():
     assert cs.routed_accuracy(conf, small_ok, llm_ok, 0.4) == pytest.approx(1.0)
     # routing everything gives the LLM's own accuracy
     assert cs.routed_accuracy(conf, small_ok, llm_ok, 1.0) == pytest.approx(0.8)
+
+
+def test_regeneration_cost_by_hand():
+    # 2,000 pages x (4,000 x $3 + 1,500 x $15) / 1e6 = 2,000 x $0.0345 = $69
+    assert cs.regeneration_cost(2000, 1.0, 4000, 1500, 3.0, 15.0) == pytest.approx(69.0)
+    # 5 % cache misses -> 100 pages -> $3.45; a zero-change release costs nothing
+    assert cs.regeneration_cost(2000, 0.05, 4000, 1500, 3.0, 15.0) == pytest.approx(3.45)
+    assert cs.regeneration_cost(2000, 0.0, 4000, 1500, 3.0, 15.0) == 0.0
+    # input and output prices are not swapped: output-heavy pages cost more
+    assert cs.regeneration_cost(1, 1.0, 0, 1_000_000, 3.0, 15.0) == pytest.approx(15.0)
+
+
+def test_review_hours_by_hand():
+    # 20 high-risk pages x 15 min + 80 low-risk x 10 % x 10 min = 300 + 80 = 380 min
+    assert cs.review_hours(100, 0.2, 15, 0.1, 10) == pytest.approx(380 / 60)
+    # reading all 2,000 pages at 10 min = 333.3 h
+    assert cs.review_hours(2000, 1.0, 10, 0.0, 0) == pytest.approx(2000 * 10 / 60)
+    # nothing sampled: only the high-risk pages count
+    assert cs.review_hours(10, 0.3, 20, 0.0, 10) == pytest.approx(1.0)
+    assert cs.detection_rate(50, 49) == pytest.approx(0.98)

@@ -147,3 +147,13 @@ def test_project_equivalent_list_is_well_formed(root):
     assert problems == []
     shown = M.shown_sections(root)
     assert all(r.snippet in shown for r in rows)
+
+
+def test_reports_of_several_runs_merge_into_one(runs, tmp_path):
+    parts = [runs[kind][3] / "report.json" for kind in ("weak", "strong")]
+    _, problems, data = M.merge(parts, tmp_path)
+    weak, strong = (runs[kind][2]["total"] for kind in ("weak", "strong"))
+    assert problems == []
+    assert data["total"]["total"] == weak["total"] + strong["total"]
+    assert data["total"]["killed"] == weak["killed"] + strong["killed"]
+    assert "| demo |" in (tmp_path / "report.md").read_text(encoding="utf-8")

@@ -48,8 +48,8 @@ matches no mutant of a snippet that was run completely is stale, a row whose mut
 equivalent, and a malformed row is an error: each is reported with the TSV's file and line, and the command
 exits with status 1.
 
-A timed-out mutant (mutmut's CPU-time limit: 30 times the tests' measured time) is counted separately and
-not as killed in the score. A mutant of a function no test calls counts as survived ("no test calls it").
+A timed-out mutant (mutmut's CPU-time limit: 30 times the tests' measured time plus 10 s) is counted
+separately and not as killed in the score. A mutant of a function no test calls counts as survived ("no test calls it").
 """
 from __future__ import annotations
 
@@ -220,6 +220,9 @@ def prepare(root: Path, name: str, work: Path, lines: set[int], isolation: str =
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:xdist", "-q"]\n'
         f'process_isolation = "{isolation}"\n'
         "use_git_change_detection = false\n"
+        # a mutant's CPU-time limit is 30 x (its tests' measured time + this): a floor of 5 min, because a
+        # forked torch process on a loaded machine can take 30 s of CPU for a test measured at 0.05 s
+        "timeout_constant = 10.0\n"
     )
     (work / "pyproject.toml").write_text(project, encoding="utf-8")
     (work / "shown_lines.json").write_text(json.dumps({f"snippets/{name}.py": sorted(lines)}), encoding="utf-8")
@@ -243,7 +246,9 @@ def _child() -> None:
 def run_mutmut(work: Path, jobs: int, timeout: float | None, log: Path) -> tuple[bool, str]:
     """Run mutmut in ``work``; (finished, message). Killed with its process group past ``timeout`` s."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--mutmut-child", "run", "--max-children", str(jobs)]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    # one thread per mutant: `jobs` mutants already share the cores
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
     with log.open("w", encoding="utf-8") as out:
         proc = subprocess.Popen(cmd, cwd=work, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)

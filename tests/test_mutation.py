@@ -157,3 +157,20 @@ def test_reports_of_several_runs_merge_into_one(runs, tmp_path):
     assert data["total"]["total"] == weak["total"] + strong["total"]
     assert data["total"]["killed"] == weak["killed"] + strong["killed"]
     assert "| demo |" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_report_can_be_rebuilt_from_the_kept_runs(runs):
+    results, _, data, out = runs["weak"]
+    root = out.parent / "weak"
+    again, problems, data_again = M.report_only(root, ["demo/calc"], out)
+    assert problems == []
+    assert data_again["total"] == data["total"]
+    assert [(m.line, m.original, m.mutated, m.status) for m in again[0].mutants] == \
+        [(m.line, m.original, m.mutated, m.status) for m in results[0].mutants]
+
+
+def test_operator_names_the_change():
+    assert M.operator_of("if x < low:", "if x <= low:") == "`<` → `<=`"
+    assert M.operator_of("return 0.5 * x", "return 1.5 * x") == "`0.5` → `1.5`"
+    assert M.operator_of("eps: float = 1e-6", "eps: float = 1.000001") == "`1e-6` → `1.000001`"
+    assert M.operator_of("f(x, keepdim=True)", "f(x, )") == "delete `keepdim=True`"

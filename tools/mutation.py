@@ -75,6 +75,7 @@ START_RE = re.compile(r"^\s*#\s*--8<--\s*\[start:([^\]]+)\]\s*$")
 END_RE = re.compile(r"^\s*#\s*--8<--\s*\[end:([^\]]+)\]\s*$")
 MANGLED_RE = re.compile(r"^x(?:ǁ(?P<cls>[^ǁ]+)ǁ|_)(?P<fn>.+?)__mutmut_(?P<n>\d+|orig)$")
 DEF_RE = re.compile(r"^\s*(?:async\s+)?def\s+\S+?__mutmut_(?:\d+|orig)\b")
+MANGLED_DEF_RE = re.compile(r"\bx(?:ǁ[^ǁ\s]+ǁ|_)(?P<fn>\w+?)__mutmut_(?:\d+|orig)\b")
 STATUSES = ("killed", "survived", "timeout", "equivalent", "not run")
 
 
@@ -285,7 +286,7 @@ def _status(exit_code: int | None) -> tuple[str, str]:
 
 def operator_of(original: str, mutated: str) -> str:
     """The change token by token, e.g. ``"`-2` → `+2`"`` or ``"delete `, keepdim=True`"``."""
-    tok = re.compile(r"\s+|\w+|\*\*=?|//=?|<<=?|>>=?|[<>=!+\-*/%&|^@]=|->|[^\w\s]")
+    tok = re.compile(r"\s+|(?<![\w.])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?j?|\w+|\*\*=?|//=?|<<=?|>>=?|[<>=!+\-*/%&|^@]=|->|[^\w\s]")
     a, b = tok.findall(original), tok.findall(mutated)
     parts = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
@@ -324,9 +325,12 @@ def read_results(root: Path, name: str, work: Path) -> list[Mutant]:
     original_source = (root / rel).read_text(encoding="utf-8")
     def_lines = _def_lines(original_source)
 
-    def block(key: str) -> list[str]:
+    def block(key: str) -> tuple[list[str], int]:
+        """The lines of one copy of the function, named as in the source, and the index of its def line."""
         first, last = spans[key]
-        return [re.sub(r"__mutmut_(\d+|orig)\b", "__mutmut", t) for t in mutated_lines[first - 1:last]]
+        lines = mutated_lines[first - 1:last]
+        def_at = next((i for i, t in enumerate(lines) if DEF_RE.match(t)), 0)
+        return [MANGLED_DEF_RE.sub(r"\g<fn>", t) for t in lines], def_at
 
     mutants = []
     for key, code in exit_codes.items():
@@ -335,8 +339,7 @@ def read_results(root: Path, name: str, work: Path) -> list[Mutant]:
         if not m or short not in spans:
             continue
         orig_key = short.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"
-        orig, mut = block(orig_key), block(short)
-        def_at = next((i for i, t in enumerate(orig) if DEF_RE.match(t.replace("__mutmut", "__mutmut_orig"))), 0)
+        (orig, def_at), (mut, _) = block(orig_key), block(short)
         ops = [o for o in difflib.SequenceMatcher(None, orig, mut, autojunk=False).get_opcodes() if o[0] != "equal"]
         if not ops:
             i1 = i2 = j1 = j2 = def_at
@@ -527,6 +530,7 @@ def run(root: Path, names: list[str], out: Path, jobs: int, budget: float | None
         log(f"mutation: snippets/{name}.py ({len(lines)} shown lines) judged by {result.test} ...")
         finished, message = run_mutmut(work, jobs, left, out / "work" / f"{name}.log")
         result.seconds = time.monotonic() - t0
+        (work / "seconds.txt").write_text(f"{result.seconds:.1f}\n", encoding="utf-8")
         result.mutants = read_results(root, name, work)
         result.complete = finished and all(m.status != "not run" for m in result.mutants)
         result.error = message
@@ -536,6 +540,25 @@ def run(root: Path, names: list[str], out: Path, jobs: int, budget: float | None
     problems += apply_equivalents(results, rows, equivalents)
     data = write_report(results, problems, out, time.monotonic() - start)
     return results, problems, data
+
+
+def report_only(root: Path, names: list[str], out: Path,
+                equivalents: str = EQUIVALENT_TSV) -> tuple[list[SnippetResult], list[str], dict]:
+    """The report again from the scratch trees of earlier runs in ``out/work`` (after editing the
+    equivalent list, say), without running anything."""
+    rows, problems = read_equivalents(root, equivalents)
+    results = []
+    for name in names:
+        work = out / "work" / name
+        result = SnippetResult(name=name, test=test_file(name), mutants=read_results(root, name, work))
+        seconds = work / "seconds.txt"
+        result.seconds = float(seconds.read_text(encoding="utf-8")) if seconds.is_file() else 0.0
+        result.complete = bool(result.mutants) and all(m.status != "not run" for m in result.mutants)
+        if not result.mutants:
+            result.error = "not run: no earlier run in " + str(work)
+        results.append(result)
+    problems += apply_equivalents(results, rows, equivalents)
+    return results, problems, write_report(results, problems, out, sum(r.seconds for r in results))
 
 
 def merge(parts: list[Path], out: Path) -> tuple[list[SnippetResult], list[str], dict]:
@@ -571,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "build" / "mutation")
     p.add_argument("--merge", type=Path, nargs="+", metavar="REPORT_JSON",
                    help="write one report from the report.json of several runs, run nothing")
+    p.add_argument("--report-only", action="store_true",
+                   help="write the report from the earlier runs kept in OUT/work, run nothing")
     p.add_argument("--list-chapters", action="store_true",
                    help="print the chapters that have shown snippets, as a JSON list (for a CI matrix)")
     args = p.parse_args(argv)
@@ -589,7 +614,10 @@ def main(argv: list[str] | None = None) -> int:
         write_report([], [], args.out, 0.0)
         return 0
     jobs = args.jobs or os.cpu_count() or 1
-    results, problems, data = run(ROOT, names, args.out, jobs, args.budget)
+    if args.report_only:
+        results, problems, data = report_only(ROOT, names, args.out)
+    else:
+        results, problems, data = run(ROOT, names, args.out, jobs, args.budget)
     print(f"mutation: score {data['total']['score']} % over {data['total']['total']} mutants; "
           f"report in {args.out / 'report.md'}")
     for problem in problems:

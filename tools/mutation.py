@@ -1,6 +1,6 @@
 """`make mutation`: mutation testing of the code the pages show, each mutant judged by its page's tests.
 
-    make mutation                          # every snippet (about 15,000 mutants: a day on 2 cores)
+    make mutation                          # every snippet (about 15,000 mutants: 10 to 40 hours on 2 cores)
     make mutation CHAPTER=norms            # one chapter
     make mutation SNIPPET=norms/rmsnorm    # one file
     python tools/mutation.py --changed-since origin/main --budget 1800   # what CI runs on a pull request

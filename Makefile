@@ -4,6 +4,7 @@
 # and the loop while writing:
 #   make check   content model, strict build, and the tests of what changed against main (or CHAPTER=norms)
 # and the downloads: make pdf, make offline, make anki (Anki decks and CSV/TSV of every question)
+# and how good the tests are: make mutation [SNIPPET=norms/rmsnorm | CHAPTER=norms] (report in build/mutation/)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV   ?= .venv
@@ -18,7 +19,7 @@ export NO_MKDOCS_2_WARNING := 1
 # the same notice, printed by properdocs (pulled in by mkdocs-redirects)
 export DISABLE_MKDOCS_2_WARNING := true
 
-.PHONY: install sysdeps serve test check build pdf offline anki vendor clean
+.PHONY: install sysdeps serve test check mutation build pdf offline anki vendor clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,12 @@ test: sysdeps install                ## every check: content model, snippets, te
 
 check: install                       ## while writing: content model, strict build, tests of what changed
 	$(PY) tools/check.py $(CHAPTER)
+
+# mutants run at once by `make mutation` (default: one per core)
+MUTATION_JOBS ?= 0
+
+mutation: install                    ## mutation testing of the code pages show, each snippet judged by its page's test file; SNIPPET=norms/rmsnorm or CHAPTER=norms for less; report in build/mutation/report.md
+	$(PY) tools/mutation.py --jobs $(MUTATION_JOBS) $(if $(SNIPPET),--snippet $(SNIPPET)) $(if $(CHAPTER),--chapter "$(CHAPTER)")
 
 build: install                       ## the static site in site/
 	$(PY) -m mkdocs build --strict

@@ -1,4 +1,6 @@
-"""Every snippet runs as __main__, is included by a page and is loaded by a test.
+"""Every snippet runs as __main__, is included by a page and is loaded by a test, and every function or
+class a page shows is called in a test that asserts on its result (the rule: tests/checks.py,
+``_AssertedUses``; CONTRIBUTING, "Tests").
 
 Negative tests use the small tree in tests/fixtures/good with one defect each.
 """
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from checks import run_as_main, snippet_files, snippet_name, snippet_problems
+from checks import run_as_main, snippet_files, snippet_name, snippet_problems, unasserted_names
 from conftest import ROOT
 
 FIXTURE = Path(__file__).parent / "fixtures" / "good"
@@ -24,6 +26,47 @@ def tree(tmp_path) -> Path:
 
 def test_every_snippet_is_included_and_tested(root):
     assert snippet_problems(root) == []
+
+
+# issue 18: being fixed. Shown functions and classes that no test calls in a way that reaches an assertion
+# (``chapter/page:name``), as found when the check was introduced. This list may only shrink: a new
+# offender fails the test below, and so does a name here that is now asserted on (remove it).
+KNOWN_UNASSERTED = {
+    "agents/agent_design:word_count",
+    "agents/tool_use:_check",
+    "agents/tool_use:allowed_tokens",
+    "architectures/moe_serving:pack_to_gpus",
+    "distributed/data_parallel:ParameterServer",
+    "distributed/data_parallel:ddp_worker",
+    "distributed/memory_saving:Checkpoint",
+    "evaluation/metrics:_ngrams",
+    "evaluation/metrics:lcs_length",
+    "fine-tuning/domain_adaptation:_contains",
+    "fine-tuning/sft_data:normalize",
+    "inference/kv_eviction:_top_by_score",
+    "position-encoding/rope:rotate_half",
+    "pretraining/data_pipeline:normalize_text",
+    "pretraining/dataset_formats:_text_or_turns",
+    "pretraining/dataset_formats:check_messages",
+    "rag/chunking:_atoms",
+    "rag/chunking:_split_keep",
+    "rag/evaluation:report",
+    "safety/attacks:binom_cdf",
+    "system-design/reliability:bucket",
+    "system-design/serving_at_scale:_Entry",
+    "tokenizer/bpe:bytes_to_unicode",
+    "tokenizer/bpe:merge_pair",
+    "tokenizer/bpe:pre_tokenize",
+}
+
+
+def test_every_shown_function_is_asserted_on(root):
+    offenders = set(unasserted_names(root))
+    new = sorted(offenders - KNOWN_UNASSERTED)
+    fixed = sorted(KNOWN_UNASSERTED - offenders)
+    assert new == [], ("shown on a page but never called in a test that asserts on its result "
+                       "(see tests/checks.py, _AssertedUses): " + ", ".join(new))
+    assert fixed == [], "now asserted on: remove from KNOWN_UNASSERTED in tests/test_snippets.py: " + ", ".join(fixed)
 
 
 @pytest.mark.parametrize("path", snippet_files(ROOT), ids=lambda p: snippet_name(p, ROOT))
@@ -65,3 +108,38 @@ def test_snippet_that_prints_nothing(tree):
     path = tree / "snippets/demo/page.py"
     path.write_text(path.read_text(encoding="utf-8").replace("print(double(21))", "double(21)"), encoding="utf-8")
     assert run_as_main(path, tree) == (False, "snippets/demo/page.py: the __main__ demo printed nothing")
+
+
+ASSERTED_WAYS = {
+    "direct": "def test_double():\n    assert page.double(21) == 42\n",
+    "variable": "def test_double():\n    y = page.double(21)\n    z = y + 1\n    assert z == 43\n",
+    "assert_close": ("import torch\n\ndef test_double():\n    torch.testing.assert_close("
+                     "torch.tensor(page.double(2)), torch.tensor(4))\n"),
+    "raises": "import pytest\n\ndef test_double():\n    with pytest.raises(TypeError):\n        page.double(None)\n",
+    "fixture": ("import pytest\n\n@pytest.fixture\ndef value():\n    return page.double(2)\n\n"
+                "def test_double(value):\n    assert value == 4\n"),
+    "parametrize": ("import pytest\n\n@pytest.mark.parametrize('fn', [page.double])\n"
+                    "def test_double(fn):\n    assert fn(2) == 4\n"),
+    "helper": "def check(f):\n    assert f(2) == 4\n\ndef test_double():\n    check(page.double)\n",
+    "alias": "def test_double():\n    f = page.double\n    assert f(2) == 4\n",
+}
+NOT_ASSERTED_WAYS = {
+    "bare call": "def test_double():\n    page.double(21)\n",
+    "only printed": "def test_double():\n    print(page.double(21))\n",
+    "unrelated assert": "def test_double():\n    y = page.double(21)\n    assert 2 * 21 == 42\n",
+    "not called": "def test_double():\n    assert page.double is not None\n",
+}
+
+
+@pytest.mark.parametrize("way", ASSERTED_WAYS)
+def test_asserted_call_is_recognised(tree, way):
+    (tree / "tests/demo/test_page.py").write_text(
+        'from snippets import load\n\npage = load("demo/page")\n\n\n' + ASSERTED_WAYS[way], encoding="utf-8")
+    assert unasserted_names(tree) == []
+
+
+@pytest.mark.parametrize("way", NOT_ASSERTED_WAYS)
+def test_unasserted_call_is_reported(tree, way):
+    (tree / "tests/demo/test_page.py").write_text(
+        'from snippets import load\n\npage = load("demo/page")\n\n\n' + NOT_ASSERTED_WAYS[way], encoding="utf-8")
+    assert unasserted_names(tree) == ["demo/page:double"]

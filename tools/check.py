@@ -4,8 +4,9 @@
     make check CHAPTER=norms   # one chapter: its pages' tests and snippet demos
 
 Always runs the content model (tests/test_content.py), the snippet bookkeeping (every snippet included by a
-page and loaded by a test), the source map, the search query set's well-formedness, and the strict site
-build with the static checks on its output (tests/test_site.py). Then, for every changed page, snippet or
+page and loaded by a test, every function a page shows asserted on in a test), the source map, the search
+query set's well-formedness, and the strict site build with the static checks on its output
+(tests/test_site.py). Then, for every changed page, snippet or
 test, that page's test file and its snippet's ``__main__`` demo; for a changed notebook, that lab. The
 browser, PDF and offline checks are left to `make test`.
 """
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ALWAYS = [
     "tests/test_content.py",
     "tests/test_snippets.py::test_every_snippet_is_included_and_tested",
+    "tests/test_snippets.py::test_every_shown_function_is_asserted_on",
     "tests/test_source_map.py",
     "tests/test_search.py::test_query_set_is_well_formed",
     "tests/test_site.py",

@@ -59,3 +59,17 @@ def test_verifiable_rewards_labelled_cases():
     assert grpo.format_reward("<think>work</think> 42") == 1.0
     assert grpo.format_reward("42") == 0.0
     assert grpo.format_reward("<think>work</think>") == 0.0
+
+
+def test_grpo_loss_sends_no_gradient_to_old_ref_or_advantages():
+    torch.manual_seed(7)
+    G, T = 3, 4
+    logp_new = (-torch.rand(G, T)).requires_grad_(True)
+    logp_old = (logp_new.detach() + 0.05 * torch.randn(G, T)).requires_grad_(True)
+    logp_ref = (logp_new.detach() + 0.3 * torch.randn(G, T)).requires_grad_(True)
+    adv = torch.tensor([1.0, -0.5, 0.2], requires_grad=True)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 0]], dtype=torch.float32)
+    grpo.grpo_loss(logp_new, logp_old, logp_ref, adv, mask).backward()
+    assert logp_old.grad is None and logp_ref.grad is None and adv.grad is None
+    assert logp_new.grad.abs().sum() > 0
+    assert (logp_new.grad[mask == 0] == 0).all()                    # padding tokens get no gradient

@@ -109,3 +109,24 @@ def test_explained_variance_matches_sklearn():
 
 def test_critic_memory_by_hand():
     assert ppo.critic_training_gb(7e9) == 112.0                      # 7e9 * 16 bytes
+
+
+def test_clip_loss_treats_old_logp_and_advantages_as_constants():
+    """Contract: no gradient reaches logp_old (the behaviour policy) or the advantages (the critic)."""
+    logp_new = torch.tensor([-1.0, -0.7, -2.0], requires_grad=True)
+    logp_old = torch.tensor([-1.1, -0.7, -1.9], requires_grad=True)
+    adv = torch.tensor([0.5, -1.5, 2.0], requires_grad=True)
+    ppo.ppo_clip_loss(logp_new, logp_old, adv).backward()
+    assert logp_old.grad is None and adv.grad is None
+    # the new policy still gets the policy-gradient term: ratios exp(0.1), 1, exp(-0.1) are all inside
+    # [0.8, 1.2], so d loss / d logp_new_i = -ratio_i * A_i / 3
+    ratio = torch.exp(logp_new.detach() - logp_old.detach())
+    torch.testing.assert_close(logp_new.grad, -ratio * adv.detach() / 3)
+
+
+def test_kl_estimators_by_hand():
+    # lr = logp_ref - logp = -1 - (-2) = 1 and -2 - (-1.5) = -0.5
+    est = ppo.kl_estimators(torch.tensor([-2.0, -1.5]), torch.tensor([-1.0, -2.0]))
+    torch.testing.assert_close(est["k1"], torch.tensor([-1.0, 0.5]))
+    torch.testing.assert_close(est["k2"], torch.tensor([0.5, 0.125]))
+    torch.testing.assert_close(est["k3"], torch.tensor([math.e - 2.0, math.exp(-0.5) - 0.5]))

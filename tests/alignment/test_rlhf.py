@@ -63,3 +63,18 @@ def test_reward_head_ignores_padding():
     # and equals the linear layer applied by hand to the right positions
     expected = torch.stack([h[0, 1], h[1, 3]]) @ head.score.weight.T + head.score.bias
     torch.testing.assert_close(r1, expected.squeeze(-1))
+
+
+def test_pairwise_accuracy_hand_counted_with_a_tie():
+    # pairs: 2 > 1 yes, 0.3 > 0.4 no, -1 > -3 yes, 0.5 > 0.5 no (a tie is not a correct ordering)
+    rc = torch.tensor([2.0, 0.3, -1.0, 0.5])
+    rr = torch.tensor([1.0, 0.4, -3.0, 0.5])
+    assert rlhf.pairwise_accuracy(rc, rr) == 0.5
+    assert rlhf.pairwise_accuracy(rr, rc) == 0.25           # swapped arguments: only 0.4 > 0.3
+
+
+def test_ranking_loss_pairs_in_rank_order():
+    # K = 3 with rewards (0, 1, 5): pairs (0>1), (0>2), (1>2) give gaps -1, -5, -4
+    expected = sum(math.log(1 + math.exp(-gap)) for gap in (-1.0, -5.0, -4.0)) / 3
+    got = rlhf.ranking_loss(torch.tensor([0.0, 1.0, 5.0], dtype=torch.float64)).item()
+    assert math.isclose(got, expected, rel_tol=1e-12)

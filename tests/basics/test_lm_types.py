@@ -59,3 +59,13 @@ def test_mlm_mask_statistics_80_10_10():
     masked = (corrupted[chosen] == 4).float().mean().item()
     unchanged = (corrupted[chosen] == ids[chosen]).float().mean().item()
     assert abs(masked - 0.8) < 0.01 and abs(unchanged - 0.1) < 0.01  # random replacement can hit the same id (~0)
+
+
+def test_prefix_mask_by_hand():
+    # seq 4, prefix 2: rows 0-1 see the whole prefix (cols 0-1); rows 2-3 add the causal part
+    expected = torch.tensor([[1, 1, 0, 0],
+                             [1, 1, 0, 0],
+                             [1, 1, 1, 0],
+                             [1, 1, 1, 1]], dtype=torch.bool)
+    assert torch.equal(lt.attention_mask(4, "prefix", prefix_len=2), expected)
+    assert lt.attention_mask(3, "bidirectional").all()

@@ -43,3 +43,11 @@ def test_emergence_toy_is_smooth_per_token_but_sharp_exact_match():
     assert np.allclose(em, p ** 20)
     # Exact match stays < 5% over the first 70% of the p range, then rises to 1.
     assert em[p <= 0.85].max() < 0.05 and em[-1] == 1.0
+
+
+def test_chinchilla_loss_by_hand():
+    # Chinchilla (70B params, 1.4T tokens): 1.69 + 406.4 / (7e10)^0.34 + 410.7 / (1.4e12)^0.28
+    # = 1.69 + 0.08349 + 0.16316 = 1.9366 nats/token
+    assert sc.chinchilla_loss(70e9, 1.4e12) == pytest.approx(1.9366, abs=1e-4)
+    # infinite model and data -> the irreducible term E
+    assert sc.chinchilla_loss(1e30, 1e30) == pytest.approx(1.69, abs=1e-3)

@@ -121,6 +121,80 @@ def test_qk_clip_caps_max_logit_at_tau_and_leaves_small_heads_alone():
     assert before > 50
     q2, k2 = opt.qk_clip(w_q, w_k, x, tau=50.0)
     assert abs(max_logit(q2, k2) - 50.0) < 1e-9             # logits are bilinear in (W_q, W_k)
+    # the factor is split evenly: each matrix is scaled by sqrt(tau / S_max)
+    torch.testing.assert_close(q2, w_q * (50.0 / before) ** 0.5)
+    torch.testing.assert_close(k2, w_k * (50.0 / before) ** 0.5)
     q3, k3 = opt.qk_clip(w_q, w_k, x, tau=10 * before)
     torch.testing.assert_close(q3, w_q)
     torch.testing.assert_close(k3, w_k)
+
+
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_eps_outside_the_sqrt_with_tiny_gradients(decoupled):
+    """Gradients of 1e-9 make sqrt(v_hat) ~ 1e-9 < eps = 1e-8: eps outside the root dominates the step,
+    eps inside the root (sqrt(v_hat + eps) ~ 1e-4) would shrink it ~10,000x. Oracle: torch.optim."""
+    torch.manual_seed(1)
+    p_ref = torch.nn.Parameter(torch.randn(6, dtype=torch.float64))
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    ref = cls([p_ref], lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    p, m, v = p_ref.detach().clone(), torch.zeros(6, dtype=torch.float64), torch.zeros(6, dtype=torch.float64)
+    for t in range(1, 4):
+        g = 1e-9 * torch.randn(6, dtype=torch.float64)
+        p_ref.grad = g.clone()
+        ref.step()
+        p, m, v = opt.adam_step(p, g, m, v, t, lr=1e-3, eps=1e-8, decoupled=decoupled)
+        torch.testing.assert_close(p, p_ref.detach(), rtol=0, atol=1e-15)
+    # step 1 by hand: m_hat = g, sqrt(v_hat) = |g| -> step = lr * g / (|g| + eps)
+    g = torch.tensor([1e-8, -3e-8], dtype=torch.float64)
+    p1, _, _ = opt.adam_step(torch.zeros(2, dtype=torch.float64), g, torch.zeros(2, dtype=torch.float64),
+                             torch.zeros(2, dtype=torch.float64), 1, lr=1.0, eps=1e-8)
+    torch.testing.assert_close(p1, torch.tensor([-0.5, 0.75], dtype=torch.float64))   # 1/(1+1), 3/(3+1)
+
+
+def test_adam_l2_vs_adamw_decay_by_hand_first_step():
+    # p = [10, 0.01], g = [1, 1], lr 0.1, wd 0.1, eps 0.
+    # Adam + L2: g' = g + 0.1 p = [2, 1.001]; first step moves lr * sign = 0.1 each -> [9.9, -0.09]
+    # AdamW: p (1 - 0.01) = [9.9, 0.0099], then - 0.1 * sign(g) -> [9.8, -0.0901]
+    p0, g, z = torch.tensor([10.0, 0.01], dtype=torch.float64), torch.ones(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    pa, _, _ = opt.adam_step(p0, g, z, z, 1, lr=0.1, eps=0.0, weight_decay=0.1)
+    pw, _, _ = opt.adam_step(p0, g, z, z, 1, lr=0.1, eps=0.0, weight_decay=0.1, decoupled=True)
+    torch.testing.assert_close(pa, torch.tensor([9.9, -0.09], dtype=torch.float64))
+    torch.testing.assert_close(pw, torch.tensor([9.8, -0.0901], dtype=torch.float64))
+
+
+def test_muon_nesterov_two_steps_against_torch_optim_muon():
+    """torch.optim.Muon (EMA momentum via lerp, bf16 Newton-Schulz) differs from the snippet only by a
+    constant factor (1 - momentum) on the buffer and update, which the Frobenius normalisation removes;
+    with adjust_lr_fn='match_rms_adamw' the scaled learning rate is lr * 0.2 * sqrt(max(m, n))."""
+    torch.manual_seed(3)
+    w0 = torch.randn(24, 40)
+    grads = [torch.randn(24, 40), torch.randn(24, 40)]
+    p = torch.nn.Parameter(w0.clone())
+    ref = torch.optim.Muon([p], lr=0.05, weight_decay=0.1, momentum=0.9, adjust_lr_fn="match_rms_adamw")
+    w, buf = w0.clone(), torch.zeros_like(w0)
+    for g in grads:
+        p.grad = g.clone()
+        ref.step()
+        w, buf = opt.muon_step(w, g, buf, lr=0.05, momentum=0.9, weight_decay=0.1)
+    rel = (w - p.detach()).norm() / (w0 - p.detach()).norm()
+    assert rel < 0.03                                              # bf16 in torch: agreement to a few %
+    # and a hand reference in float64 with the snippet's own (separately tested) newton_schulz
+    w, buf = w0.double(), torch.zeros(24, 40, dtype=torch.float64)
+    b_ref, w_ref = buf.clone(), w.clone()
+    for g in grads:
+        g = g.double()
+        w, buf = opt.muon_step(w, g, buf, lr=0.05, momentum=0.9, weight_decay=0.1)
+        b_ref = 0.9 * b_ref + g
+        w_ref = w_ref * (1 - 0.05 * 0.1) - 0.05 * 0.2 * 40 ** 0.5 * opt.newton_schulz(g + 0.9 * b_ref)
+    torch.testing.assert_close(w, w_ref)
+    torch.testing.assert_close(buf, b_ref)
+
+
+def test_qk_clip_leaves_a_head_with_only_negative_logits_alone():
+    # one token and W_k = -W_q: the only logit is -|W_q x|^2 / sqrt(d) < 0, nothing to clip
+    torch.manual_seed(4)
+    x = torch.randn(1, 8, dtype=torch.float64)
+    w_q = torch.randn(4, 8, dtype=torch.float64)
+    q2, k2 = opt.qk_clip(w_q, -w_q, x, tau=1.0)
+    torch.testing.assert_close(q2, w_q)
+    torch.testing.assert_close(k2, -w_q)

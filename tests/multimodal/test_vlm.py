@@ -56,9 +56,11 @@ def test_splice_keeps_text_and_inserts_patches_in_order():
     ids = torch.tensor([3, 9, 9, 9, 4])
     text = torch.randn(5, 6)
     feats = torch.randn(3, 6)
+    before = text.clone()
     out = mm.splice_image_tokens(text, ids, 9, feats)
     torch.testing.assert_close(out[[0, 4]], text[[0, 4]])
     torch.testing.assert_close(out[1:4], feats)
+    torch.testing.assert_close(text, before)                  # the input embeddings are not written in place
     with pytest.raises(ValueError):
         mm.splice_image_tokens(text, ids, 9, feats[:2])
 
@@ -66,3 +68,18 @@ def test_splice_keeps_text_and_inserts_patches_in_order():
 def test_projector_shape():
     p = mm.LlavaProjector(10, 6)
     assert p(torch.randn(576, 10)).shape == (576, 6)          # 24 x 24 patches of a 336px ViT-L/14
+
+
+def test_projector_is_linear_gelu_linear():
+    """Oracle: the two Linear layers applied by hand with the exact (erf) GELU in between."""
+    torch.manual_seed(3)
+    p = mm.LlavaProjector(10, 6).double()
+    x = torch.randn(7, 10, dtype=torch.float64) * 2
+    linears = [m for m in p.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(10, 6), (6, 6)]
+    w1, b1, w2, b2 = linears[0].weight, linears[0].bias, linears[1].weight, linears[1].bias
+    h = x @ w1.T + b1
+    h = 0.5 * h * (1 + torch.erf(h / math.sqrt(2)))           # GELU(x) = x * Phi(x), not the tanh approximation
+    torch.testing.assert_close(p(x), h @ w2.T + b2, rtol=1e-12, atol=1e-12)
+    # the non-linearity matters: dropping it gives a visibly different map
+    assert not torch.allclose(p(x), (x @ w1.T + b1) @ w2.T + b2, atol=1e-3)

@@ -66,3 +66,22 @@ def test_ia3_starts_as_identity_and_merges():
             layer.l.copy_(torch.rand_like(layer.l) + 0.5)
         w, b = layer.merged()
         torch.testing.assert_close(layer(x), torch.nn.functional.linear(x, w, b))
+
+
+def test_adapter_trained_values_by_hand_and_gradients_at_init():
+    import math
+    torch.manual_seed(3)
+    a = ad.BottleneckAdapter(6, 3).double()
+    h = torch.randn(2, 4, 6, dtype=torch.float64, requires_grad=True)
+    # at init W_up = 0: only the up projection learns on step 0 (dL/dW_down = W_up^T ... = 0)
+    a(h).pow(2).sum().backward()
+    assert a.up.weight.grad.abs().sum() > 0 and a.up.bias.grad.abs().sum() > 0
+    assert a.down.weight.grad.abs().sum() == 0
+    torch.testing.assert_close(h.grad, 2 * h.detach())             # identity: d/dh sum(h^2) = 2h
+    with torch.no_grad():
+        a.up.weight.normal_(), a.up.bias.normal_()
+    hd = h.detach()
+    z = hd @ a.down.weight.T + a.down.bias
+    z = 0.5 * z * (1 + torch.erf(z / math.sqrt(2)))                # exact GELU
+    expected = hd + z @ a.up.weight.T + a.up.bias                  # residual + up(act(down(h)))
+    torch.testing.assert_close(a(hd), expected)

@@ -53,6 +53,38 @@ def test_dora_matches_peft():
     assert pm.get_nb_trainable_parameters()[0] == 4 * (12 + 10) + 10
 
 
+def test_dora_gradients_treat_the_norm_as_constant():
+    """Autograd reference written out here: W' = m * V / c with c = ||V||_row a constant (detached).
+
+    The un-detached variant (c differentiated too) gives different A, B gradients, so the test
+    tells the two apart; the frozen base weight and bias get no gradient at all."""
+    torch.manual_seed(5)
+    base = nn.Linear(6, 4).double()
+    d = lv.DoRALinear(base, r=2, alpha=4).double()
+    with torch.no_grad():
+        d.B.normal_()
+        d.m.mul_(torch.tensor([0.5, 1.5, 1.0, 2.0], dtype=torch.float64))
+    x = torch.randn(5, 6, dtype=torch.float64)
+    w_out = torch.randn(5, 4, dtype=torch.float64)
+    (d(x) * w_out).sum().backward()
+    assert base.weight.grad is None and base.bias.grad is None
+
+    def reference(detach: bool):
+        A, B, m = (t.detach().clone().requires_grad_(True) for t in (d.A, d.B, d.m))
+        V = base.weight.detach() + (4 / 2) * B @ A
+        c = V.norm(dim=1, keepdim=True)
+        W = m[:, None] * V / (c.detach() if detach else c)
+        ((x @ W.T + base.bias.detach()) * w_out).sum().backward()
+        return A.grad, B.grad, m.grad
+
+    gA, gB, gm = reference(detach=True)
+    torch.testing.assert_close(d.A.grad, gA)
+    torch.testing.assert_close(d.B.grad, gB)
+    torch.testing.assert_close(d.m.grad, gm)
+    gA_full, gB_full, _ = reference(detach=False)
+    assert not torch.allclose(gA, gA_full, atol=1e-6) and not torch.allclose(gB, gB_full, atol=1e-6)
+
+
 def test_dora_row_norms_equal_magnitude():
     torch.manual_seed(2)
     d = lv.DoRALinear(nn.Linear(8, 6), r=2)

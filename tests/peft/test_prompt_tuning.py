@@ -50,6 +50,42 @@ def test_soft_prompt_shape():
     assert out.shape == (3, 14, 16)
 
 
+def test_soft_prompt_is_prepended_to_every_row_and_only_prompt_gets_gradient():
+    torch.manual_seed(2)
+    embeds = torch.randn(3, 4, 6, requires_grad=True)
+    prompt = torch.randn(2, 6, requires_grad=True)
+    out = pt.prepend_soft_prompt(embeds, prompt)
+    for row in range(3):
+        torch.testing.assert_close(out[row, :2], prompt)     # virtual tokens first, same for every row
+        torch.testing.assert_close(out[row, 2:], embeds[row])  # then the real tokens, in order
+    w = torch.arange(out.numel(), dtype=torch.float32).view_as(out)
+    (out * w).sum().backward()
+    # d/dprompt sums the three rows' weights at positions 0..1; d/dembeds is the weight at positions 2..5
+    torch.testing.assert_close(prompt.grad, w[:, :2].sum(0))
+    torch.testing.assert_close(embeds.grad, w[:, 2:])
+
+
+def test_soft_prompt_matches_peft_inputs_embeds():
+    """Oracle: the inputs_embeds peft's prompt-tuning model hands to the base Llama."""
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_peft_model(LlamaForCausalLM(LlamaConfig(**CFG)),
+                               PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=3))
+    seen = {}
+
+    def grab(module, args, kwargs):
+        seen["emb"] = kwargs["inputs_embeds"].detach().clone()
+
+    model.base_model.register_forward_pre_hook(grab, with_kwargs=True)
+    ids = torch.tensor([[5, 9, 2, 7], [1, 1, 3, 8]])
+    with torch.no_grad():
+        model(input_ids=ids)
+        prompt = model.get_prompt(batch_size=1)[0]
+        ours = pt.prepend_soft_prompt(model.get_input_embeddings()(ids), prompt)
+    torch.testing.assert_close(ours, seen["emb"])
+
+
 def test_prefix_attention_matches_sdpa_with_explicit_mask():
     torch.manual_seed(0)
     b, s, d, h, p = 2, 6, 16, 4, 3

@@ -97,3 +97,21 @@ def test_llama4_query_scale_matches_transformers_formula_and_hand_values():
 def pytest_approx(x):
     import pytest
     return pytest.approx(x, rel=1e-9)
+
+
+def test_causal_self_attention_matches_float_subsequent_mask():
+    # oracle: the same module with PyTorch's own additive causal mask (-inf above the diagonal)
+    torch.manual_seed(3)
+    attn = nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    x = torch.randn(2, 5, 8)
+    ref, _ = attn(x, x, x, attn_mask=nn.Transformer.generate_square_subsequent_mask(5), need_weights=False)
+    torch.testing.assert_close(ab.self_attention_no_position(x, attn, causal=True), ref)
+    # without the flag the model sees everything: same as no mask at all
+    full, _ = attn(x, x, x, need_weights=False)
+    torch.testing.assert_close(ab.self_attention_no_position(x, attn), full)
+
+
+def test_learned_embedding_accepts_exactly_max_len():
+    layer = ab.LearnedPositionEmbedding(max_len=8, d_model=4)
+    x = torch.zeros(1, 8, 4)
+    torch.testing.assert_close(layer(x)[0], layer.table.weight)       # every row used once, in order

@@ -58,3 +58,10 @@ def test_effective_tokens_limits():
     assert cb.effective_tokens(u, 1e4) == pytest.approx(u * (1 + 15.4), rel=1e-6)  # saturates at U(1+R*)
     four = cb.effective_tokens(u, 4) / (4 * u)
     assert 0.9 < four < 1.0                                                    # 4 epochs worth >90% of fresh
+
+
+def test_parametric_loss_and_effective_tokens_by_hand():
+    # 1B params on 20B tokens: 1.69 + 406.4 / 1e9^0.34 + 410.7 / 2e10^0.28 = 1.69 + 0.3406 + 0.5494 = 2.5800
+    assert cb.parametric_loss(1e9, 2e10, **cb.HOFFMANN) == pytest.approx(2.5800, abs=1e-4)
+    # 4 epochs (R = 3): D' / U = 1 + 15.4 (1 - exp(-3 / 15.4)) = 3.7259
+    assert cb.effective_tokens(1.0, 4) == pytest.approx(3.7259, abs=1e-4)

@@ -50,3 +50,11 @@ def test_wsd_matches_torch_scheduler_chain():
         assert cp.wsd_lr(step, peak, warmup, total, frac) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-9)
         opt.step()
         sched.step()
+
+
+def test_wsd_decays_to_a_nonzero_final_lr_by_hand():
+    # decay starts at 100 - 0.2 * 100 = 80; step 95: 1 + (0.1 - 1) * 15 / 20 = 0.325; step 100: 0.1
+    assert cp.wsd_lr(95, 1.0, 10, 100, 0.2, final=0.1) == pytest.approx(0.325)
+    assert cp.wsd_lr(100, 1.0, 10, 100, 0.2, final=0.1) == pytest.approx(0.1)
+    assert cp.wsd_lr(79, 1.0, 10, 100, 0.2, final=0.1) == 1.0          # last stable step
+    assert cp.wsd_lr(5, 2.0, 10, 100) == pytest.approx(1.0)            # warm-up: 2 * 5 / 10

@@ -67,3 +67,11 @@ def test_no_merges_means_one_token_per_byte():
 def test_hand_example_first_merge():
     # "aaab aab": pair counts (a,a)=3 [2 in 'aaab', 1 in 'aab'], (a,b)=2, (Ġ,a)=1 -> first merge (a,a).
     assert bpe.train_bpe(["aaab aab"], 257, min_frequency=1)[0] == ("a", "a")
+
+
+def test_byte_alphabet_is_gpt2s():
+    m = bpe.bytes_to_unicode()
+    assert len(m) == 256 and len(set(m.values())) == 256
+    assert set(m.values()) == set(pre_tokenizers.ByteLevel.alphabet())     # oracle: HF tokenizers
+    # GPT-2's well-known symbols: space 32 -> 'Ġ' (U+0120 = 256 + 32), newline 10 -> 'Ċ' (256 + 10)
+    assert m[32] == "Ġ" and m[10] == "Ċ" and m[ord("A")] == "A" and m[0] == chr(256)

@@ -106,12 +106,12 @@ if __name__ == "__main__":
     b = sys_prompt + [1, 2, 3] * 50 + [9] * 200
     print("hit tokens (B=16):", prefix_cache_hit_tokens(a, b, 16), "of", len(b))
     print("timestamp at the top:", prefix_cache_hit_tokens([7] + a, [8] + a, 16))
-    M = 1e-6       # Claude Sonnet 4.5 list prices (USD per MTok): in 3, out 15, 5-min write 3.75, read 0.30
-    args = dict(n_steps=50, first_prompt=10_000, growth=2_000, output_per_step=200, price_in=3 * M,
-                price_out=15 * M, price_cache_write=3.75 * M, price_cache_read=0.30 * M)
-    print(f"no cache ${agent_loop_cost(caching=False, **args):.2f}, "
-          f"cache ${agent_loop_cost(caching=True, **args):.2f}, "
-          f"cache + timestamp ${agent_loop_cost(caching=True, prefix_stable=False, **args):.2f}")
+    M = 1e-6  # Claude Sonnet 5.5 list prices as of Dec 2026 (USD/MTok): in 2, out 10, 5-min write 2.50, read 0.10
+    args = dict(n_steps=50, first_prompt=10_000, growth=2_000, output_per_step=200, price_in=2 * M,
+                price_out=10 * M, price_cache_write=2.50 * M, price_cache_read=0.10 * M)
+    print(f"no cache ${agent_loop_cost(caching=False, **args):.3f}, "
+          f"cache ${agent_loop_cost(caching=True, **args):.3f}, "
+          f"cache + timestamp ${agent_loop_cost(caching=True, prefix_stable=False, **args):.3f}")
     chat = [("system", "you are a coding agent"), ("user", "fix the failing test in parser"),
             ("assistant", "reading parser.py " * 5), ("tool", "x " * 40), ("user", "now add a docstring"),
             ("assistant", "done")]

@@ -177,11 +177,12 @@ def abstain_threshold(scores: list[float], correct: list[int],
 
 def verify_costs(answer_claims: int, chunks_per_claim: int, chunk_tokens: int,
                  nli_params: float, prompt_tokens: int, answer_tokens: int, samples: int,
-                 usd_in_per_m: float = 3.0, usd_out_per_m: float = 15.0,
+                 usd_in_per_m: float = 2.0, usd_out_per_m: float = 10.0,
                  peak_flops: float = 312e12, mfu: float = 0.4) -> dict[str, float]:
     """Per-answer cost of two checks. NLI: one cross-encoder pass per (claim, cited chunk) pair,
     about 2 * params FLOPs per token, as GPU seconds. SelfCheck: `samples` extra generations of
-    the same prompt, in USD at API prices (no prompt caching)."""
+    the same prompt, in USD at API prices (no prompt caching); the default prices are Claude
+    Sonnet 5.5's list prices as of December 2026 (USD 2 in / 10 out per million tokens)."""
     nli_tokens = answer_claims * chunks_per_claim * (chunk_tokens + 30)
     nli_s = 2 * nli_params * nli_tokens / (peak_flops * mfu)
     one_gen = (prompt_tokens * usd_in_per_m + answer_tokens * usd_out_per_m) / 1e6

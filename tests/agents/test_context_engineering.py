@@ -50,19 +50,24 @@ def test_prefix_hit_matches_brute_force():
 
 
 def test_agent_loop_cost_hand_sums():
-    M = 1e-6
-    kw = dict(n_steps=50, first_prompt=10_000, growth=2_000, output_per_step=200, price_in=3 * M,
-              price_out=15 * M, price_cache_write=3.75 * M, price_cache_read=0.30 * M)
+    M = 1e-6  # Claude Sonnet 5.5 list prices as of Dec 2026, USD per MTok
+    kw = dict(n_steps=50, first_prompt=10_000, growth=2_000, output_per_step=200, price_in=2 * M,
+              price_out=10 * M, price_cache_write=2.50 * M, price_cache_read=0.10 * M)
     # sum_t L_t = 50*10,000 + 2,000*(0+1+...+49) = 500,000 + 2,450,000 = 2,950,000 tokens
-    output = 50 * 200 * 15 * M                                                   # $0.15
-    assert ce.agent_loop_cost(caching=False, **kw) == pytest.approx(2_950_000 * 3 * M + output)
+    output = 50 * 200 * 10 * M                                                   # $0.10
+    # no cache: 2,950,000 * $2/M = $5.90, + $0.10 = $6.00
+    assert ce.agent_loop_cost(caching=False, **kw) == pytest.approx(2_950_000 * 2 * M + output)
+    assert 2_950_000 * 2 * M + output == pytest.approx(6.00)
     # writes: 10,000 + 49*2,000 = 108,000; reads: sum_{t=1..49} L_t = 490,000 + 2,000*1,176 = 2,842,000
-    cached = 108_000 * 3.75 * M + 2_842_000 * 0.30 * M + output
+    # 108,000 * $2.50/M = $0.270; 2,842,000 * $0.10/M = $0.2842; + $0.10 output = $0.6542
+    cached = 108_000 * 2.50 * M + 2_842_000 * 0.10 * M + output
     assert ce.agent_loop_cost(caching=True, **kw) == pytest.approx(cached)
-    assert cached == pytest.approx(1.4076)
+    assert cached == pytest.approx(0.6542)
     # a prefix that changes every step: everything is a cache write, dearer than no cache at all
+    # 2,950,000 * $2.50/M = $7.375, + $0.10 = $7.475
     assert ce.agent_loop_cost(caching=True, prefix_stable=False, **kw) == pytest.approx(
-        2_950_000 * 3.75 * M + output)
+        2_950_000 * 2.50 * M + output)
+    assert 2_950_000 * 2.50 * M + output == pytest.approx(7.475)
 
 
 def test_compaction_hand_budget():

@@ -54,7 +54,6 @@ KNOWN_UNASSERTED = {
     "safety/attacks:binom_cdf",
     "system-design/reliability:bucket",
     "system-design/serving_at_scale:_Entry",
-    "tokenizer/bpe:bytes_to_unicode",
     "tokenizer/bpe:merge_pair",
     "tokenizer/bpe:pre_tokenize",
 }

@@ -178,3 +178,14 @@ def test_shortlist_keeps_only_models_not_significantly_worse():
     cost = {"big": 12.0, "mid": 3.0, "small": 0.8}
     assert fw.shortlist({"big": big, "mid": mid, "small": small}, cost) == ["small", "big"]
     assert fw.shortlist({"big": big, "twin": list(big)}, {"big": 12.0, "twin": 1.0}) == ["twin", "big"]
+
+
+def test_request_fingerprint_is_sha256_of_the_canonical_request():
+    import hashlib
+    request = {"model": "m", "messages": [{"role": "user", "content": "你好"}], "temperature": 0}
+    # canonical form written out by hand: keys sorted, UTF-8 kept, default separators
+    canonical = '{"messages": [{"content": "你好", "role": "user"}], "model": "m", "temperature": 0}'
+    assert fw.request_fingerprint(request) == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert fw.request_fingerprint(dict(reversed(list(request.items())))) == fw.request_fingerprint(request)
+    changed = {**request, "messages": [{"role": "user", "content": "你好 "}]}       # one trailing space
+    assert fw.request_fingerprint(changed) != fw.request_fingerprint(request)

@@ -103,3 +103,14 @@ def test_temperature_needs_only_hundreds_of_items():
             labels = torch.distributions.Categorical(logits=true_logits).sample()
             fitted.append(cal.fit_temperature(true_logits * 3.0, labels))
         assert all(abs(t - 3.0) < tol * 3.0 for t in fitted), (n, min(fitted), max(fitted))
+
+
+def test_auroc_matches_sklearn_with_ties_and_by_hand():
+    from sklearn.metrics import roc_auc_score
+    conf = torch.tensor([0.9, 0.8, 0.8, 0.6, 0.4, 0.8, 0.3])
+    correct = torch.tensor([1, 1, 0, 1, 0, 1, 0])
+    # by hand: right {0.9, 0.8, 0.6, 0.8} vs wrong {0.8, 0.4, 0.3}: 12 pairs, wins 0.9>all (3),
+    # 0.8: beats 0.4, 0.3 and ties 0.8 (2.5) twice, 0.6 beats 0.4, 0.3 (2) → 3 + 2.5 + 2.5 + 2 = 10 → 10/12
+    assert math.isclose(cal.auroc(conf, correct), 10 / 12, rel_tol=1e-6)
+    assert math.isclose(cal.auroc(conf, correct), roc_auc_score(correct.numpy(), conf.numpy()), rel_tol=1e-6)
+    assert math.isclose(cal.auroc(-conf, correct), 1 - 10 / 12, rel_tol=1e-6)    # reversed ranking

@@ -42,3 +42,9 @@ def test_flops_by_hand():
     assert tr.sage_flops_per_node(128, 256, 40, deg) == pytest.approx(
         deg * 128 + 131_072 + deg * 256 + 40_960)
     assert tr.llm_flops_per_node(8e9, 300) == pytest.approx(4.8e12)
+
+
+@pytest.mark.parametrize("node_id, per_token, tokens", [
+    (0, 3, 1), (999, 3, 1), (1000, 3, 2), (169342, 3, 2), (1693420, 3, 3), (12345, 1, 5), (7, 1, 1)])
+def test_id_tokens_by_hand(node_id, per_token, tokens):
+    assert tr.id_tokens(node_id, per_token) == tokens

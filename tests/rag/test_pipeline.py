@@ -71,3 +71,19 @@ def test_prefix_kv_bytes_hand_number():
     assert pl.prefix_kv_bytes(150_000, 32, 8, 128) == 19_660_800_000
     # Llama-3-70B: 80 layers -> 327,680 B per token, 49.2 GB for 150k tokens
     assert pl.prefix_kv_bytes(150_000, 80, 8, 128) == 49_152_000_000
+
+
+def test_budget_boundary_and_packing_stops_at_the_first_chunk_that_does_not_fit():
+    hits = [pl.Chunk(chr(97 + i) * 50, f"{i}.md", 1.0 - i / 10) for i in range(4)]
+    # blocks are 61 chars each: a budget of exactly 3 x 61 = 183 holds three, 182 only two
+    count = lambda budget: pl.build_rag_messages("Q?", hits, budget)[1]["content"].count(".md)")
+    assert count(183) == 3 and count(182) == 2 and count(60) == 0
+    assert "(no sources found)" in pl.build_rag_messages("Q?", hits, 60)[1]["content"]
+    # best-first packing stops: a smaller, lower-scored chunk after an oversized one is not used
+    mixed = [pl.Chunk("x" * 40, "a.md", 0.9), pl.Chunk("y" * 500, "b.md", 0.8), pl.Chunk("z", "c.md", 0.7)]
+    user = pl.build_rag_messages("Q?", mixed, 200)[1]["content"]
+    assert user == "Sources:\n[1] (a.md) " + "x" * 40 + "\n\nQuestion: Q?"
+    # a duplicate does not take a number: the next distinct chunk is [2]
+    dup = [pl.Chunk("same", "a.md", 0.9), pl.Chunk("same", "b.md", 0.8), pl.Chunk("other", "c.md", 0.1)]
+    assert pl.build_rag_messages("Q?", dup)[1]["content"] == \
+        "Sources:\n[1] (a.md) same\n[2] (c.md) other\n\nQuestion: Q?"

@@ -131,3 +131,14 @@ def test_kv_quant_cost_by_hand():
     assert qz.sequences_that_fit(56, 65536, 8192) == 104
     assert qz.sequences_that_fit(2.2, 131072, 8192) == 2                 # 2.2 GB holds two 1 GiB (1.074 GB) sequences
     assert qz.sequences_that_fit(2.1, 131072, 8192) == 1                 # 2.1 GB < 2 x 1.074 GB
+
+
+def test_group_quantize_equals_per_channel_on_each_group():
+    # every group of `group_size` consecutive weights of a row is its own "channel"
+    torch.manual_seed(6)
+    w = torch.randn(6, 32) * torch.logspace(-1, 1, 32)          # scales differ along the row
+    q, s = qz.absmax_quantize(w.reshape(-1, 8), bits=4, dim=0)  # (6 * 4 groups, 8)
+    torch.testing.assert_close(qz.group_quantize(w, 8, 4), qz.absmax_dequantize(q, s).reshape(6, 32))
+    # by hand, one group of 4 at 4 bits: scale = 0.7 / 7 = 0.1 -> [0.7, -0.3, 0.1, 0.0] exactly on the grid
+    g = torch.tensor([[0.7, -0.3, 0.1, 0.04, 8.0, 1.0, 0.0, 0.0]])
+    torch.testing.assert_close(qz.group_quantize(g, 4, 4)[0, :4], torch.tensor([0.7, -0.3, 0.1, 0.0]))

@@ -78,6 +78,9 @@ def test_budget_boundary_and_packing_stops_at_the_first_chunk_that_does_not_fit(
     # blocks are 61 chars each: a budget of exactly 3 x 61 = 183 holds three, 182 only two
     count = lambda budget: pl.build_rag_messages("Q?", hits, budget)[1]["content"].count(".md)")
     assert count(183) == 3 and count(182) == 2 and count(60) == 0
+    body = pl.build_rag_messages("Q?", hits, 183)[1]["content"]
+    assert body == "Sources:\n" + "\n".join(f"[{i + 1}] ({i}.md) " + chr(97 + i) * 50 for i in range(3)) + \
+        "\n\nQuestion: Q?"
     assert "(no sources found)" in pl.build_rag_messages("Q?", hits, 60)[1]["content"]
     # best-first packing stops: a smaller, lower-scored chunk after an oversized one is not used
     mixed = [pl.Chunk("x" * 40, "a.md", 0.9), pl.Chunk("y" * 500, "b.md", 0.8), pl.Chunk("z", "c.md", 0.7)]

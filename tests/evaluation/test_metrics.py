@@ -41,6 +41,8 @@ CASES = [
      [["the cat sat on a mat today"], ["a cat was sitting on the mat today"]]),
     (["a short one here now", "the quick brown fox jumps over the lazy dog"],
      [["a short one here now please thanks", "the quick brown fox jumped over the lazy dog"]]),
+    # hypothesis exactly one token shorter than its reference: brevity penalty exp(1 - 7/6)
+    (["the cat sat on the mat"], [["the cat sat on the red mat"]]),
 ]
 
 
@@ -71,7 +73,8 @@ def test_rouge_l_matches_rouge_score(cand, ref):
     assert math.isclose(ours["fmeasure"], oracle.fmeasure)
 
 
-@pytest.mark.parametrize("n,c,k", [(5, 0, 1), (5, 2, 1), (5, 2, 2), (6, 3, 4), (7, 1, 3), (8, 5, 2), (4, 4, 2)])
+@pytest.mark.parametrize("n,c,k", [(5, 0, 1), (5, 2, 1), (5, 2, 2), (6, 3, 4), (7, 1, 3), (8, 5, 2), (4, 4, 2),
+                                   (5, 2, 3), (6, 0, 6)])   # n - c == k: 1 - 1 / C(n, k), not 1
 def test_pass_at_k_equals_brute_force_over_subsets(n, c, k):
     samples = [1] * c + [0] * (n - c)
     subsets = list(itertools.combinations(range(n), k))

@@ -40,6 +40,15 @@ def test_switch_loss_on_hand_built_routing():
     idx = probs.argmax(-1, keepdim=True)
     # P = (0.65, 0.35); loss = 2 * (0.75 * 0.65 + 0.25 * 0.35) = 1.15
     assert moe.switch_balance_loss(probs, idx, 2).item() == pytest.approx(1.15)
+    # top-2 of 3 experts: 4 tokens x 2 slots = 8 assignments; expert counts (4, 3, 1) -> f = (4/8, 3/8, 1/8)
+    probs3 = torch.tensor([[0.5, 0.3, 0.2], [0.4, 0.4, 0.2], [0.3, 0.2, 0.5], [0.6, 0.3, 0.1]])
+    idx2 = torch.tensor([[0, 1], [0, 1], [2, 0], [0, 1]])
+    # P = (0.45, 0.3, 0.25); loss = 3 * (0.5 * 0.45 + 0.375 * 0.3 + 0.125 * 0.25) = 1.10625
+    assert moe.switch_balance_loss(probs3, idx2, 3).item() == pytest.approx(1.10625)
+    # gradient flows through P only: d loss / d probs[t, i] = N * f_i / tokens
+    p = probs3.clone().requires_grad_(True)
+    moe.switch_balance_loss(p, idx2, 3).backward()
+    torch.testing.assert_close(p.grad, (3 * torch.tensor([0.5, 0.375, 0.125]) / 4).expand(4, 3))
 
 
 def test_switch_loss_is_one_when_uniform_and_grows_when_skewed():
@@ -52,6 +61,9 @@ def test_switch_loss_is_one_when_uniform_and_grows_when_skewed():
 
 
 def test_capacity_drops_overflow_tokens():
+    # slots = ceil(capacity_factor * tokens * k / experts): 1.25 * 10 * 2 / 8 = 3.125 -> 4; 1.0 * 10 / 4 = 2.5 -> 3
+    assert moe.expert_capacity(10, 8, 2, 1.25) == 4 and moe.expert_capacity(10, 4, 1, 1.0) == 3
+    assert moe.expert_capacity(16, 4, 2, 1.0) == 8
     torch.manual_seed(0)
     layer = moe.MoELayer(d_model=8, d_ff=8, n_experts=4, k=1, capacity_factor=1.0)
     with torch.no_grad():                      # force every token to expert 2

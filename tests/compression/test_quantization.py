@@ -27,6 +27,42 @@ def test_zeropoint_hand_example():
     assert z2.item() == 100 and q2.tolist() == [0, 100, 255]
 
 
+def test_zeropoint_non_integral_min_over_scale():
+    # range [-0.3, 2.0]: scale = 2.3 / 255 = 0.0090196; -min / scale = 0.3 / 0.0090196 = 33.26 -> z = 33
+    x = torch.tensor([-0.3, 0.0, 0.7, 2.0])
+    q, s, z = qz.zeropoint_quantize(x)
+    torch.testing.assert_close(s, torch.tensor(2.3 / 255))
+    assert z.item() == 33.0                               # an integer: real zero is exactly representable
+    assert q.tolist() == [0, 33, 33 + round(0.7 / (2.3 / 255)), 255]    # 0.7 / s = 77.6 -> 78 -> 111
+    assert qz.zeropoint_dequantize(q, s, z)[1].item() == 0.0
+    # 4 bits: scale = 2.3 / 15, z = round(0.3 / 0.15333) = round(1.96) = 2
+    q4, s4, z4 = qz.zeropoint_quantize(x, bits=4)
+    assert z4.item() == 2 and q4.max().item() == 15 and q4.tolist()[1] == 2
+
+
+def test_zeropoint_matches_torch_minmax_observers():
+    from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
+    torch.manual_seed(5)
+    for bits in (8, 4):
+        qmax = 2 ** bits - 1
+        x = torch.randn(300) * 1.7 + 0.6                  # min/scale is not an integer
+        obs = MinMaxObserver(dtype=torch.quint8, qscheme=torch.per_tensor_affine, quant_min=0, quant_max=qmax)
+        obs(x)
+        ref_s, ref_z = obs.calculate_qparams()
+        q, s, z = qz.zeropoint_quantize(x, bits=bits)
+        torch.testing.assert_close(s.reshape(1), ref_s)
+        assert int(z) == int(ref_z)
+        ref = torch.fake_quantize_per_tensor_affine(x, float(ref_s), int(ref_z), 0, qmax)
+        torch.testing.assert_close(qz.zeropoint_dequantize(q, s, z), ref)
+    w = torch.randn(6, 50) * torch.rand(6, 1) * 3 - torch.rand(6, 1)
+    obs = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.quint8, qscheme=torch.per_channel_affine)
+    obs(w)
+    ref_s, ref_z = obs.calculate_qparams()
+    q, s, z = qz.zeropoint_quantize(w, dim=0)
+    torch.testing.assert_close(s.flatten(), ref_s)
+    assert z.flatten().int().tolist() == ref_z.tolist()
+
+
 def test_absmax_matches_torch_fake_quantize_per_tensor():
     torch.manual_seed(0)
     x = torch.randn(32, 64)
@@ -95,3 +131,14 @@ def test_kv_quant_cost_by_hand():
     assert qz.sequences_that_fit(56, 65536, 8192) == 104
     assert qz.sequences_that_fit(2.2, 131072, 8192) == 2                 # 2.2 GB holds two 1 GiB (1.074 GB) sequences
     assert qz.sequences_that_fit(2.1, 131072, 8192) == 1                 # 2.1 GB < 2 x 1.074 GB
+
+
+def test_group_quantize_equals_per_channel_on_each_group():
+    # every group of `group_size` consecutive weights of a row is its own "channel"
+    torch.manual_seed(6)
+    w = torch.randn(6, 32) * torch.logspace(-1, 1, 32)          # scales differ along the row
+    q, s = qz.absmax_quantize(w.reshape(-1, 8), bits=4, dim=0)  # (6 * 4 groups, 8)
+    torch.testing.assert_close(qz.group_quantize(w, 8, 4), qz.absmax_dequantize(q, s).reshape(6, 32))
+    # by hand, one group of 4 at 4 bits: scale = 0.7 / 7 = 0.1 -> [0.7, -0.3, 0.1, 0.0] exactly on the grid
+    g = torch.tensor([[0.7, -0.3, 0.1, 0.04, 8.0, 1.0, 0.0, 0.0]])
+    torch.testing.assert_close(qz.group_quantize(g, 4, 4)[0, :4], torch.tensor([0.7, -0.3, 0.1, 0.0]))

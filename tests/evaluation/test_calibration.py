@@ -114,3 +114,41 @@ def test_auroc_matches_sklearn_with_ties_and_by_hand():
     assert math.isclose(cal.auroc(conf, correct), 10 / 12, rel_tol=1e-6)
     assert math.isclose(cal.auroc(conf, correct), roc_auc_score(correct.numpy(), conf.numpy()), rel_tol=1e-6)
     assert math.isclose(cal.auroc(-conf, correct), 1 - 10 / 12, rel_tol=1e-6)    # reversed ranking
+
+
+def test_ece_confidence_one_and_bin_edges_by_hand():
+    # bins are (b/10, (b+1)/10]: 1.0 is in the last bin, 0.5 in (0.4, 0.5], 0.0 in the first bin
+    conf = torch.tensor([1.0, 1.0, 0.5, 0.5, 0.55, 0.0], dtype=torch.float64)
+    correct = torch.tensor([0, 1, 1, 1, 0, 0])
+    # (0.9,1]: 2/6 * |0.5 - 1| ; (0.4,0.5]: 2/6 * |1 - 0.5| ; (0.5,0.6]: 1/6 * 0.55 ; [0,0.1]: 0
+    expected = 2 / 6 * 0.5 + 2 / 6 * 0.5 + 1 / 6 * 0.55
+    assert math.isclose(cal.expected_calibration_error(conf, correct), expected, rel_tol=1e-6)   # correct is cast to float32
+    # a wrong answer at confidence 1.0 alone is an ECE of 1
+    assert cal.expected_calibration_error(torch.tensor([1.0]), torch.tensor([0])) == 1.0
+
+
+def test_ece_matches_a_numpy_reference_on_random_data():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    for n_bins in (5, 10, 15):
+        conf = rng.beta(5, 2, 500)
+        correct = (rng.random(500) < conf ** 1.5).astype(int)
+        edges = np.linspace(0, 1, n_bins + 1)
+        ref = 0.0
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            m = (conf > lo) & (conf <= hi)
+            if m.any():
+                ref += m.mean() * abs(correct[m].mean() - conf[m].mean())
+        got = cal.expected_calibration_error(torch.from_numpy(conf), torch.from_numpy(correct), n_bins)
+        assert math.isclose(got, ref, rel_tol=1e-6)
+
+
+def test_temperature_matches_scipy_minimiser_of_nll():
+    from scipy.optimize import minimize_scalar
+    torch.manual_seed(1)
+    logits = torch.randn(1500, 4, dtype=torch.float64) * 4
+    labels = torch.distributions.Categorical(logits=logits / 1.7).sample()     # true T = 1.7
+    nll = lambda t: torch.nn.functional.cross_entropy(logits / t, labels).item()
+    ref = minimize_scalar(nll, bounds=(0.05, 20), method="bounded", options={"xatol": 1e-6}).x
+    t = cal.fit_temperature(logits.float(), labels)
+    assert abs(t - ref) < 1e-2 * ref

@@ -41,6 +41,8 @@ CASES = [
      [["the cat sat on a mat today"], ["a cat was sitting on the mat today"]]),
     (["a short one here now", "the quick brown fox jumps over the lazy dog"],
      [["a short one here now please thanks", "the quick brown fox jumped over the lazy dog"]]),
+    # hypothesis exactly one token shorter than its reference: brevity penalty exp(1 - 7/6)
+    (["the cat sat on the mat"], [["the cat sat on the red mat"]]),
 ]
 
 
@@ -71,7 +73,8 @@ def test_rouge_l_matches_rouge_score(cand, ref):
     assert math.isclose(ours["fmeasure"], oracle.fmeasure)
 
 
-@pytest.mark.parametrize("n,c,k", [(5, 0, 1), (5, 2, 1), (5, 2, 2), (6, 3, 4), (7, 1, 3), (8, 5, 2), (4, 4, 2)])
+@pytest.mark.parametrize("n,c,k", [(5, 0, 1), (5, 2, 1), (5, 2, 2), (6, 3, 4), (7, 1, 3), (8, 5, 2), (4, 4, 2),
+                                   (5, 2, 3), (6, 0, 6)])   # n - c == k: 1 - 1 / C(n, k), not 1
 def test_pass_at_k_equals_brute_force_over_subsets(n, c, k):
     samples = [1] * c + [0] * (n - c)
     subsets = list(itertools.combinations(range(n), k))
@@ -101,3 +104,16 @@ def test_kendall_tau_b_hand_and_scipy():
         y = x + rng.integers(-2, 3, 12)
         assert math.isclose(m.kendall_tau_b(x.tolist(), y.tolist()), stats.kendalltau(x, y).statistic,
                             rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_perplexity_pools_tokens_across_sequences_of_unequal_length():
+    # row 0 scores one token (p = 0.5), row 1 three tokens (p = 0.25 each): pooled NLL is
+    # (ln 2 + 3 ln 4) / 4 = 7 ln 2 / 4 -> PPL 2^(7/4) = 3.364; averaging per-row PPLs would give (2 + 4) / 2 = 3
+    lp = torch.log(torch.tensor([[0.5, 0.9, 0.9], [0.25, 0.25, 0.25]]))
+    mask = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    assert math.isclose(m.perplexity(lp, mask), 2 ** (7 / 4), rel_tol=1e-6)
+    # the shift: logits at position t score the token at t + 1 (a logit row peaked on the next id)
+    ids = torch.tensor([[3, 1, 4]])
+    logits = torch.full((1, 3, 5), -1e4)
+    logits[0, 0, 1] = logits[0, 1, 4] = 0.0
+    torch.testing.assert_close(m.token_logprobs_from_logits(logits, ids), torch.zeros(1, 2))

@@ -62,6 +62,8 @@ from peft import LoraConfig, get_peft_model
 def test_schedule_by_hand():
     assert sft.schedule(20_000, 3, 64) == (939, 28)          # ceil(20000/64) = 313 per epoch; 3% of 939 = 28.2
     assert sft.schedule(1_000, 1, 100) == (10, 1)            # warm-up never rounds to zero
+    assert sft.schedule(60, 1, 1) == (60, 2)                 # 3% of 60 = 1.8 rounds to 2 (not down to 1)
+    assert sft.schedule(65, 2, 8) == (18, 1)                 # ceil(65/8) = 9: the partial batch counts
 
 
 def test_lora_count_matches_peft_on_tiny_llama():
@@ -111,6 +113,8 @@ def test_chat_vector_invariants_on_tiny_llama():
     merged = sft.add_chat_vector(domain, base, chat)
     k = "model.layers.0.mlp.up_proj.weight"
     torch.testing.assert_close(merged[k], domain[k] + chat[k] - base[k])
+    half = sft.add_chat_vector(domain, base, chat, scale=0.5)
+    torch.testing.assert_close(half[k], domain[k] + 0.5 * (chat[k] - base[k]))
     model = LlamaForCausalLM(cfg)
     model.load_state_dict(merged)
     assert model(torch.tensor([[1, 2, 3]])).logits.shape == (1, 3, 50)

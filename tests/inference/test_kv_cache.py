@@ -29,6 +29,67 @@ def test_decode_step_matches_last_row_of_full_attention():
     assert cache["k"].shape[2] == 9
 
 
+def _randomise(model):
+    """Random LayerNorm gains/biases too: with the default 1/0 init, ln1, ln2 and ln_f are
+    interchangeable and a model wired to the wrong norm would still look right."""
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            gain = name.endswith("weight") and p.dim() == 1                      # LayerNorm gains
+            p.copy_((1.0 if gain else 0.0) + 0.5 * torch.randn(p.shape, generator=g))
+    return model
+
+
+def _reference_logits(model, ids):
+    """An independent pre-LN GQA decoder written with F.layer_norm / F.linear / SDPA."""
+    b, t = ids.shape
+    d = model.emb.weight.shape[1]
+    x = model.emb.weight[ids] + model.pos.weight[:t]
+    for L in model.layers:
+        h = F.layer_norm(x, (d,), L["ln1"].weight, L["ln1"].bias)
+        q = F.linear(h, L["q"].weight, L["q"].bias).view(b, t, model.h, model.hd).transpose(1, 2)
+        kvp = F.linear(h, L["kv"].weight, L["kv"].bias).view(b, t, 2, model.hkv, model.hd)
+        k, v = kvp[:, :, 0].transpose(1, 2), kvp[:, :, 1].transpose(1, 2)
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        x = x + F.linear(a.transpose(1, 2).reshape(b, t, d), L["o"].weight, L["o"].bias)
+        h2 = F.layer_norm(x, (d,), L["ln2"].weight, L["ln2"].bias)
+        m = F.gelu(F.linear(h2, L["mlp"][0].weight, L["mlp"][0].bias))
+        x = x + F.linear(m, L["mlp"][2].weight, L["mlp"][2].bias)
+    return F.linear(F.layer_norm(x, (d,), model.ln_f.weight, model.ln_f.bias), model.head.weight)
+
+
+def test_decoder_matches_an_independent_reference_with_and_without_cache():
+    torch.manual_seed(7)
+    model = _randomise(kv.TinyDecoder().eval())
+    ids = torch.randint(0, 50, (2, 11))
+    with torch.no_grad():
+        ref = _reference_logits(model, ids)
+        full, _ = model(ids)
+        a, c = model(ids[:, :4])
+        b, c = model(ids[:, 4:5], c)
+        rest, c = model(ids[:, 5:], c)
+    torch.testing.assert_close(full, ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(torch.cat([a, b, rest], 1), ref, atol=1e-4, rtol=1e-4)
+    # greedy generation = argmax of the reference model, one token at a time
+    seq = ids[:, :3]
+    with torch.no_grad():
+        for _ in range(6):
+            seq = torch.cat([seq, _reference_logits(model, seq)[:, -1].argmax(-1, keepdim=True)], 1)
+    assert torch.equal(kv.generate_greedy(model, ids[:, :3], 6, True), seq)
+
+
+def test_cached_attention_chunk_after_cache_matches_sdpa_with_gqa():
+    torch.manual_seed(8)
+    q = torch.randn(2, 6, 10, 4)
+    k, v = torch.randn(2, 2, 10, 4), torch.randn(2, 2, 10, 4)
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+    _, cache = kv.cached_attention(q[:, :, :3], k[:, :, :3], v[:, :, :3], None)
+    out, cache = kv.cached_attention(q[:, :, 3:], k[:, :, 3:], v[:, :, 3:], cache)   # t = 7 > 1, past = 3
+    torch.testing.assert_close(out, ref[:, :, 3:])
+    torch.testing.assert_close(cache["k"], k)
+    torch.testing.assert_close(cache["v"], v)
+
+
 def test_incremental_logits_equal_full_recompute():
     torch.manual_seed(2)
     model = kv.TinyDecoder().eval()

@@ -2,6 +2,7 @@
 import math
 
 import pytest
+import torch
 
 from snippets import load
 
@@ -21,24 +22,95 @@ def test_recall_mrr_ndcg_by_hand():
     assert ev.ndcg_at_k(["b", "d", "a"], {"b", "d"}, 3) == pytest.approx(1.0)
 
 
+def test_metrics_when_k_is_below_the_number_of_relevant_documents():
+    ranked = ["a", "x", "b", "c", "y"]
+    rel = {"a", "b", "c"}
+    assert ev.recall_at_k(ranked, rel, 2) == pytest.approx(1 / 3)
+    assert ev.recall_at_k(ranked, rel, 3) == pytest.approx(2 / 3)
+    assert ev.reciprocal_rank(["a", "b"], {"a"}) == 1.0
+    assert ev.reciprocal_rank(["x", "a"], {"a"}) == 0.5
+    # k = 2 < 3 relevant: DCG = 1 (rank 1 only); the ideal ranking is cut at k too: 1 + 1/log2(3).
+    assert ev.ndcg_at_k(ranked, rel, 2) == pytest.approx(1 / (1 + 1 / math.log2(3)))
+    # all top-k relevant is perfect even though a third relevant document is left out
+    assert ev.ndcg_at_k(["a", "b", "x", "c"], rel, 2) == pytest.approx(1.0)
+
+
+def test_ndcg_matches_sklearn_with_binary_relevance():
+    import numpy as np
+    from sklearn.metrics import ndcg_score
+    rng = np.random.default_rng(0)
+    docs = [f"d{i}" for i in range(10)]
+    for _ in range(12):
+        rel = set(rng.choice(docs, size=int(rng.integers(1, 7)), replace=False).tolist())
+        ranked = rng.permutation(docs).tolist()
+        y_true = [[float(d in rel) for d in ranked]]
+        y_score = [[float(len(ranked) - i) for i in range(len(ranked))]]   # distinct: no ties
+        for k in (1, 2, 3, 5, 10):
+            assert ev.ndcg_at_k(ranked, rel, k) == pytest.approx(ndcg_score(y_true, y_score, k=k))
+
+
 def test_dataset_labels_point_into_corpus():
     for _, rel in ev.QUERIES:
         assert rel and rel <= set(ev.CORPUS)
 
 
 @pytest.fixture(scope="module")
-def ranked():
-    tok, model = ev.retrieval.load_encoder()
-    return ev.rankings([q for q, _ in ev.QUERIES], tok, model)
+def encoder():
+    return ev.retrieval.load_encoder()
 
 
-def test_rankings_are_full_permutations_and_recall_reaches_one(ranked):
+@pytest.fixture(scope="module")
+def ranked(encoder):
+    return ev.rankings([q for q, _ in ev.QUERIES], *encoder)
+
+
+def test_rankings_are_full_permutations_and_recall_by_position(ranked):
     n = len(ev.CORPUS)
     for name, rows in ranked.items():
         for row, (_, rel) in zip(rows, ev.QUERIES):
             assert sorted(row) == sorted(ev.CORPUS)
+            (gold,) = rel                                    # one relevant document per query
+            pos = row.index(gold)                            # 0-based position in the ranking
             recalls = [ev.recall_at_k(row, rel, k) for k in range(1, n + 1)]
-            assert recalls == sorted(recalls) and recalls[-1] == 1.0
+            assert recalls == [float(k > pos) for k in range(1, n + 1)]
+
+
+def test_bm25_and_dense_rankings_match_independent_oracles(ranked, encoder):
+    import numpy as np
+    from rank_bm25 import BM25Okapi
+    ids = list(ev.CORPUS)
+    ref = BM25Okapi([ev.retrieval.tokenize(ev.CORPUS[i]) for i in ids])
+    docs = ev.retrieval.embed([ev.CORPUS[i] for i in ids], *encoder)
+    qvs = ev.retrieval.embed([q for q, _ in ev.QUERIES], *encoder)
+    for qi, (q, _) in enumerate(ev.QUERIES):
+        s = ref.get_scores(ev.retrieval.tokenize(q))
+        assert ranked["bm25"][qi] == [ids[j] for j in sorted(range(len(ids)), key=lambda j: -s[j])]
+        cos = [float(torch.dot(qvs[qi], d)) for d in docs]
+        assert ranked["dense"][qi] == [ids[j] for j in np.argsort(-np.array(cos), kind="stable")]
+
+
+def test_hybrid_is_rrf_of_bm25_and_dense_by_hand(ranked):
+    # Fusing a list with itself (or dropping one list) would reproduce one of the inputs; the two
+    # systems disagree on this set, so the hybrid must differ from each input somewhere.
+    assert ranked["bm25"] != ranked["dense"]
+    for bm, de, hy in zip(ranked["bm25"], ranked["dense"], ranked["hybrid"]):
+        score = {d: 1 / (60 + bm.index(d) + 1) + 1 / (60 + de.index(d) + 1) for d in bm}
+        assert hy == sorted(score, key=lambda d: (-score[d], d))
+    assert ranked["hybrid"] != ranked["bm25"] and ranked["hybrid"] != ranked["dense"]
+
+
+def test_report_means_recall_and_mrr_over_queries(ranked, encoder, monkeypatch):
+    monkeypatch.setattr(ev.retrieval, "load_encoder", lambda *a, **kw: encoder)
+    results = {1: ev.report(), 3: ev.report(k=3)}
+    for k, got in results.items():
+        assert set(got) == {"bm25", "dense", "hybrid"}
+        for name, rows in ranked.items():
+            pos = [row.index(next(iter(rel))) + 1 for row, (_, rel) in zip(rows, ev.QUERIES)]
+            hit = sum(p <= k for p in pos) / len(pos)          # one relevant doc: recall@k = hit@k
+            mrr = sum(1 / p for p in pos) / len(pos)
+            assert got[name] == (pytest.approx(hit), pytest.approx(mrr)), name
+    # the claim the page makes: hybrid beats BM25 on this set (paraphrases)
+    assert results[1]["hybrid"][1] > results[1]["bm25"][1]
 
 
 def test_exact_code_queries_win_with_bm25(ranked):

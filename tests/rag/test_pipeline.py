@@ -228,3 +228,22 @@ def test_wilson_matches_scipy():
         assert pl.wilson(k, n, z) == pytest.approx((ci.low, ci.high), abs=1e-9)
     assert pl.wilson(90, 100) == pytest.approx((0.826, 0.945), abs=1e-3)  # the page's numbers
     assert pl.wilson(16, 20) == pytest.approx((0.584, 0.919), abs=1e-3)   # 20 unanswerable
+
+
+def test_budget_boundary_and_packing_stops_at_the_first_chunk_that_does_not_fit():
+    hits = [pl.Chunk(chr(97 + i) * 50, f"{i}.md", 1.0 - i / 10) for i in range(4)]
+    # blocks are 61 chars each: a budget of exactly 3 x 61 = 183 holds three, 182 only two
+    count = lambda budget: pl.build_rag_messages("Q?", hits, budget)[1]["content"].count(".md)")
+    assert count(183) == 3 and count(182) == 2 and count(60) == 0
+    body = pl.build_rag_messages("Q?", hits, 183)[1]["content"]
+    assert body == "Sources:\n" + "\n".join(f"[{i + 1}] ({i}.md) " + chr(97 + i) * 50 for i in range(3)) + \
+        "\n\nQuestion: Q?"
+    assert "(no sources found)" in pl.build_rag_messages("Q?", hits, 60)[1]["content"]
+    # best-first packing stops: a smaller, lower-scored chunk after an oversized one is not used
+    mixed = [pl.Chunk("x" * 40, "a.md", 0.9), pl.Chunk("y" * 500, "b.md", 0.8), pl.Chunk("z", "c.md", 0.7)]
+    user = pl.build_rag_messages("Q?", mixed, 200)[1]["content"]
+    assert user == "Sources:\n[1] (a.md) " + "x" * 40 + "\n\nQuestion: Q?"
+    # a duplicate does not take a number: the next distinct chunk is [2]
+    dup = [pl.Chunk("same", "a.md", 0.9), pl.Chunk("same", "b.md", 0.8), pl.Chunk("other", "c.md", 0.1)]
+    assert pl.build_rag_messages("Q?", dup)[1]["content"] == \
+        "Sources:\n[1] (a.md) same\n[2] (c.md) other\n\nQuestion: Q?"

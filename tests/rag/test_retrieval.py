@@ -222,6 +222,7 @@ def test_ndcg_matches_sklearn_and_hand_value():
 def test_pool_size_stops_where_recall_per_ms_flattens():
     ranks = [1, 1, 2, 3, 5, 8, 15, 25, 60, None]               # first-stage rank of the gold chunk
     assert [rt.pool_recall(ranks, n) for n in (10, 20, 30, 50, 100)] == [0.6, 0.7, 0.8, 0.8, 0.9]
+    assert rt.pool_recall([10, 11, 9, None], 10) == 0.5         # rank n is inside a pool of n
     # 10->20 and 20->30 each buy 0.1 for 10 ms (0.01/ms); 30->50 buys nothing: stop at 30
     assert rt.pick_pool_size(ranks, [10, 20, 30, 50, 100], 1.0, 0.005) == 30
     # a stricter bar stops at the first step

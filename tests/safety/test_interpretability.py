@@ -190,3 +190,29 @@ def test_simpson_reversal_detected():
     assert g["dept1"] == pytest.approx(0.10) and g["dept2"] == pytest.approx(0.10)
     assert g["pooled"] == pytest.approx(78 / 220 - 164 / 220)        # 35.5% vs 74.5%
     assert g["pooled"] < 0 < min(g["dept1"], g["dept2"])
+
+
+def test_probe_matches_sklearn_l2_logistic_regression():
+    # mean BCE + l2 * ||w||^2 (bias not penalised) = sklearn's C * sum(logloss) + ||w||^2 / 2
+    # divided by C * N, with C = 1 / (2 * l2 * N)
+    from sklearn.linear_model import LogisticRegression
+    torch.manual_seed(2)
+    h = torch.randn(300, 5, dtype=torch.float64)
+    y = (h[:, 0] * 2 - h[:, 1] + 0.8 * torch.randn(300, dtype=torch.float64) > 0.3).long()  # noisy
+    l2 = 0.01
+    probe = it.train_linear_probe(h.float(), y, steps=500, l2=l2)
+    ref = LogisticRegression(C=1 / (2 * l2 * 300), tol=1e-10, max_iter=10_000).fit(h.numpy(), y.numpy())
+    torch.testing.assert_close(probe.weight.detach().double().flatten(), torch.from_numpy(ref.coef_[0]),
+                               atol=2e-3, rtol=2e-3)
+    torch.testing.assert_close(probe.bias.detach().double(), torch.from_numpy(ref.intercept_), atol=2e-3, rtol=2e-3)
+
+
+def test_ig_cubic_with_nonzero_baseline_by_hand():
+    # f = sum z^3, baseline b: IG_i = (x_i - b_i) * mean over the path of 3 z_i^2 = x_i^3 - b_i^3 in the
+    # limit; the trapezoid rule with n steps overshoots by (x - b)^3 / (2 n^2) per coordinate
+    f = lambda z: (z ** 3).sum(-1)
+    x = torch.tensor([2.0, -1.0], dtype=torch.float64)
+    b = torch.tensor([1.0, 1.0], dtype=torch.float64)
+    n = 10
+    expected = x ** 3 - b ** 3 + (x - b) ** 3 / (2 * n ** 2)
+    torch.testing.assert_close(it.integrated_gradients(f, x, b, steps=n), expected)

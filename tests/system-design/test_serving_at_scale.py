@@ -4,7 +4,7 @@ invariants of the asyncio batcher."""
 import asyncio
 import functools
 import random
-import time
+import selectors
 
 import pytest
 
@@ -114,6 +114,83 @@ def _run(coro):
     return asyncio.run(coro)
 
 
+class _VirtualSelector(selectors.DefaultSelector):
+    """Never sleeps: when the loop would wait `timeout` seconds for the next timer, the virtual
+    clock jumps forward by that much instead."""
+    loop = None
+
+    def select(self, timeout=None):
+        events = super().select(0)
+        if not events and timeout:
+            self.loop.now += timeout
+        return events
+
+
+class _VirtualClockLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop on a simulated clock: sleeps and wait_for timeouts cost no real time and
+    timestamps are exact, so window logic can be tested with staggered arrivals."""
+
+    def __init__(self):
+        sel = _VirtualSelector()
+        self.now = 0.0
+        super().__init__(selector=sel)
+        sel.loop = self
+
+    def time(self):
+        return self.now
+
+
+def _run_virtual(coro):
+    loop = _VirtualClockLoop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+def _batcher_timeline(arrivals, max_batch_size, max_wait_s):
+    """Submit request i at simulated time arrivals[i]; return [(dispatch time, batch)] and results."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        dispatched = []
+
+        async def infer(xs):
+            dispatched.append((round(loop.time(), 9), list(xs)))
+            return [x * 10 for x in xs]
+
+        b = s.DynamicBatcher(infer, max_batch_size=max_batch_size, max_wait_s=max_wait_s)
+        worker = asyncio.create_task(b.run())
+
+        async def client(i, t):
+            await asyncio.sleep(t)
+            return await b.submit(i)
+
+        outs = await asyncio.gather(*(client(i, t) for i, t in enumerate(arrivals)))
+        worker.cancel()
+        return dispatched, outs, b.batch_sizes
+
+    return _run_virtual(main())
+
+
+def test_batcher_window_starts_at_the_first_request_on_a_simulated_clock():
+    # max_wait 50 ms, arrivals every 30 ms: windows [0, 50] -> {0, 1}; [60, 110] -> {2, 3}; [120, 170] -> {4}.
+    # A window that restarted on every arrival would keep extending and send one batch of 5 at 170 ms.
+    dispatched, outs, sizes = _batcher_timeline([0.0, 0.03, 0.06, 0.09, 0.12], 10, 0.05)
+    assert dispatched == [(0.05, [0, 1]), (0.11, [2, 3]), (0.17, [4])]
+    assert outs == [0, 10, 20, 30, 40] and sizes == [2, 2, 1]
+
+
+def test_batcher_full_batch_goes_without_waiting_on_a_simulated_clock():
+    # max size 2: the batch is sent when the 2nd request arrives (10 ms), not at the 50 ms deadline;
+    # the 3rd request (20 ms) opens a new window that closes at 70 ms.
+    dispatched, outs, sizes = _batcher_timeline([0.0, 0.01, 0.02], 2, 0.05)
+    assert dispatched == [(0.01, [0, 1]), (0.07, [2])]
+    assert outs == [0, 10, 20] and sizes == [2, 1]
+    # a request arriving exactly as another's window is open joins it; one arriving late does not
+    dispatched, _, _ = _batcher_timeline([0.0, 0.049, 0.051], 8, 0.05)
+    assert dispatched == [(0.05, [0, 1]), (0.101, [2])]
+
+
 def test_batcher_batches_under_load_and_respects_max_size():
     async def main():
         seen = []
@@ -165,17 +242,18 @@ def test_batcher_single_request_waits_at_most_max_wait():
         async def infer(xs):
             return xs
 
+        loop = asyncio.get_running_loop()
         b = s.DynamicBatcher(infer, max_batch_size=64, max_wait_s=0.05)
         worker = asyncio.create_task(b.run())
-        t0 = time.perf_counter()
+        t0 = loop.time()
         out = await b.submit("only")
-        dt = time.perf_counter() - t0
+        dt = loop.time() - t0
         worker.cancel()
         return out, dt, b.batch_sizes
 
-    out, dt, sizes = _run(main())
+    out, dt, sizes = _run_virtual(main())
     assert out == "only" and sizes == [1]
-    assert 0.04 <= dt < 0.5            # waited for the window, then ran alone (not forever)
+    assert dt == pytest.approx(0.05, abs=1e-9)     # waited exactly the window, then ran alone
 
 
 def test_batcher_propagates_errors_and_keeps_serving():

@@ -50,7 +50,6 @@ KNOWN_UNASSERTED = {
     "pretraining/dataset_formats:check_messages",
     "rag/chunking:_atoms",
     "rag/chunking:_split_keep",
-    "rag/evaluation:report",
     "safety/attacks:binom_cdf",
     "system-design/reliability:bucket",
     "system-design/serving_at_scale:_Entry",

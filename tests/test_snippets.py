@@ -32,29 +32,19 @@ def test_every_snippet_is_included_and_tested(root):
 # (``chapter/page:name``), as found when the check was introduced. This list may only shrink: a new
 # offender fails the test below, and so does a name here that is now asserted on (remove it).
 KNOWN_UNASSERTED = {
-    "agents/agent_design:word_count",
     "agents/tool_use:_check",
     "agents/tool_use:allowed_tokens",
     "architectures/moe_serving:pack_to_gpus",
     "distributed/data_parallel:ParameterServer",
     "distributed/data_parallel:ddp_worker",
     "distributed/memory_saving:Checkpoint",
-    "evaluation/metrics:_ngrams",
-    "evaluation/metrics:lcs_length",
     "fine-tuning/domain_adaptation:_contains",
-    "fine-tuning/sft_data:normalize",
     "inference/kv_eviction:_top_by_score",
-    "position-encoding/rope:rotate_half",
-    "pretraining/data_pipeline:normalize_text",
     "pretraining/dataset_formats:_text_or_turns",
     "pretraining/dataset_formats:check_messages",
     "rag/chunking:_atoms",
     "rag/chunking:_split_keep",
-    "safety/attacks:binom_cdf",
-    "system-design/reliability:bucket",
     "system-design/serving_at_scale:_Entry",
-    "tokenizer/bpe:merge_pair",
-    "tokenizer/bpe:pre_tokenize",
 }
 
 

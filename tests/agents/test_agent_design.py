@@ -81,3 +81,8 @@ def test_memory_scores_by_hand():
     assert sorted(range(3), key=lambda i: -only_rel[i]) == [0, 2, 1]
     # all equal -> no signal, all zero
     assert mem.score_memories([5, 5], [2, 2], [0.3, 0.3]) == [0.0, 0.0]
+
+
+def test_word_count_counts_whitespace_words_of_the_content():
+    assert mem.word_count(("user", "hello  there\tgeneral\nkenobi")) == 4
+    assert mem.word_count(("assistant", "")) == 0

@@ -117,3 +117,23 @@ def test_perplexity_pools_tokens_across_sequences_of_unequal_length():
     logits = torch.full((1, 3, 5), -1e4)
     logits[0, 0, 1] = logits[0, 1, 4] = 0.0
     torch.testing.assert_close(m.token_logprobs_from_logits(logits, ids), torch.zeros(1, 2))
+
+
+def test_lcs_length_and_ngrams_by_hand_and_brute_force():
+    import itertools
+    import random
+    # CLRS's example: LCS("ABCBDAB", "BDCABA") = 4 (e.g. "BCBA")
+    assert m.lcs_length(list("ABCBDAB"), list("BDCABA")) == 4
+    assert m.lcs_length([], list("abc")) == 0 and m.lcs_length(list("abc"), list("abc")) == 3
+
+    def brute(a, b):                                    # longest subsequence of a that is one of b
+        subs_b = {s for r in range(len(b) + 1) for s in itertools.combinations(b, r)}
+        return max(r for r in range(len(a) + 1) for s in itertools.combinations(a, r) if s in subs_b)
+    rng = random.Random(0)
+    for _ in range(30):
+        a = [rng.choice("xyz") for _ in range(rng.randint(0, 7))]
+        b = [rng.choice("xyz") for _ in range(rng.randint(0, 7))]
+        assert m.lcs_length(a, b) == brute(a, b), (a, b)
+    grams = m._ngrams("the cat the cat".split(), 2)
+    assert grams == {("the", "cat"): 2, ("cat", "the"): 1}
+    assert m._ngrams(["a"], 2) == {}

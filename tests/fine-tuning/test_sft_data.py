@@ -129,3 +129,8 @@ def test_gain_per_doubling_matches_scipy_linregress():
     assert sd.gain_per_doubling(sizes, scores) == pytest.approx(ref)
     # exactly +2 points per doubling
     assert sd.gain_per_doubling([1, 2, 4], [10.0, 12.0, 14.0]) == pytest.approx(2.0)
+
+
+def test_normalize_folds_width_case_and_whitespace():
+    assert sd.normalize("  ＨＥＬＬＯ，\u3000World\t!  ") == "hello, world !"            # NFKC: full-width → ASCII
+    assert sd.normalize("Ｐｙｔｈｏｎ３") == "python3"

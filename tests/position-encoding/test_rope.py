@@ -76,3 +76,11 @@ def test_inv_freq_closed_form():
     f = rope.rope_inv_freq(128, 10000.0)
     assert f[0] == 1.0 and len(f) == 64
     torch.testing.assert_close(f[-1], torch.tensor(10000.0 ** (-126 / 128), dtype=torch.float64))
+
+
+def test_rotate_half_matches_transformers_and_by_hand():
+    from transformers.models.llama.modeling_llama import rotate_half as hf_rotate_half
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert torch.equal(rope.rotate_half(x), torch.tensor([-3.0, -4.0, 1.0, 2.0]))     # (x1, x2) -> (-x2, x1)
+    y = torch.randn(2, 3, 5, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(rope.rotate_half(y), hf_rotate_half(y))

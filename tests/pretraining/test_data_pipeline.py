@@ -212,3 +212,8 @@ def test_simhash_candidates_find_every_close_pair():
                  if bin(fps[i] ^ fps[j]).count("1") <= max_dist}
         assert dp.simhash_candidates(fps, max_dist) == brute
         assert brute                              # the test is not vacuous
+
+
+def test_normalize_text_by_hand():
+    assert dp.normalize_text("  The  Cat\n\tSAT ") == "the cat sat"
+    assert dp.normalize_text("") == ""

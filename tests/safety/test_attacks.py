@@ -164,3 +164,10 @@ def test_expected_false_block_closed_form_and_median_over_runs():
         fprs.append(at.threshold_for_recall(scores.tolist(), labels.tolist(), 0.95)[2])
     assert np.median(fprs) == pytest.approx(exp, abs=0.03)
     assert min(fprs) < 0.28 and max(fprs) > 0.45          # ~200 violations cannot pin the threshold
+
+
+def test_binom_cdf_matches_scipy():
+    from scipy.stats import binom
+    for k, n, p in [(0, 10, 0.1), (3, 10, 0.25), (10, 10, 0.7), (0, 300, 0.01), (5, 200, 0.015)]:
+        assert abs(at.binom_cdf(k, n, p) - binom.cdf(k, n, p)) < 1e-12, (k, n, p)
+    assert at.binom_cdf(0, 3, 0.5) == 0.125                                   # (1/2)^3 by hand

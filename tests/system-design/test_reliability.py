@@ -168,3 +168,18 @@ def test_version_storage_hand_numbers():
     assert n == 207_093_760
     assert 2 * n / 140e9 < 0.003                      # the adapter is < 0.3 % of a bf16 copy
     assert r.registry_bytes(10, 140e9, 200, 2 * n) == pytest.approx(1.4e12 + 200 * 414_187_520)
+
+
+def test_bucket_is_sticky_uniform_and_salted():
+    import hashlib
+    from scipy.stats import chisquare
+    # the same hash read another way: first 16 hex digits as an integer
+    assert r.bucket("alice") == int(hashlib.sha256(b"rollout-42:alice").hexdigest()[:16], 16) % 10_000
+    assert r.bucket("alice") == r.bucket("alice") and 0 <= r.bucket("bob") < 10_000
+    ids = [f"user-{i}" for i in range(20_000)]
+    counts = [0] * 20
+    for u in ids:
+        counts[r.bucket(u) // 500] += 1                                        # 20 bins of 500 buckets
+    assert chisquare(counts).pvalue > 1e-3
+    moved = sum(r.bucket(u) != r.bucket(u, salt="rollout-43") for u in ids[:1000])
+    assert moved > 990                                                          # a new salt reshuffles

@@ -75,3 +75,17 @@ def test_byte_alphabet_is_gpt2s():
     assert set(m.values()) == set(pre_tokenizers.ByteLevel.alphabet())     # oracle: HF tokenizers
     # GPT-2's well-known symbols: space 32 -> 'Ġ' (U+0120 = 256 + 32), newline 10 -> 'Ċ' (256 + 10)
     assert m[32] == "Ġ" and m[10] == "Ċ" and m[ord("A")] == "A" and m[0] == chr(256)
+
+
+def test_merge_pair_left_to_right_without_overlap():
+    assert bpe.merge_pair(list("aaa"), ("a", "a")) == ["aa", "a"]               # not ["a", "aa"]
+    assert bpe.merge_pair(list("aaaa"), ("a", "a")) == ["aa", "aa"]
+    assert bpe.merge_pair(["l", "o", "w", "l", "o"], ("l", "o")) == ["lo", "w", "lo"]
+    assert bpe.merge_pair(["a", "b"], ("b", "a")) == ["a", "b"]
+
+
+def test_pre_tokenize_matches_the_tokenizers_byte_level_pre_tokenizer():
+    from tokenizers.pre_tokenizers import ByteLevel
+    oracle = ByteLevel(add_prefix_space=False, use_regex=True)
+    for text in ["Hello world!", "it's 2026, 大模型 rocks\n\n  ok", "naïve café's   tabs\tand  spaces"]:
+        assert bpe.pre_tokenize(text) == [piece for piece, _ in oracle.pre_tokenize_str(text)], text

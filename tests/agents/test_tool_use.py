@@ -238,3 +238,23 @@ def test_idempotent_executor_runs_side_effect_once_per_key():
     assert ex.run(k3, charge, amount=30, user="u1") == "receipt-3"
     assert ex.run(k3, charge, amount=30, user="u1") == "receipt-3"     # its own retries still merge
     assert charged == [("u1", 30), ("u1", 31), ("u1", 30)]
+
+
+def test_allowed_tokens_by_hand_and_by_brute_force():
+    import itertools
+    vocab = ['{"a":', '1', '2', '}', '{"', 'a":', '12']
+    language = {'{"a":1}', '{"a":12}'}
+    # after '{"a":' the digits "1" and "12" can lead to a valid object; "2" and "}" cannot
+    assert tu.allowed_tokens('{"a":', vocab, language) == [1, 6]
+    assert tu.allowed_tokens('{"a":1', vocab, language) == [2, 3]         # "2" → {"a":12 ; "}" closes
+    assert tu.allowed_tokens("", vocab, language) == [0, 4]
+
+    def brute(prefix):                  # every token sequence of length ≤ 4 that spells a string of the language
+        ok = set()
+        for n in range(1, 5):
+            for seq in itertools.product(range(len(vocab)), repeat=n):
+                if prefix + "".join(vocab[i] for i in seq) in language:
+                    ok.add(seq[0])
+        return sorted(ok)
+    for prefix in ["", '{"', '{"a":', '{"a":1']:
+        assert tu.allowed_tokens(prefix, vocab, language) == brute(prefix), prefix

@@ -111,3 +111,17 @@ def test_experts_touched_closed_form_vs_simulation():
     touched = [len(set(torch.cat([torch.randperm(E, generator=g)[:k] for _ in range(B)]).tolist()))
                for _ in range(trials)]
     assert abs(sum(touched) / trials / ms.expected_experts_touched(E, k, B) - 1) < 0.01
+
+
+def test_pack_to_gpus_balances_by_hand_and_never_worse_than_brute_force_bound():
+    import itertools
+    # by hand, heaviest first onto the lightest GPU with a free slot (2 slots each): 8 → g0 (tie, lower id),
+    # 7 → g1, 6 → g1 (7 < 8; now full), 5 → g0: loads 13 and 13
+    assert ms.pack_to_gpus([5.0, 6.0, 7.0, 8.0], 2) == [[3, 0], [2, 1]]
+    items = [9.0, 1.0, 1.0, 1.0, 5.0, 5.0]
+    packed = ms.pack_to_gpus(items, 3)
+    assert sorted(i for g in packed for i in g) == list(range(6)) and all(len(g) == 2 for g in packed)
+    best = min(max(sum(items[i] for i in perm[k:k + 2]) for k in (0, 2, 4))
+               for perm in itertools.permutations(range(6)))
+    greedy = max(sum(items[i] for i in g) for g in packed)
+    assert best == 10.0 and greedy == best                                    # 9+1, 5+1, 5+1

@@ -133,3 +133,10 @@ def test_memory_closed_form():
     # pyramid budgets cost exactly the sum of their per-layer tokens (505 here, vs 500 for uniform 100)
     b = ev.pyramid_budgets(100, 5)
     assert ev.kv_cache_bytes(b, 8, 128) == 2 * 8 * 128 * 2 * 505
+
+
+def test_top_by_score_breaks_ties_towards_the_earlier_index():
+    score = torch.tensor([0.1, 0.5, 0.3, 0.5, 0.2])
+    assert ev._top_by_score(score, 2).tolist() == [1, 3]                      # tie 0.5: index 1 before 3
+    assert ev._top_by_score(score, 3).tolist() == [1, 3, 2]
+    assert torch.equal(torch.sort(ev._top_by_score(score, 3)).values, torch.topk(score, 3).indices.sort().values)

@@ -90,3 +90,19 @@ def test_ranking_to_pairs(k):
     assert len(pairs) == math.comb(k, 2)                               # InstructGPT: K = 4..9
     assert all(int(p["chosen"][1:]) < int(p["rejected"][1:]) for p in pairs)
     assert all(df.validate_preference(p) == [] for p in pairs)
+
+
+def test_check_messages_reports_each_defect():
+    good = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"}]
+    assert df.check_messages(good, must_end_with_assistant=True) == []
+    assert df.check_messages(good[:2], must_end_with_assistant=False) == []
+    assert df.check_messages([], True) == ["messages must be a non-empty list"]
+    assert df.check_messages(good[:2], True) == ["the last turn must be the assistant's (it is what the model learns)"]
+    assert df.check_messages(good, False) == ["a prompt must not already contain the answer"]
+    late_system = [good[1], good[0], good[2]]
+    assert df.check_messages(late_system, True) == ["turn 1: a system message may only come first"]
+    assert df.check_messages([{"role": "bot", "content": "x"}, good[2]], True) == [
+        "turn 0: unknown role 'bot'", "no user turn"]
+    assert df.check_messages([good[1], {"role": "assistant", "content": "  "}], True) == [
+        "turn 1: content must be a non-empty string"]

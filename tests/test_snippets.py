@@ -32,14 +32,9 @@ def test_every_snippet_is_included_and_tested(root):
 # (``chapter/page:name``), as found when the check was introduced. This list may only shrink: a new
 # offender fails the test below, and so does a name here that is now asserted on (remove it).
 KNOWN_UNASSERTED = {
-    "agents/tool_use:_check",
     "distributed/data_parallel:ParameterServer",
     "distributed/data_parallel:ddp_worker",
     "distributed/memory_saving:Checkpoint",
-    "fine-tuning/domain_adaptation:_contains",
-    "pretraining/dataset_formats:_text_or_turns",
-    "rag/chunking:_atoms",
-    "rag/chunking:_split_keep",
     "system-design/serving_at_scale:_Entry",
 }
 

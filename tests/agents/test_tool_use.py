@@ -258,3 +258,24 @@ def test_allowed_tokens_by_hand_and_by_brute_force():
         return sorted(ok)
     for prefix in ["", '{"', '{"a":', '{"a":1']:
         assert tu.allowed_tokens(prefix, vocab, language) == brute(prefix), prefix
+
+
+def test_check_agrees_with_jsonschema_and_names_the_path():
+    schema = {"type": "object", "required": ["city", "days"], "additionalProperties": False,
+              "properties": {"city": {"type": "string"}, "days": {"type": "integer"},
+                             "units": {"type": "string", "enum": ["C", "F"]},
+                             "tags": {"type": "array", "items": {"type": "string"}}}}
+    cases = [({"city": "Oslo", "days": 3}, None),
+             ({"city": "Oslo", "days": True}, "$.days: expected integer, got bool"),
+             ({"city": "Oslo"}, "$: missing required field 'days'"),
+             ({"city": "Oslo", "days": 1, "units": "K"}, "$.units: 'K' is not one of ['C', 'F']"),
+             ({"city": "Oslo", "days": 1, "x": 1}, "$: unexpected fields ['x']"),
+             ({"city": "Oslo", "days": 1, "tags": ["a", 2]}, "$.tags[1]: expected string, got int")]
+    for value, error in cases:
+        valid = jsonschema.Draft202012Validator(schema).is_valid(value)
+        if error is None:
+            assert tu._check(value, schema, "$") is None and valid
+        else:
+            with pytest.raises(tu.ToolCallError) as info:
+                tu._check(value, schema, "$")
+            assert str(info.value) == error and not valid

@@ -125,3 +125,11 @@ def test_decode_bound_by_hand():
     # 14 GB of weights read per step at 3.35 TB/s -> 239.3 steps/s; batch 32 -> 7,657 tokens/s
     assert da.decode_tokens_per_s_bound(14e9, 3.35e12, 1) == pytest.approx(239.29, abs=0.01)
     assert da.decode_tokens_per_s_bound(14e9, 3.35e12, 32) == pytest.approx(32 * 3.35e12 / 14e9)
+
+
+def test_contains_is_a_contiguous_span_test():
+    doc = "the cat sat on the mat".split()
+    assert da._contains(doc, ["sat", "on"]) and da._contains(doc, ["the", "mat"])
+    assert not da._contains(doc, ["cat", "on"])                        # a subsequence, not a span
+    assert da._contains(doc, doc) and not da._contains(["a"], ["a", "b"])
+    assert da._contains(doc, [])                                       # the empty span is everywhere

@@ -106,3 +106,15 @@ def test_check_messages_reports_each_defect():
         "turn 0: unknown role 'bot'", "no user turn"]
     assert df.check_messages([good[1], {"role": "assistant", "content": "  "}], True) == [
         "turn 1: content must be a non-empty string"]
+
+
+def test_text_or_turns_for_prompts_and_answers():
+    assert df._text_or_turns("hi", "prompt", True) == []
+    assert df._text_or_turns("  ", "prompt", True) == ["prompt is empty"]
+    assert df._text_or_turns([{"role": "user", "content": "q"}], "prompt", True) == []
+    assert df._text_or_turns([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+                             "prompt", True) == ["prompt: a prompt must not already contain the answer"]
+    assert df._text_or_turns([{"role": "assistant", "content": "a"}], "chosen", False) == []
+    assert df._text_or_turns([{"role": "user", "content": "a"}], "chosen", False) == [
+        "chosen must be assistant turns with non-empty content"]
+    assert df._text_or_turns([], "chosen", False) == ["chosen must be assistant turns with non-empty content"]

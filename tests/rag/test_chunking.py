@@ -185,3 +185,13 @@ def test_parents_in_budget_random_invariants():
         # every hit's parent is either kept, or skipped because it did not fit
         assert dup == sum(1 for i, h in enumerate(hits)
                           if parent_of[h] in kept and parent_of[h] in [parent_of[x] for x in hits[:i]])
+
+
+def test_split_keep_and_atoms_by_hand():
+    assert ch._split_keep("a. b. c", ". ") == ["a. ", "b. ", "c"]
+    assert ch._split_keep("a\n\n", "\n\n") == ["a\n\n"]                    # no empty tail piece
+    text = "para one is long.\n\npara two. has two sentences."
+    atoms = ch._atoms(text, 20, ("\n\n", ". ", " ", ""))
+    assert "".join(atoms) == text and all(len(a) <= 20 for a in atoms)
+    assert atoms == ["para one is long.\n\n", "para two. ", "has two sentences."]
+    assert ch._atoms("abcdefgh", 3, ("\n\n", "")) == ["abc", "def", "gh"]     # last resort: hard cut

@@ -117,3 +117,24 @@ def test_dynamic_loss_scale_schedule_by_hand():
     s2 = ms.DynamicLossScaler(init_scale=1024.0)
     assert s2.unscale_and_check(grads) and grads[0].tolist() == [1.0, 2.0]
     assert not s2.unscale_and_check([torch.tensor([float("inf")])]) and s2.scale == 512.0
+
+
+def test_checkpoint_function_recomputes_once_and_matches_autograd():
+    torch.manual_seed(2)
+    w = torch.randn(8, 8, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
+    calls = []
+
+    def fn(inp):
+        calls.append(torch.is_grad_enabled())
+        return torch.tanh(inp @ w)
+
+    y = ms.Checkpoint.apply(fn, x, w)
+    assert calls == [False] and y.requires_grad                       # forward ran once, without a graph
+    y.sum().backward()
+    assert calls == [False, True]                                      # one recompute, with a graph
+    gx, gw = x.grad.clone(), w.grad.clone()
+    x.grad = w.grad = None
+    torch.tanh(x @ w).sum().backward()                                 # plain autograd
+    torch.testing.assert_close(gx, x.grad)
+    torch.testing.assert_close(gw, w.grad)

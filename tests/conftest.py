@@ -95,5 +95,12 @@ def browser():
         b.close()
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Run the PDF tests first. Their fixture prints both languages (the longest steps of the suite, about
+    ten minutes of one core each); started early, the prints overlap the rest of the suite instead of
+    keeping one pytest-xdist worker busy at the end while the other has nothing left to do."""
+    items[:] = sorted(items, key=lambda item: item.path.name != "test_pdf.py")      # stable: order kept
+
+
 # tests/fixtures/ holds small handbook trees used by the negative tests; they are data, not tests.
 collect_ignore_glob = ["fixtures/*"]

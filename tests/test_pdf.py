@@ -24,21 +24,26 @@ import print_pdf  # noqa: E402
 
 
 class PDFs:
-    """``pdfs[lang]``: what `make pdf` writes for that language, made on first use by
-    ``tools/print_pdf.py <lang>`` in its own process (Playwright's sync API allows one per thread) and
-    once per test run, so the two languages can be printed by two pytest-xdist workers at once."""
+    """``pdfs[lang]``: what `make pdf` writes for that language. The first use prints both languages at
+    once, each by ``tools/print_pdf.py <lang>`` in its own process (Playwright's sync API allows one per
+    thread), once per test run even with several pytest-xdist workers. The prints are the longest steps
+    of the suite; running them side by side, and early (conftest.py puts this file's tests first), keeps
+    the other worker from idling at the end while one print finishes."""
 
     def __init__(self, tmp_path_factory):
         self.factory = tmp_path_factory
 
     def __getitem__(self, lang: str) -> Path:
         def make(folder: Path) -> None:
-            proc = subprocess.run([sys.executable, "tools/print_pdf.py", lang], cwd=ROOT, capture_output=True,
-                                  text=True, timeout=3000)
-            assert proc.returncode == 0, proc.stdout + proc.stderr
-            print("\n" + proc.stdout)
+            procs = {code: subprocess.Popen([sys.executable, "tools/print_pdf.py", code], cwd=ROOT, text=True,
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                     for code in handbook.LANGS}
+            outputs = {code: proc.communicate(timeout=3000)[0] for code, proc in procs.items()}
+            failed = [code for code, proc in procs.items() if proc.returncode != 0]
+            assert not failed, "\n".join(f"print of {code} failed:\n{outputs[code]}" for code in failed)
+            print("\n" + "".join(outputs.values()))
             folder.mkdir()
-        shared_once(self.factory, f"pdf-{lang}", make)
+        shared_once(self.factory, "pdfs", make)
         return ROOT / f"handbook-{lang}.pdf"
 
 

@@ -18,12 +18,16 @@ CFG = dict(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layer
            num_attention_heads=4, num_key_value_heads=4)
 
 
-def _peft_trainable(peft_config) -> int:
+def _peft_llama(peft_config):
+    """peft's model around a tiny random Llama (seeded; peft's config warnings silenced)."""
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = get_peft_model(LlamaForCausalLM(LlamaConfig(**CFG)), peft_config)
-    return model.get_nb_trainable_parameters()[0]
+        return get_peft_model(LlamaForCausalLM(LlamaConfig(**CFG)), peft_config)
+
+
+def _peft_trainable(peft_config) -> int:
+    return _peft_llama(peft_config).get_nb_trainable_parameters()[0]
 
 
 def test_prompt_tuning_count_matches_peft():
@@ -67,11 +71,7 @@ def test_soft_prompt_is_prepended_to_every_row_and_only_prompt_gets_gradient():
 
 def test_soft_prompt_matches_peft_inputs_embeds():
     """Oracle: the inputs_embeds peft's prompt-tuning model hands to the base Llama."""
-    torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = get_peft_model(LlamaForCausalLM(LlamaConfig(**CFG)),
-                               PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=3))
+    model = _peft_llama(PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=3))
     seen = {}
 
     def grab(module, args, kwargs):
@@ -122,11 +122,7 @@ def test_prefix_attention_is_causal_over_real_tokens():
 
 def test_prefix_kv_bytes_match_peft_cache():
     """Count the elements of the past_key_values peft builds for prefix tuning."""
-    torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = get_peft_model(LlamaForCausalLM(LlamaConfig(**CFG)),
-                               PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=5))
+    model = _peft_llama(PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=5))
     cache = model.get_prompt(batch_size=3)
     elems = sum(layer.keys.numel() + layer.values.numel() for layer in cache.layers)
     assert pt.prefix_kv_bytes(5, 3, 16, batch=3, bytes_per_elem=1) == elems == 2 * 3 * 5 * 16 * 3

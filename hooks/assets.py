@@ -1,23 +1,22 @@
 """Load the heavy front-end assets only on the pages that use them.
 
-``mkdocs.yml`` lists KaTeX and mermaid in ``extra_javascript`` / ``extra_css``, so Material puts them
-on every page. mermaid alone is 3.5 MB (about 1 MB gzip) and most pages have no diagram. After a page is
-rendered, this hook removes
+``mkdocs.yml`` lists mermaid in ``extra_javascript`` and KaTeX's stylesheet in ``extra_css``, so Material
+puts them on every page. mermaid alone is 3.5 MB (about 1 MB gzip) and most pages have no diagram. After
+a page is rendered, this hook removes
 
 - the mermaid script from pages without a diagram (no ``class="mermaid"`` element), and
-- KaTeX's script, stylesheet, auto-render and ``katex-init.js`` from pages without a formula (no
-  ``arithmatex`` element and no ``\\(`` / ``\\[`` delimiter).
+- KaTeX's stylesheet (which loads its fonts) from pages without a typeset formula (no ``class="katex"``
+  element). Formulas are typeset at build time (``hooks/formulas.py``): no page loads KaTeX's script.
 
-Material only calls mermaid when a page holds a ``.mermaid`` element, and ``katex-init.js`` is the only
-caller of KaTeX, so nothing else needs them. ``tests/test_site.py`` checks both directions.
+Material only calls mermaid when a page holds a ``.mermaid`` element, so nothing else needs it.
+``tests/test_site.py`` checks both directions.
 """
 from __future__ import annotations
 
 import re
 
 MERMAID = re.compile(r'<script src="[^"]*assets/vendor/mermaid/mermaid\.min\.js"></script>\s*')
-KATEX = re.compile(r'<script src="[^"]*assets/(?:vendor/katex/(?:katex|auto-render)\.min|javascripts/katex-init)\.js">'
-                   r'</script>\s*|<link rel="stylesheet" href="[^"]*assets/vendor/katex/katex\.min\.css">\s*')
+KATEX = re.compile(r'<link rel="stylesheet" href="[^"]*assets/vendor/katex/katex\.min\.css">\s*')
 
 
 def has_diagram(html: str) -> bool:
@@ -25,7 +24,7 @@ def has_diagram(html: str) -> bool:
 
 
 def has_math(html: str) -> bool:
-    return "arithmatex" in html or "\\(" in html or "\\[" in html
+    return 'class="katex"' in html
 
 
 def on_post_page(output: str, page, config) -> str:

@@ -8,9 +8,11 @@
   ``norms/rmsnorm.html#id`` in the offline edition).
 - ``<!-- practice -->`` in a page is replaced by the element the page's script fills
   (``assets/javascripts/practice.js``), with the relative path to the site root.
-- On that page only, adds its stylesheet, the language's question script, the self-hosted ts-fsrs
-  (``assets/vendor/ts-fsrs``) and ``practice.js``. The page holds a formula, so ``hooks/assets.py``
-  keeps KaTeX there; the short answers' ``$...$`` are typeset with it.
+- The titles' and short answers' ``$...$`` are typeset at build time, like every formula of the site
+  (``hooks/formulas.py``): each question also has ``title_html`` / ``answer_html`` (text escaped, math as
+  KaTeX's HTML), which ``practice.js`` shows; no KaTeX script runs.
+- On that page only, adds its stylesheet, KaTeX's stylesheet (the formulas' fonts), the language's
+  question script, the self-hosted ts-fsrs (``assets/vendor/ts-fsrs``) and ``practice.js``.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
+import formulas
 import handbook
 
 MARKER = "<!-- practice -->"
@@ -48,6 +51,10 @@ def deck(records: list[dict], root: Path, lang: str, directory_urls: bool = True
                 if row["slug"] in present]
     questions = [{"id": r["id"], "chapter": r["chapter"], "difficulty": r["difficulty"],
                   "title": r["title"][lang], "tags": r["tags"][lang], "answer": r["short_answer"][lang],
+                  "title_html": formulas.typeset_text(r["title"][lang], f"{r['id']} ({lang}) title",
+                                                           "hb-practice__math"),
+                  "answer_html": formulas.typeset_text(r["short_answer"][lang], f"{r['id']} ({lang}) short answer",
+                                                            "hb-practice__math"),
                   "url": question_url(r, lang, directory_urls)}
                  for r in records if lang in r["title"]]
     return {"lang": lang, "chapters": chapters, "questions": questions}
@@ -84,15 +91,14 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     return markdown.replace(MARKER, element)
 
 
-@event_priority(-100)          # after hooks/assets.py has dropped KaTeX from pages without a formula
+@event_priority(-100)          # after hooks/assets.py has dropped KaTeX's CSS from pages without a formula
 def on_post_page(output: str, page, config) -> str:
     if ROOT_CLASS not in output:
         return output
-    if "katex.min.js" not in output:
-        raise PluginError(f"{page.file.src_uri}: the practice page needs KaTeX for the short answers' "
-                          "formulas; keep a formula in the page so hooks/assets.py loads it")
     base, lang = _base(page), _language(config)
     css = f'<link rel="stylesheet" href="{base}assets/stylesheets/practice.css">\n'
+    if "assets/vendor/katex/katex.min.css" not in output:
+        css = f'<link rel="stylesheet" href="{base}assets/vendor/katex/katex.min.css">\n' + css
     scripts = "".join(f'<script src="{base}{src}"></script>\n' for src in (
         f"assets/practice/questions.{lang}.js", "assets/vendor/ts-fsrs/ts-fsrs.umd.js",
         "assets/javascripts/practice.js"))

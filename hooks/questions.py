@@ -3,8 +3,9 @@
 - Before the build, the content model of ``docs/`` is checked (``handbook.check_docs``); a
   broken page stops the build with ``path:line: message`` for every problem.
 - ``<!-- question-index -->`` in a page is replaced by a table of every question of the language
-  being built: title (linked to its anchor), chapter, difficulty, page; readers filter it in the
-  browser by chapter, difficulty and tag (``assets/javascripts/question-index.js``).
+  being built: title (linked to its anchor, its ``$...$`` typeset by ``hooks/formulas.py``), chapter,
+  difficulty, page; readers filter it in the browser by chapter, difficulty and tag
+  (``assets/javascripts/question-index.js``).
 - ``<!-- questions -->`` in a chapter's ``index`` page is replaced by that chapter's pages and
   their questions.
 - ``questions.json`` at the site root (a generated file) lists every question once, with both
@@ -21,6 +22,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
+import formulas
 import handbook
 
 STARS = {1: "★☆☆", 2: "★★☆", 3: "★★★"}
@@ -93,7 +95,8 @@ def _question_index(docs: Path, root: Path, lang: str, from_rel: str, directory_
             rows.append(
                 f'<tr data-chapter="{row["slug"]}" data-difficulty="{q.difficulty or ""}" '
                 f'data-tags="{escape("|".join(page_tags))}">'
-                f'<td><a href="{_url(from_rel, page, q.id, directory_urls)}">{escape(q.title)}</a></td>'
+                f'<td><a href="{_url(from_rel, page, q.id, directory_urls)}">'
+                f'{formulas.typeset_text(q.title, f"{page.path.name}: question {q.id}")}</a></td>'
                 f'<td>{escape(row[lang])}</td><td>{_difficulty(lang, q.difficulty)}</td>'
                 f'<td><a href="{_url(from_rel, page, "", directory_urls)}">{escape(page.title or page.rel)}</a></td></tr>')
 

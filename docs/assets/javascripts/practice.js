@@ -1,6 +1,7 @@
 // The practice page (hooks/practice.py): a drill scheduled by FSRS and a mock interview.
 // Data: window.HB_PRACTICE from assets/practice/questions.<lang>.js (a script, so it also works from
-// file://); scheduling: window.FSRS, ts-fsrs served from assets/vendor/ts-fsrs; formulas: KaTeX.
+// file://); scheduling: window.FSRS, ts-fsrs served from assets/vendor/ts-fsrs; formulas: typeset at
+// build time (KaTeX's HTML in the question script; only KaTeX's CSS is loaded).
 // State lives in localStorage under "hb-practice:<lang>" (one per language): the FSRS card of every
 // graded question, the review log, and the chosen filters. Nothing is sent anywhere.
 (() => {
@@ -101,22 +102,10 @@
     for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
     return el;
   }
-  // Inline math as the handbook writes it: $…$ with no space just inside either dollar and no digit
-  // right after the closing one (Pandoc's rule), so "$9.00 … $1.41" stays text.
-  const MATH = /\$(?=\S)((?:\\.|[^$\\])+?)(?<=\S)\$(?!\d)/g;
-  function setMath(el, text) {
-    el.textContent = "";
-    let last = 0;
-    for (const m of text.matchAll(MATH)) {
-      el.append(text.slice(last, m.index));
-      const span = h("span", { class: "hb-practice__math" });
-      if (window.katex) {
-        try { window.katex.render(m[1], span, { throwOnError: false }); } catch (err) { span.textContent = m[0]; }
-      } else span.textContent = m[0];
-      el.append(span);
-      last = m.index + m[0].length;
-    }
-    el.append(text.slice(last));
+  // Titles and short answers as HTML, their $…$ typeset at build time (hooks/practice.py, KaTeX):
+  // the text is escaped there, so this is the handbook's own markup.
+  function setMath(el, html) {
+    el.innerHTML = html;
     return el;
   }
 
@@ -282,7 +271,7 @@
   function answerBlock(q) {
     return h("div", { class: "hb-practice__answer", tabindex: "-1" },
       h("p", { class: "hb-practice__label", text: T.shortAnswer }),
-      setMath(h("p", { class: "hb-practice__short" }), q.answer),
+      setMath(h("p", { class: "hb-practice__short" }), q.answer_html),
       h("p", {}, h("a", { href: fullUrl(q), class: "hb-practice__full" }, T.fullAnswer, " →")));
   }
   function gradeButtons(onGrade, q) {
@@ -318,7 +307,7 @@
       if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); reveal(); }
     });
     cardBox.append(meta(q, state.cards[q.id] ? T.kindDue : T.kindNew),
-      setMath(h("h2", { class: "hb-practice__question" }), q.title),
+      setMath(h("h2", { class: "hb-practice__question" }), q.title_html),
       h("label", { for: "hb-drill-notes", class: "hb-practice__label", text: T.yourAnswer }), notes);
     if (!revealed) {
       cardBox.append(h("p", {}, h("button", {
@@ -457,7 +446,7 @@
         h("span", { "data-mock": "progress", text: fill(T.questionOf, { i: mock.i + 1, n: mock.items.length }) }),
         h("span", {}, T.timeLeft, " ", timer)),
       meta(item.q),
-      setMath(h("h2", { class: "hb-practice__question" }), item.q.title),
+      setMath(h("h2", { class: "hb-practice__question" }), item.q.title_html),
       h("label", { for: "hb-mock-notes", class: "hb-practice__label", text: T.yourAnswer }), notes,
       h("p", { class: "hb-practice__buttons" },
         h("button", { type: "button", class: "md-button md-button--primary", "data-action": "next", onclick: () => advance(false), text: last ? T.finish : T.next }),
@@ -486,7 +475,7 @@
       };
       gradeSlot.append(h("p", { class: "hb-practice__label", text: T.gradeThis }), gradeButtons(onGrade, item.q));
       list.append(h("li", { "data-question": item.q.id },
-        h("h3", {}, setMath(h("a", { href: fullUrl(item.q) }), item.q.title)),
+        h("h3", {}, setMath(h("a", { href: fullUrl(item.q) }), item.q.title_html)),
         meta(item.q),
         h("p", { class: "hb-practice__meta", text: fill(T.used, { used: clock(item.spent), limit: clock(mock.limit) }) }),
         h("p", { class: "hb-practice__label", text: T.notes }),

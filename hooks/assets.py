@@ -7,6 +7,9 @@ a page is rendered, this hook removes
 - the mermaid script from pages without a diagram (no ``class="mermaid"`` element), and
 - KaTeX's stylesheet (which loads its fonts) from pages without a typeset formula (no ``class="katex"``
   element). Formulas are typeset at build time (``hooks/formulas.py``): no page loads KaTeX's script.
+  Pages with a formula preload the KaTeX fonts their formulas use (``katex_fonts``: KaTeX's classes →
+  the faces its CSS gives them), so the formulas are laid out once in their own font, not first in a
+  fallback font and again, shifted, when the font arrives.
 
 Material only calls mermaid when a page holds a ``.mermaid`` element, so nothing else needs it.
 ``tests/test_site.py`` checks both directions.
@@ -17,6 +20,26 @@ import re
 
 MERMAID = re.compile(r'<script src="[^"]*assets/vendor/mermaid/mermaid\.min\.js"></script>\s*')
 KATEX = re.compile(r'<link rel="stylesheet" href="[^"]*assets/vendor/katex/katex\.min\.css">\s*')
+KATEX_LINK = re.compile(r'<link rel="stylesheet" href="([^"]*assets/vendor/katex/)katex\.min\.css">')
+# KaTeX font file → the markup that uses it (katex.min.css: .mathnormal is KaTeX_Math italic, .mathbb
+# KaTeX_AMS, .delimsizing.size1 and .small-op KaTeX_Size1, …). Main-Regular is every formula's face.
+FONT_USE = {
+    "KaTeX_Main-Regular": re.compile(r'class="katex"'),
+    "KaTeX_Math-Italic": re.compile(r'class="mord mathnormal'),
+    "KaTeX_Main-Bold": re.compile(r'\bmathbf\b'),
+    "KaTeX_Math-BoldItalic": re.compile(r'\bboldsymbol\b'),
+    "KaTeX_AMS-Regular": re.compile(r'\b(?:amsrm|mathbb)\b'),
+    "KaTeX_Caligraphic-Regular": re.compile(r'\bmathcal\b'),
+    "KaTeX_Size1-Regular": re.compile(r'delimsizing size1|small-op'),
+    "KaTeX_Size2-Regular": re.compile(r'delimsizing size2|large-op'),
+    "KaTeX_Size3-Regular": re.compile(r'delimsizing size3'),
+    "KaTeX_Size4-Regular": re.compile(r'delimsizing size4|delimsizing mult'),
+}
+
+
+def katex_fonts(html: str) -> list[str]:
+    """The KaTeX font files (without ``.woff2``) that the typeset formulas in ``html`` use."""
+    return [font for font, used in FONT_USE.items() if used.search(html)]
 
 
 def has_diagram(html: str) -> bool:
@@ -31,5 +54,10 @@ def on_post_page(output: str, page, config) -> str:
     if not has_diagram(output):
         output = MERMAID.sub("", output)
     if not has_math(output):
-        output = KATEX.sub("", output)
+        return KATEX.sub("", output)
+    link = KATEX_LINK.search(output)
+    if link:
+        preload = "".join(f'<link rel="preload" href="{link.group(1)}fonts/{font}.woff2" as="font" '
+                          f'type="font/woff2" crossorigin>' for font in katex_fonts(output))
+        output = output[:link.end()] + preload + output[link.end():]
     return output

@@ -4,8 +4,8 @@
 ``<span class="arithmatex">\\(…\\)</span>`` (inline) or ``<div class="arithmatex">\\[…\\]</div>``
 (display). This hook replaces the TeX inside with KaTeX's HTML (``katex.renderToString``), run from
 Python in V8 (PyPI ``mini-racer``, no Node) on the vendored ``assets/vendor/katex/katex.min.js``, so
-the HTML matches the vendored CSS and fonts exactly, with the options ``katex-init.js`` used in the
-browser before (KaTeX's defaults; no macros). Then:
+the HTML matches the vendored CSS and fonts exactly, with the options the browser used before
+(``katex-init.js``, now removed: KaTeX's defaults, no macros). Then:
 
 - the reader sees typeset math at once: no flash of raw TeX, no layout shift, no KaTeX JavaScript
   (``hooks/assets.py`` keeps KaTeX's CSS, and the fonts it names, on pages with a formula only);
@@ -36,6 +36,8 @@ from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import CombinedEvent, event_priority
+
+import handbook
 
 ROOT = Path(__file__).resolve().parent.parent
 KATEX_JS = ROOT / "docs" / "assets" / "vendor" / "katex" / "katex.min.js"
@@ -195,18 +197,30 @@ _SYMBOLS = {
     "sqrt": "√", "log": "log", "exp": "exp", "max": "max", "min": "min", "sim": "~", "propto": "∝",
     "odot": "⊙", "otimes": "⊗", "oplus": "⊕", "mid": "|", "lVert": "‖", "rVert": "‖", "Vert": "‖",
 }
-_DROP = re.compile(r"\\(?:left|right|big|Big|bigg|Bigg|[,;:! ]|quad|qquad|displaystyle|textstyle|limits)(?![A-Za-z])")
+_DROP = re.compile(r"\\(?:left|right|[bB]ig{1,2}[lr]?|displaystyle|textstyle|limits|nolimits)(?![A-Za-z])|\\[,;:! ]"
+                   r"|\\q?quad(?![A-Za-z])|\\(?:begin|end)\{[^{}]*\}|\\\\")
+# commands whose argument is what a reader reads: \mathrm{RMS} → RMS, \hat{y} → y
+_UNWRAP = re.compile(r"\\(?:math[a-z]*|text[a-z]*|operatorname\*?|boldsymbol|bm|hat|bar|tilde|vec|dot|ddot|"
+                     r"overline|underline|widehat|widetilde|mbox|rm|bf|it)\s*\{([^{}]*)\}")
 _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_SQRT = re.compile(r"\\sqrt\s*(?:\[([^\]]*)\])?\s*\{([^{}]*)\}")
 _COMMAND = re.compile(r"\\([A-Za-z]+)")
 
 
 def readable(tex: str) -> str:
-    """A formula as plain words and symbols for the search index and its result snippets."""
+    """A formula as plain words and symbols for the search index and its result snippets:
+    ``\\mathrm{RMS}(x)=\\sqrt{\\frac{1}{d}\\sum_i x_i^2}`` → ``RMS(x)=√(1/d ∑_i x_i^2)``."""
     text = _DROP.sub(" ", tex)
-    for _ in range(3):                                   # nested fractions, innermost first
-        text = _FRAC.sub(lambda m: f"{m.group(1)}/{m.group(2)}", text)
+    for _ in range(6):                                   # innermost groups first, then the ones around them
+        before = text
+        text = _UNWRAP.sub(r"\1", text)
+        text = _FRAC.sub(lambda m: f"{m.group(1)}/{m.group(2)}" if len(m.group(1) + m.group(2)) <= 6
+                         else f"({m.group(1)})/({m.group(2)})", text)
+        text = _SQRT.sub(lambda m: "√" + (m.group(2) if len(m.group(2)) <= 3 else f"({m.group(2)})"), text)
+        if text == before:
+            break
     text = _COMMAND.sub(lambda m: _SYMBOLS.get(m.group(1), m.group(1) if len(m.group(1)) > 1 else ""), text)
-    text = re.sub(r"\\(.)", r"\1", text)                 # \{ \% \_ …
+    text = re.sub(r"\\(.)", r"\1", text)                 # \{ \% \_ \| …
     text = re.sub(r"[{}]", "", text).replace("&", " ")
     return re.sub(r"\s+", " ", text).strip()
 
@@ -245,8 +259,15 @@ def _lang(config) -> str:
     return getattr(i18n, "current_language", None) or "zh"
 
 
-def _where(page) -> str:
-    return page.file.src_uri if page.file else str(page)
+def _where(page, config) -> str:
+    """The page's source file, relative to the repository (``docs/norms/rmsnorm.zh.md``)."""
+    path = getattr(page.file, "abs_src_path", None)
+    if not path:
+        return str(page.file.src_uri if page.file else page)
+    try:
+        return Path(path).resolve().relative_to(handbook.repo_root(config).resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 def _source(page) -> str | None:
@@ -261,7 +282,7 @@ def _source(page) -> str | None:
 def on_page_content(html_text: str, page, config, files) -> str:
     if "arithmatex" not in html_text:
         return html_text
-    return render_html(html_text, _lang(config), _where(page), _source(page))
+    return render_html(html_text, _lang(config), _where(page, config), _source(page))
 
 
 @event_priority(50)            # before Material's search plugin reads page.content
@@ -295,7 +316,7 @@ def typeset_toc(output: str, lang: str, where: str = "") -> str:
 
 def on_post_page(output: str, page, config) -> str:
     if "\\(" in output:
-        output = typeset_toc(output, _lang(config), _where(page))
+        output = typeset_toc(output, _lang(config), _where(page, config))
     return output
 
 

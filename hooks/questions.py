@@ -96,7 +96,7 @@ def _question_index(docs: Path, root: Path, lang: str, from_rel: str, directory_
                 f'<tr data-chapter="{row["slug"]}" data-difficulty="{q.difficulty or ""}" '
                 f'data-tags="{escape("|".join(page_tags))}">'
                 f'<td><a href="{_url(from_rel, page, q.id, directory_urls)}">'
-                f'{formulas.typeset_text(q.title, f"{page.path.name}: question {q.id}")}</a></td>'
+                f'{formulas.typeset_text(q.title, handbook._loc(page, q.line, root))}</a></td>'
                 f'<td>{escape(row[lang])}</td><td>{_difficulty(lang, q.difficulty)}</td>'
                 f'<td><a href="{_url(from_rel, page, "", directory_urls)}">{escape(page.title or page.rel)}</a></td></tr>')
 

@@ -91,7 +91,8 @@ def _assert_same(stored: dict, expected: dict) -> None:
 # ---------------------------------------------------------------- tests
 def test_practice_data_and_page(built_site):
     """questions.<lang>.js lists every question of questions.json with its short answer, and each URL
-    opens the page holding that question; the page loads KaTeX, ts-fsrs and its own script."""
+    opens the page holding that question; the page loads KaTeX's CSS (its formulas are typeset at build
+    time, no KaTeX script), ts-fsrs and its own script."""
     records = json.loads((built_site / "questions.json").read_text(encoding="utf-8"))["questions"]
     for lang in handbook.LANGS:
         deck = _deck(built_site, lang)
@@ -105,7 +106,8 @@ def test_practice_data_and_page(built_site):
             assert anchor == q["id"] and path == r["url"][lang].partition("#")[0]
             assert f'id="{anchor}"' in (built_site / path / "index.html").read_text(encoding="utf-8"), q["url"]
         html = (built_site / _prefix(lang) / "practice" / "index.html").read_text(encoding="utf-8")
-        for asset in ("vendor/katex/katex.min.js", "vendor/katex/katex.min.css", f"practice/questions.{lang}.js",
+        assert "katex.min.js" not in html
+        for asset in ("vendor/katex/katex.min.css", f"practice/questions.{lang}.js",
                       "vendor/ts-fsrs/ts-fsrs.umd.js", "javascripts/practice.js", "stylesheets/practice.css"):
             assert f'assets/{asset}"' in html, asset
         assert "practice/" in (built_site / _prefix(lang) / "index.html").read_text(encoding="utf-8")  # in the nav

@@ -31,10 +31,10 @@ def test_notebooks_are_pages_not_json(built_site, root):
 
 def test_math_and_mermaid_are_self_hosted(built_site):
     html = (built_site / "norms" / "placement" / "index.html").read_text(encoding="utf-8")   # formulas and a diagram
-    for asset in ("assets/vendor/katex/katex.min.js", "assets/vendor/mermaid/mermaid.min.js",
-                  "assets/vendor/katex/katex.min.css"):
+    for asset in ("assets/vendor/mermaid/mermaid.min.js", "assets/vendor/katex/katex.min.css"):
         assert f'"../../{asset}"' in html, asset
         assert (built_site / asset).is_file(), asset
+    assert "katex.min.js" not in html          # formulas are typeset at build time (hooks/formulas.py)
     css = (built_site / "assets/vendor/katex/katex.min.css").read_text(encoding="utf-8")
     fonts = re.findall(r"url\((fonts/[^)]+\.woff2)\)", css)
     assert fonts and all((built_site / "assets/vendor/katex" / f).is_file() for f in fonts)
@@ -71,8 +71,8 @@ def test_language_alternates_live_in_the_sitemap(built_site, root):
 
 
 def test_mermaid_and_katex_only_where_used(built_site):
-    """hooks/assets.py: a page loads mermaid only if it has a diagram and KaTeX only if it has a formula;
-    every page with one keeps its script."""
+    """hooks/assets.py: a page loads mermaid only if it has a diagram and KaTeX's CSS only if it has a
+    formula; every page with one keeps it. No page loads KaTeX's script (hooks/formulas.py)."""
     import assets
 
     counts = {"diagram": 0, "no diagram": 0, "math": 0, "no math": 0}
@@ -81,7 +81,7 @@ def test_mermaid_and_katex_only_where_used(built_site):
         rel = path.relative_to(built_site)
         diagram, math = assets.has_diagram(html), assets.has_math(html)
         assert ("mermaid.min.js" in html) == diagram, f"{rel}: mermaid loaded {'without' if not diagram else 'but missing with'} a diagram"
-        assert ("katex.min.js" in html) == math and ("katex.min.css" in html) == math, f"{rel}: KaTeX vs math"
+        assert "katex.min.js" not in html and ("katex.min.css" in html) == math, f"{rel}: KaTeX vs math"
         counts["diagram" if diagram else "no diagram"] += 1
         counts["math" if math else "no math"] += 1
     assert all(counts.values()), counts

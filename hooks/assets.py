@@ -2,16 +2,18 @@
 
 ``mkdocs.yml`` lists mermaid in ``extra_javascript`` and KaTeX's stylesheet in ``extra_css``, so Material
 puts them on every page. mermaid alone is 3.5 MB (about 1 MB gzip) and most pages have no diagram. After
-a page is rendered, this hook removes
+a page is rendered (and the 404 page), this hook removes
 
-- the mermaid script from pages without a diagram (no ``class="mermaid"`` element), and
+- the mermaid script from pages without a diagram left for the browser to draw (no ``<pre class="mermaid">``:
+  ``hooks/diagrams.py`` turns every diagram into an SVG at build time when Chromium is there, so with
+  it no page loads mermaid; without it, the pages with diagrams do), and
 - KaTeX's stylesheet (which loads its fonts) from pages without a typeset formula (no ``class="katex"``
   element). Formulas are typeset at build time (``hooks/formulas.py``): no page loads KaTeX's script.
   Pages with a formula preload the KaTeX fonts their formulas use (``katex_fonts``: KaTeX's classes →
   the faces its CSS gives them), so the formulas are laid out once in their own font, not first in a
   fallback font and again, shifted, when the font arrives.
 
-Material only calls mermaid when a page holds a ``.mermaid`` element, so nothing else needs it.
+Material only calls mermaid when a page holds a ``pre.mermaid`` element, so nothing else needs it.
 ``tests/test_site.py`` checks both directions.
 """
 from __future__ import annotations
@@ -43,7 +45,8 @@ def katex_fonts(html: str) -> list[str]:
 
 
 def has_diagram(html: str) -> bool:
-    return re.search(r'class="[^"]*\bmermaid\b', html) is not None
+    """A diagram still to be drawn by mermaid in the browser (superfences' ``<pre class="mermaid">``)."""
+    return '<pre class="mermaid">' in html
 
 
 def has_math(html: str) -> bool:
@@ -61,3 +64,8 @@ def on_post_page(output: str, page, config) -> str:
                           f'type="font/woff2" crossorigin>' for font in katex_fonts(output))
         output = output[:link.end()] + preload + output[link.end():]
     return output
+
+
+def on_post_template(output: str, template_name: str, config) -> str:
+    """The same for the 404 page (a template, not a page: ``on_post_page`` never sees it)."""
+    return on_post_page(output, None, config) if template_name == "404.html" else output

@@ -31,10 +31,11 @@ def test_notebooks_are_pages_not_json(built_site, root):
 
 def test_math_and_mermaid_are_self_hosted(built_site):
     html = (built_site / "norms" / "placement" / "index.html").read_text(encoding="utf-8")   # formulas and a diagram
-    for asset in ("assets/vendor/mermaid/mermaid.min.js", "assets/vendor/katex/katex.min.css"):
-        assert f'"../../{asset}"' in html, asset
-        assert (built_site / asset).is_file(), asset
+    assert '"../../assets/vendor/katex/katex.min.css"' in html and (built_site / "assets/vendor/katex/katex.min.css").is_file()
     assert "katex.min.js" not in html          # formulas are typeset at build time (hooks/formulas.py)
+    # mermaid draws no diagram in the published site (hooks/diagrams.py), but stays served for builds
+    # without Chromium (make serve on a laptop), which leave the diagrams to the browser
+    assert (built_site / "assets/vendor/mermaid/mermaid.min.js").is_file()
     css = (built_site / "assets/vendor/katex/katex.min.css").read_text(encoding="utf-8")
     fonts = re.findall(r"url\((fonts/[^)]+\.woff2)\)", css)
     assert fonts and all((built_site / "assets/vendor/katex" / f).is_file() for f in fonts)
@@ -71,21 +72,47 @@ def test_language_alternates_live_in_the_sitemap(built_site, root):
 
 
 def test_mermaid_and_katex_only_where_used(built_site):
-    """hooks/assets.py: a page loads mermaid only if it has a diagram and KaTeX's CSS only if it has a
-    formula; every page with one keeps it. No page loads KaTeX's script (hooks/formulas.py)."""
+    """hooks/assets.py: no page loads mermaid (hooks/diagrams.py drew every diagram at build time), no page
+    loads KaTeX's script (hooks/formulas.py), and a page loads KaTeX's CSS only if it has a formula."""
     import assets
 
-    counts = {"diagram": 0, "no diagram": 0, "math": 0, "no math": 0}
-    for path in built_site.rglob("index.html"):
+    counts = {"math": 0, "no math": 0}
+    for path in [*built_site.rglob("index.html"), *built_site.rglob("404.html")]:
         html = path.read_text(encoding="utf-8")
         rel = path.relative_to(built_site)
-        diagram, math = assets.has_diagram(html), assets.has_math(html)
-        assert ("mermaid.min.js" in html) == diagram, f"{rel}: mermaid loaded {'without' if not diagram else 'but missing with'} a diagram"
+        assert not assets.has_diagram(html), f"{rel}: a diagram left for the browser to draw"
+        assert "mermaid.min.js" not in html, f"{rel}: loads mermaid"
+        math = assets.has_math(html)
         assert "katex.min.js" not in html and ("katex.min.css" in html) == math, f"{rel}: KaTeX vs math"
-        counts["diagram" if diagram else "no diagram"] += 1
         counts["math" if math else "no math"] += 1
     assert all(counts.values()), counts
     print("\npages:", counts)
+
+
+def test_every_diagram_is_an_accessible_svg(built_site, root):
+    """hooks/diagrams.py: each ```mermaid fence of a page is an inline SVG on the built page, in the same
+    number, each with role="img", its own <title> and <desc>, and no id repeated on the page."""
+    import diagrams
+
+    pages = drawn = 0
+    for path in sorted((root / "docs").rglob("*.md")):
+        fences = diagrams.fences_of(path.read_text(encoding="utf-8"), path.name)
+        if not fences:
+            continue
+        lang = handbook.lang_of(path)
+        rel = path.relative_to(root / "docs").as_posix().rsplit(".", 2)[0]
+        url = ("" if lang == handbook.DEFAULT_LANG else f"{lang}/") + (rel[: -len("index")] if rel.endswith("index") else rel + "/")
+        html = (built_site / url / "index.html").read_text(encoding="utf-8")
+        svgs = re.findall(r'<div class="diagram"[^>]*>(<svg [^>]*>)<title id="([^"]+)">([^<]+)</title>'
+                          r'<desc id="([^"]+)">([^<]+)</desc>', html)
+        assert len(svgs) == len(fences), f"{url}: {len(fences)} diagrams in the source, {len(svgs)} drawn"
+        for head, title_id, _, desc_id, _ in svgs:
+            assert 'role="img"' in head and f'aria-labelledby="{title_id}"' in head and f'aria-describedby="{desc_id}"' in head
+        ids = re.findall(r'\sid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), f"{url}: repeated ids {[i for i in set(ids) if ids.count(i) > 1][:5]}"
+        pages, drawn = pages + 1, drawn + len(fences)
+    assert pages > 10 and drawn > 100, (pages, drawn)
+    print(f"\n{drawn} diagrams on {pages} pages")
 
 
 def test_every_page_is_built_in_both_languages(built_site, root):

@@ -254,10 +254,77 @@ def join(chunk_paths: list[Path], folios: Path, outline: list[Entry], out: Path)
         contents = page["/Contents"].get_object()
         contents = list(contents) if isinstance(contents, list) else [page.raw_get("/Contents")]
         page[NameObject("/Contents")] = ArrayObject([before, *contents, after])
+    share_fonts(writer)
     writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
     writer.page_mode = "/UseOutlines"
     with open(out, "wb") as f:
         writer.write(f)
+
+
+def union_font(programs: list[bytes]) -> bytes | None:
+    """One TrueType program with every glyph of ``programs``: subsets of one font that keep the font's
+    glyph ids (Chromium's subsetter does), so each glyph goes to the same id. None if two subsets
+    disagree on a glyph, i.e. they do not share ids."""
+    from io import BytesIO
+
+    from fontTools.ttLib import TTFont
+
+    fonts = sorted((TTFont(BytesIO(p)) for p in programs), key=lambda f: len(f.getGlyphOrder()), reverse=True)
+    base = fonts[0]
+    names, glyf, metrics = base.getGlyphOrder(), base["glyf"], base["hmtx"].metrics
+    for other in fonts[1:]:
+        order, theirs = other.getGlyphOrder(), other["glyf"]
+        gid = {name: i for i, name in enumerate(order)}          # names differ per subset, ids do not
+        for i, name in enumerate(order):
+            glyph, mine = theirs[name], glyf[names[i]]
+            if glyph.numberOfContours == 0:
+                continue
+            if mine.numberOfContours != 0:
+                if (mine.numberOfContours > 0 and glyph.numberOfContours > 0
+                        and list(mine.coordinates) != list(glyph.coordinates)):
+                    return None
+                continue
+            if glyph.isComposite():
+                for component in glyph.components:
+                    component.glyphName = names[gid[component.glyphName]]
+            glyf[names[i]], metrics[names[i]] = glyph, other["hmtx"].metrics[name]
+    out = BytesIO()
+    base.save(out)
+    return out.getvalue()
+
+
+def share_fonts(writer) -> None:
+    """Every chunk embeds its own subset of each font; give all subsets of a font one program (the union
+    of their glyphs, :func:`union_font`). Each chunk keeps its font dictionaries (widths, ToUnicode)."""
+    from pypdf.generic import NameObject, NumberObject, StreamObject
+
+    groups: dict[str, dict[int, tuple]] = {}
+    for page in writer.pages:
+        for font in (page["/Resources"].get("/Font") or {}).values():
+            font = font.get_object()
+            for cid in font.get("/DescendantFonts") or []:
+                cid = cid.get_object()
+                if cid.get("/Subtype") != "/CIDFontType2" or cid.get("/CIDToGIDMap") != "/Identity":
+                    continue
+                descriptor = cid["/FontDescriptor"].get_object()
+                program = descriptor.raw_get("/FontFile2")
+                if program is not None:
+                    name = str(descriptor["/FontName"]).split("+", 1)[-1]
+                    groups.setdefault(name, {})[program.idnum] = (descriptor, program)
+    for name, members in groups.items():
+        if len(members) < 2:
+            continue
+        union = union_font([program.get_object().get_data() for _, program in members.values()])
+        if union is None:
+            print(f"warning: the subsets of {name} do not share glyph ids; each chunk keeps its own", file=sys.stderr)
+            continue
+        stream = StreamObject()
+        stream.set_data(union)
+        stream = stream.flate_encode()
+        stream[NameObject("/Length1")] = NumberObject(len(union))
+        shared = writer._add_object(stream)
+        for descriptor, _ in members.values():
+            descriptor[NameObject("/FontFile2")] = shared
 
 
 def print_pdf(url: str, out: Path, work: Path | None = None) -> dict[str, float]:

@@ -330,3 +330,42 @@ def test_missing_chapter_fails_the_print(tmp_path, pdfs):
         html.replace(f'<section class="print-page" id="{chapter}"', '<section class="print-page" id="x"'), encoding="utf-8")
     with pytest.raises(print_pdf.PrintError, match=f"chapters missing from the print page: {chapter}"):
         print_pdf.check_chapters(site, "en")
+
+
+def _programs(pdf: Path) -> dict[str, list[bytes]]:
+    """The embedded TrueType programs of ``pdf`` by font name (without the subset prefix)."""
+    from pypdf import PdfReader
+
+    out: dict[str, dict[int, bytes]] = {}
+    for page in PdfReader(pdf).pages:
+        for font in (page["/Resources"].get("/Font") or {}).values():
+            for cid in font.get_object().get("/DescendantFonts") or []:
+                descriptor = cid.get_object()["/FontDescriptor"].get_object()
+                ref = descriptor.raw_get("/FontFile2")
+                out.setdefault(str(descriptor["/FontName"]).split("+")[-1], {})[ref.idnum] = ref.get_object().get_data()
+    return {name: list(programs.values()) for name, programs in out.items()}
+
+
+def test_union_font_keeps_every_glyph_of_every_subset(mini):
+    from io import BytesIO
+
+    from fontTools.ttLib import TTFont
+
+    _, work = mini
+    subsets = [p for chunk in sorted(work.glob("chunk-*.pdf")) for p in _programs(chunk)["DejaVuSans"]]
+    assert len(subsets) == 3
+    union = TTFont(BytesIO(print_pdf.union_font(subsets)))
+    drawn = lambda font: {i for i, name in enumerate(font.getGlyphOrder())          # noqa: E731
+                          if font["glyf"][name].numberOfContours != 0}
+    have = drawn(union)
+    for subset in map(lambda p: TTFont(BytesIO(p)), subsets):
+        assert drawn(subset) <= have
+        assert len(drawn(subset)) < len(have)                 # no one subset has them all
+    # The joined PDF carries one DejaVuSans program, shared by the three chunks' font dictionaries.
+    assert len(_programs(mini[0])["DejaVuSans"]) == 1
+
+
+def test_union_font_refuses_subsets_of_different_fonts(mini):
+    _, work = mini
+    programs = _programs(sorted(work.glob("chunk-*.pdf"))[1])
+    assert print_pdf.union_font([programs["DejaVuSans"][0], programs["DejaVuSans-Bold"][0]]) is None

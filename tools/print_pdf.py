@@ -202,6 +202,8 @@ def join(chunk_paths: list[Path], folios: Path, outline: list[Entry], out: Path)
     links: list[tuple[str, Path, int]] = []
     for path in chunk_paths:
         reader = PdfReader(path)
+        if path == chunk_paths[0] and reader.metadata:
+            writer.add_metadata(reader.metadata)             # title, creator and date Chromium wrote
         moved = {}
         for number, page in enumerate(reader.pages):
             new = writer.add_page(page)

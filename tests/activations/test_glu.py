@@ -135,3 +135,30 @@ def test_llama_7b_ffn_share_stated_in_page():
     assert ffn == 135_266_304
     assert round(layers * ffn / 1e9, 2) == 4.33
     assert round(100 * layers * ffn / total) == 64
+
+
+def test_llama_hidden_rounding_at_boundaries_against_a_counting_oracle():
+    # Oracle written differently from the snippet: count up in steps of multiple_of until the
+    # step reaches floor(multiplier * floor(8 d / 3)) (exact integer/fraction arithmetic).
+    from fractions import Fraction
+
+    def oracle(dim, multiple_of, mult):
+        hidden = (8 * dim) // 3
+        if mult is not None:
+            hidden = int(Fraction(mult) * hidden)     # Fraction(1.3) is the float 1.3 exactly
+        size = multiple_of
+        while size < hidden:
+            size += multiple_of
+        return size
+
+    for dim in range(1, 200):
+        for multiple_of in (1, 2, 3, 8, 64):
+            for mult in (None, 1.3, 0.5):
+                assert glu.llama_ffn_hidden_dim(dim, multiple_of, mult) == oracle(dim, multiple_of, mult), \
+                    (dim, multiple_of, mult)
+    # Hand values at the boundaries: 8*96/3 = 256 is already a multiple of 256 (stays 256);
+    # 8*3/3 = 8 with multiple_of 8 stays 8, one more unit (dim 4 -> 10) rounds up to 16.
+    assert glu.llama_ffn_hidden_dim(96) == 256
+    assert glu.llama_ffn_hidden_dim(3, 8) == 8 and glu.llama_ffn_hidden_dim(4, 8) == 16
+    assert glu.llama_ffn_hidden_dim(97) == 512                    # 258 -> next multiple 512
+    assert glu.llama_ffn_hidden_dim(10, 1) == 26                  # multiple_of 1: floor(80 / 3)

@@ -85,3 +85,26 @@ def test_unbiased_variance_mistake_shrinks_output_by_closed_form_factor():
     right = nn.functional.layer_norm(x, (d,), eps=0.0)            # oracle: PyTorch's LayerNorm
     torch.testing.assert_close(wrong, right * ((d - 1) / d) ** 0.5)
     torch.testing.assert_close(ln.layer_norm(x, eps=0.0), right)
+
+
+def test_eps_is_added_inside_the_root_with_default_1e_5():
+    # Tokens whose variance (~1e-6) is below eps: eps dominates the denominator, so adding it
+    # with the wrong sign or using another default changes the output by orders of magnitude.
+    torch.manual_seed(5)
+    d = 8
+    x = torch.randn(3, 4, d, dtype=torch.float64) * 1e-3 + 7.0
+    ref = nn.functional.layer_norm(x, (d,), eps=1e-5)          # oracle: PyTorch's default eps
+    torch.testing.assert_close(ln.layer_norm(x), ref)
+    torch.testing.assert_close(ln.layer_norm_tokens(x), ref)
+    bn_ref = nn.functional.batch_norm(x.reshape(-1, d), None, None, training=True, eps=1e-5)
+    torch.testing.assert_close(ln.batch_norm_train(x), bn_ref.reshape(x.shape))
+    # A constant token: variance 0, so the output is 0 (not NaN) because eps > 0.
+    flat = torch.full((1, d), 3.0, dtype=torch.float64)
+    torch.testing.assert_close(ln.layer_norm(flat), torch.zeros(1, d, dtype=torch.float64))
+    # eps passed explicitly is used (not the default): closed form (x - mean) / sqrt(var + eps).
+    y = torch.tensor([[0.0, 2.0]], dtype=torch.float64)         # mean 1, biased var 1
+    torch.testing.assert_close(ln.layer_norm(y, eps=3.0), torch.tensor([[-0.5, 0.5]], dtype=torch.float64))
+    torch.testing.assert_close(ln.batch_norm_train(y.reshape(2, 1, 1), eps=3.0).flatten(),
+                               torch.tensor([-0.5, 0.5], dtype=torch.float64))
+    torch.testing.assert_close(ln.layer_norm_tokens(y.reshape(1, 1, 2), eps=3.0).flatten(),
+                               torch.tensor([-0.5, 0.5], dtype=torch.float64))

@@ -87,3 +87,23 @@ def test_qk_norm_logits_invariant_to_scaling_q_and_k():
     _, l1 = rn.qk_norm_attention(q, k, v, g, g, eps=0.0, causal=False)
     _, l2 = rn.qk_norm_attention(40 * q, 0.01 * k, v, g, g, eps=0.0, causal=False)
     torch.testing.assert_close(l1, l2)
+
+
+def test_qk_norm_attention_defaults_are_causal_and_eps_1e_6():
+    # Called with defaults only: the page's contract is causal=True and eps=1e-6. Tiny q/k
+    # (mean square ~1e-6, the size of eps) make the default eps visible in the output.
+    torch.manual_seed(6)
+    b, h, s, d = 1, 2, 6, 8
+    q, k = (torch.randn(b, h, s, d, dtype=torch.float64) * 1e-3 for _ in range(2))
+    v = torch.randn(b, h, s, d, dtype=torch.float64)
+    g_q = torch.linspace(0.5, 1.5, d, dtype=torch.float64)
+    g_k = torch.linspace(1.5, 0.5, d, dtype=torch.float64)
+    out, logits = rn.qk_norm_attention(q, k, v, g_q, g_k)
+    q_ref = F.rms_norm(q, (d,), g_q, eps=1e-6)                 # oracle: PyTorch's RMSNorm
+    k_ref = F.rms_norm(k, (d,), g_k, eps=1e-6)
+    ref = F.scaled_dot_product_attention(q_ref, k_ref, v, is_causal=True)
+    torch.testing.assert_close(out, ref)
+    # The future positions are -inf in the returned logits, the rest is finite.
+    future = torch.ones(s, s, dtype=torch.bool).triu(1)
+    assert torch.isneginf(logits[..., future]).all() and torch.isfinite(logits[..., ~future]).all()
+    torch.testing.assert_close(rn.rms_norm(q, g_q), q_ref)

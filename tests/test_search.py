@@ -442,3 +442,51 @@ def test_latest_entry_per_location_wins():
             {"location": "b/", "text": "b"}, {"location": "a/", "text": "new"}, {"location": "a/#q", "text": "new q"}]
     assert search_hook.latest_per_location(docs) == [
         {"location": "b/", "text": "b"}, {"location": "a/", "text": "new"}, {"location": "a/#q", "text": "new q"}]
+
+
+def test_alias_rows_are_checked(tmp_path):
+    """A broken phrasing row names its file and line; keyword queries are phrasings in both languages."""
+    import search as search_hook
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "search_aliases.tsv").write_text(
+        "# comment\nlang\tquestion_id\tphrasings\n"
+        "zh\tq-a\t甲怎么选 | 甲和乙\n"          # line 3: fine (its en row is line 4)
+        "en\tq-a\thow to pick a\n"
+        "fr\tq-a\tcomment\n"                   # line 5: unknown language
+        "zh\tq-x\t未知\n"                       # line 6: unknown id
+        "zh\tq-b\t乙 |  | 丙\n"                 # line 7: empty phrasing; q-b then has no en row either
+        "en\tq-a\tagain\n"                     # line 8: second en row of q-a
+        "en\tq-b\n", encoding="utf-8")         # line 9: two cells
+    (tmp_path / "data" / "search_queries.tsv").write_text(
+        "lang\tquery\tquestion_id\nen\tpick a\tq-a\nzh\t丙\tq-nope\n", encoding="utf-8")
+    aliases, problems = search_hook.alias_problems(tmp_path, {"q-a", "q-b"})
+    assert problems == [
+        "data/search_aliases.tsv:5: language 'fr' is not one of ['zh', 'en']",
+        "data/search_aliases.tsv:6: unknown question id 'q-x'",
+        "data/search_aliases.tsv:7: empty phrasing (phrasings are separated by ' | ')",
+        "data/search_aliases.tsv:8: en phrasings of 'q-a' already given at line 4",
+        "data/search_aliases.tsv:9: 2 tab-separated cells, 3 expected (lang, question_id, phrasings)",
+        "data/search_queries.tsv:3: unknown question id 'q-nope'",
+    ], problems
+    assert aliases[("zh", "q-a")] == ["甲怎么选", "甲和乙", "pick a"]
+    assert aliases[("en", "q-a")] == ["how to pick a", "pick a"]
+    (tmp_path / "data" / "search_aliases.tsv").write_text(
+        "lang\tquestion_id\tphrasings\nzh\tq-b\t乙\n", encoding="utf-8")
+    assert search_hook.alias_problems(tmp_path, {"q-a", "q-b", "q-nope"})[1] == [
+        "data/search_aliases.tsv:2: 'q-b' has zh phrasings but no en row"]
+
+
+def test_questions_carry_their_phrasings(built_site, root):
+    """Each question's entry carries its keyword queries (both languages) and its "also asked as"
+    phrasings in the ``alias`` field; the glossary entry is its terms, not its notes."""
+    queries = handbook.read_tsv(root / "data" / "search_queries.tsv")
+    for lang in handbook.LANGS:
+        docs = json.loads((built_site / "search" / f"search_index.{lang}.json").read_text(encoding="utf-8"))["docs"]
+        alias = {d["location"].partition("#")[2]: d.get("alias", "").replace("\u200b", "") for d in docs}
+        assert "alias" in json.loads((built_site / "search" / f"search_index.{lang}.json").read_text(
+            encoding="utf-8"))["config"]["fields"]
+        for row in queries:
+            assert row["query"].replace(" ", "") in alias[row["question_id"]].replace(" ", ""), (lang, row)
+        glossary = next(d for d in docs if d["location"] == _prefix(lang) + "glossary/")
+        assert "4-bit NormalFloat" in glossary["text"] and "quantiles" not in glossary["text"]

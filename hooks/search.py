@@ -19,8 +19,12 @@ English results. This hook, after the last language is built:
   questions (chapter indexes, whose question lists repeat the titles; labs; glossary), so the
   question itself (its heading anchor and title) is the result shown; ``search.js`` then lists each
   question as its own result (its title, then its page), not under its page with the rest folded;
-- leaves code blocks and reference lists out of the indexed text, and indexes each answer's short
-  answer as its own field (``lead``), weighted between the title and the rest of the text;
+- leaves code blocks, display math and reference lists out of the indexed text, and indexes each
+  answer's short answer as its own field (``lead``), weighted between the title and the rest of the text;
+- indexes, per question, the other ways it is asked in an ``alias`` field (weighted between the short
+  answer and the text): the keyword queries of ``data/search_queries.tsv`` for it and the phrasings of
+  ``data/search_aliases.tsv`` ("also asked as", both languages); a broken row of either stops the build
+  with ``file:line`` (``alias_problems``);
 - in the offline edition (``editions/offline.yml``), also writes both as scripts
   (``search_index.<lang>.js``, ``vocab.<lang>.js``), since pages opened from file:// cannot fetch;
 - writes ``search/vocab.<lang>.json``: every Chinese word of the index with its jieba log
@@ -37,6 +41,7 @@ import re
 from pathlib import Path
 
 import jieba
+from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 
 import handbook
@@ -46,18 +51,22 @@ import handbook
 # answer names. Here a title word counts 30 text words, a word of the short answer (``lead``, split
 # off the text below) 15, and tags hardly count (every question of a page repeats its page's tags).
 # Tuned on the tuned part of the natural-question set (data/search_natural.tsv) and the keyword set.
-FIELDS = {"title": 30.0, "syn_title": 10.0, "lead": 15.0, "text": 1.0, "syn_text": 1.0, "tags": 1.0}
+FIELDS = {"title": 30.0, "syn_title": 10.0, "lead": 15.0, "alias": 10.0, "text": 1.0, "syn_text": 1.0,
+          "tags": 1.0}
 PAGE_ENTRY_BOOST = 0.05
 # Code blocks (and mermaid sources) and reference lists are not indexed: they match words of every
 # question (self, torch, arXiv, et al.) and are a quarter of the index.
 CODE = re.compile(r"<pre>.*?</pre>", re.S)
+# Display math (\[ ... \]) is TeX source (\frac, \mathrm, \sum): no reader searches for it, and it is
+# 2 % of the compressed index. Inline math stays (it names symbols and short formulas).
+DISPLAY_MATH = re.compile(r"\\\[.*?\\\]", re.S)
 REFERENCES = re.compile(r"<p>\u200b?(?:References|参考文献)\u200b?</p>.*", re.S)
 LEAD = re.compile(r"\s*<p>\u200b?(?:Short answer|简答)\u200b?</p>\s*(<p>.*?</p>)", re.S)
 
 
 def trim(entry: dict) -> None:
     """Drop code and references from an entry's text; move its short answer to the ``lead`` field."""
-    text = REFERENCES.sub("", CODE.sub(" ", entry.get("text", "")))
+    text = REFERENCES.sub("", DISPLAY_MATH.sub(" ", CODE.sub(" ", entry.get("text", ""))))
     lead = LEAD.match(text)
     if lead:
         entry["lead"], text = lead.group(1), text[lead.end():]
@@ -75,6 +84,91 @@ TAG = re.compile(r"<[^>]+>")
 def load_synonyms(root: Path) -> list[list[str]]:
     rows = handbook.read_tsv(root / "data" / "search_synonyms.tsv")
     return [[t.strip() for t in row["terms"].split("|") if t.strip()] for row in rows]
+
+
+ALIASES = "data/search_aliases.tsv"
+QUERIES = "data/search_queries.tsv"
+
+
+def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) of a tab-separated file with a header (``#`` and blank lines skipped)."""
+    rows, header = [], None
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cells = line.split("\t")
+        if header is None:
+            header = cells
+        else:
+            rows.append((n, dict(zip(header, cells + [""] * (len(header) - len(cells))), _cells=len(cells))))
+    return rows
+
+
+def alias_problems(root: Path, question_ids: set[str]) -> tuple[dict[tuple[str, str], list[str]], list[str]]:
+    """Other phrasings per (language, question id), and every problem as ``file:line: message``.
+
+    ``data/search_aliases.tsv``: ``lang``, ``question_id``, ``phrasings`` (`` | ``-separated), one row per
+    language; a question given phrasings in one language needs them in the other too.
+    ``data/search_queries.tsv``: every keyword query of a question is one of its phrasings, in both
+    languages' indexes (zh readers type English terms, and the other way round)."""
+    aliases: dict[tuple[str, str], list[str]] = {}
+    problems: list[str] = []
+    first: dict[tuple[str, str], int] = {}
+    for name, column in ((ALIASES, "phrasings"), (QUERIES, "query")):
+        path = root / name
+        if not path.exists():
+            continue
+        id_column = "question_id"
+        for n, row in _rows(path):
+            where = f"{name}:{n}"
+            lang, qid = row.get("lang", ""), row.get(id_column, "")
+            texts = [t.strip() for t in row.get(column, "").split("|")] if name == ALIASES else [row.get(column, "").strip()]
+            if row["_cells"] != 3:
+                problems.append(f"{where}: {row['_cells']} tab-separated cells, 3 expected (lang, {id_column}, {column})")
+            elif lang not in handbook.LANGS:
+                problems.append(f"{where}: language {lang!r} is not one of {list(handbook.LANGS)}")
+            elif qid not in question_ids:
+                problems.append(f"{where}: unknown question id {qid!r}")
+            elif not all(texts):
+                problems.append(f"{where}: empty phrasing (phrasings are separated by ' | ')")
+            elif name == ALIASES and (lang, qid) in first:
+                problems.append(f"{where}: {lang} phrasings of {qid!r} already given at line {first[(lang, qid)]}")
+            else:
+                if name == ALIASES:
+                    first[(lang, qid)] = n
+                aliases.setdefault((lang, qid), []).extend(texts)
+                if name == QUERIES:        # readers mix languages (a zh query with English terms): both
+                    for other in handbook.LANGS:
+                        if other != lang:
+                            aliases.setdefault((other, qid), []).extend(texts)
+    for lang, qid in first:
+        for other in handbook.LANGS:
+            if (other, qid) not in first:
+                problems.append(f"{ALIASES}:{first[(lang, qid)]}: {qid!r} has {lang} phrasings but no {other} row")
+    return aliases, problems
+
+
+def add_aliases(docs: list[dict], aliases: dict[tuple[str, str], list[str]], question_ids: set[str],
+                default: str) -> None:
+    """Give each question's entry its phrasings (``alias``), segmented like the rest of the index."""
+    for d in docs:
+        page, _, fragment = d["location"].partition("#")
+        lang = page.split("/", 1)[0] if page.split("/", 1)[0] in handbook.LANGS and "/" in page else default
+        texts = aliases.get((lang, fragment)) if fragment in question_ids else None
+        if texts:
+            d["alias"] = " ; ".join(_segment(t) for t in dict.fromkeys(texts))
+
+
+GLOSSARY_PAGE = "glossary/"
+
+
+def glossary_terms(root: Path) -> str:
+    """The glossary page's index text: its terms in both languages, without the notes.
+
+    The notes (a third of a language's compressed index) repeat what the answers say; indexed at the
+    low weight of a page without questions they hardly ever rank, while a term still finds the page."""
+    rows = handbook.read_tsv(root / "data" / "glossary.tsv")
+    return " ; ".join(_segment(f"{r['en']} {r['zh']}") for r in rows)
 
 
 def _pattern(term: str) -> re.Pattern:
@@ -149,7 +243,7 @@ def vocabulary(docs: list[dict], separator: str) -> dict[str, float]:
     total = jieba.dt.total
     words: dict[str, float] = {}
     for d in docs:
-        for field in ("title", "lead", "text", "syn_title", "syn_text"):
+        for field in ("title", "lead", "alias", "text", "syn_title", "syn_text"):
             for token in split.split(TAG.sub(" ", d.get(field, ""))):
                 token = token.strip().lower()
                 if token and token not in words and all(HAN.match(ch) for ch in token):
@@ -179,6 +273,9 @@ def on_post_build(config) -> None:
     index["docs"] = latest_per_location(index["docs"])
     expand(index["docs"], load_synonyms(handbook.repo_root(config)))
     question_ids = {q.id for p in handbook.iter_pages(Path(config.docs_dir)) for q in p.questions}
+    aliases, problems = alias_problems(handbook.repo_root(config), question_ids)
+    if problems:
+        raise PluginError("Search phrasings are broken:\n  " + "\n  ".join(problems))
     with_questions = {d["location"].partition("#")[0] for d in index["docs"]
                       if d["location"].partition("#")[2] in question_ids}
     for d in index["docs"]:
@@ -186,6 +283,12 @@ def on_post_build(config) -> None:
         page, _, fragment = d["location"].partition("#")
         if not fragment or page not in with_questions:
             d["boost"] = PAGE_ENTRY_BOOST     # a page's intro; chapter question lists, labs, glossary
+    add_aliases(index["docs"], aliases, question_ids, i18n.default_language if i18n else handbook.DEFAULT_LANG)
+    glossary = {GLOSSARY_PAGE} | {f"{lang}/{GLOSSARY_PAGE}" for lang in handbook.LANGS}
+    terms = glossary_terms(handbook.repo_root(config))
+    for d in index["docs"]:
+        if d["location"] in glossary:
+            d["text"] = terms
     index["config"].setdefault("fields", {"title": {"boost": 1000.0}, "text": {"boost": 1.0},
                                           "tags": {"boost": 1000000.0}})
     index["config"]["fields"].update({name: {"boost": boost} for name, boost in FIELDS.items()})

@@ -35,7 +35,7 @@
   const useVocab = (v) => {
     if (!v) return;
     vocab = v;
-    maxLen = Math.max(1, ...Object.keys(v).map((w) => w.length));
+    maxLen = Math.max(4, ...Object.keys(v).map((w) => w.length));
   };
   // Loaded when the reader first goes for search (search-lazy.js), like the index; the index is not
   // handed to the worker before the vocabulary is in, so no query is cut without it.
@@ -63,7 +63,8 @@
       route[i] = [-Infinity, i + 1];
       for (let j = i + 1; j <= Math.min(n, i + maxLen); j++) {
         const word = run.slice(i, j);
-        const logp = word in vocab ? vocab[word] : (j === i + 1 ? -40 : undefined);
+        // question words (为啥, 怎么样) are words too, so that they are cut whole and then dropped
+        const logp = word in vocab ? vocab[word] : STOP_ZH.has(word) ? STOP_LOGP : (j === i + 1 ? -40 : undefined);
         if (logp !== undefined && logp + route[j][0] > route[i][0]) route[i] = [logp + route[j][0], j];
       }
     }
@@ -135,6 +136,7 @@
     "比较好 好 跟 类 该 不要 不会 会不会 能不能 要不要 有啥 东西 一直 比如 例如").split(" "));
   const WEAK_ZH = new Set(("区别 不同 差异 对比 比较 相比 优缺点 优点 缺点 优势 劣势 优劣 好处 作用 大模型 模型 语言 方法 " +
     "问题 原理 基本").split(" "));
+  const STOP_LOGP = -9;                               // about a common word's jieba log probability
   const BOOST = 3;                                     // subject word : weak word
 
   // Punctuation (ASCII and full-width) separates words, as the index's separator does.

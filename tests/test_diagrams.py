@@ -66,6 +66,20 @@ flowchart LR
 flowchart LR
     a[输入] --> b[注意力] -- 残差 --> c[输出]
 ```
+
+两张时序图（mermaid 给两者的角色同样的 id）：
+
+```mermaid
+sequenceDiagram
+    客户端->>服务器: 请求
+    服务器-->>客户端: 回答
+```
+
+```mermaid
+sequenceDiagram
+    accTitle: 一次问候
+    客户端->>服务器: 你好
+```
 """
 
 EN = """\
@@ -125,8 +139,8 @@ def fixture_site(tmp_path_factory):
 
 def test_every_fence_is_an_svg_and_no_page_loads_mermaid(fixture_site):
     folder, first = fixture_site
-    assert drew(first.log) == 3, first.log[-2000:]        # zh: one diagram twice; en: two
-    for page, count in (("index.html", 2), ("en/index.html", 2)):
+    assert drew(first.log) == 5, first.log[-2000:]        # zh: one diagram twice and two more; en: two
+    for page, count in (("index.html", 4), ("en/index.html", 2)):
         html = (folder / "site" / page).read_text(encoding="utf-8")
         assert '<pre class="mermaid">' not in html, page
         assert "mermaid.min.js" not in html, f"{page} still loads mermaid"
@@ -146,8 +160,9 @@ def test_accessible_name_and_description_in_the_page_language(fixture_site):
     en = (folder / "site" / "en" / "index.html").read_text(encoding="utf-8")
     titles = lambda html: re.findall(r"<title id=\"[^\"]+\">(.*?)</title>", html)   # noqa: E731
     descs = lambda html: re.findall(r"<desc id=\"[^\"]+\">(.*?)</desc>", html)      # noqa: E731
-    assert titles(zh) == ["流程图：输入、注意力、输出"] * 2                        # derived from the nodes
-    assert descs(zh) == ["输入 → 注意力；注意力 → 输出：残差"] * 2                  # and the edges
+    assert titles(zh) == ["流程图：输入、注意力、输出"] * 2 + ["时序图：客户端、服务器", "一次问候"]  # nodes, accTitle
+    assert descs(zh) == ["输入 → 注意力；注意力 → 输出：残差"] * 2 + [                # and the edges
+        "客户端 → 服务器：请求；服务器 → 客户端：回答", "客户端 → 服务器：你好"]
     assert titles(en)[0] == "One transformer block"                                 # accTitle
     assert descs(en)[0] == "Input goes through attention to the output. input → attention; attention → output: residual"
     assert titles(en)[1] == "Flowchart: tokens, embedding lookup, position encoding and 4 more"
@@ -165,7 +180,7 @@ def test_svg_text_stays_out_of_the_search_index(fixture_site):
 def test_second_build_draws_nothing_and_a_change_draws_one(fixture_site):
     folder, _ = fixture_site
     cached = sorted((folder / ".cache" / "diagrams").glob("*.json"))
-    assert len(cached) == 3
+    assert len(cached) == 5
     assert drew(build(folder).log) == 0
     en = folder / "docs" / "index.en.md"
     en.write_text(en.read_text(encoding="utf-8").replace("[softmax]", "[sampling]"), encoding="utf-8")
@@ -215,3 +230,22 @@ def test_labels_readable_at_360px_and_wide_diagrams_scroll(fixture_site, browser
         if url.startswith("en"):
             assert boxes[1]["scrolls"], "the wide diagram should scroll at 360 px"
     page.close()
+
+
+def test_ids_inside_an_svg_are_made_its_own():
+    """mermaid numbers some ids per browser session (sequence actors: actor0, root-0) and repeats others
+    within one SVG, so two diagrams drawn in different builds can share ids on one page; every id is
+    prefixed by the SVG's id, and references to ids follow."""
+    import diagrams
+
+    svg = ('<svg id="mmd-k" style="max-width: 100px;"><marker id="mmd-k_arrow"></marker><g id="actor0"></g>'
+           '<g id="L_a_b_0"></g><text id="L_a_b_0"></text><path marker-end="url(#mmd-k_arrow)"></path>'
+           '<use href="#actor0"></use></svg>')
+    out = diagrams.prefixed_ids(svg, "mmd-k")
+    ids = re.findall(r'\sid="([^"]+)"', out)
+    assert ids == ["mmd-k", "mmd-k_arrow", "mmd-k-actor0", "mmd-k-L_a_b_0", "mmd-k-L_a_b_0-2"]
+    assert 'href="#mmd-k-actor0"' in out and "url(#mmd-k_arrow)" in out
+    drawn = {"svg": svg, "type": "sequence", "nodes": [], "edges": []}
+    first, second = diagrams.figure(drawn, "k", "en", 1), diagrams.figure(drawn, "k", "en", 2)
+    both = re.findall(r'\sid="([^"]+)"', first + second)
+    assert len(both) == len(set(both)), Counter(both)

@@ -53,6 +53,11 @@ def has_math(html: str) -> bool:
     return 'class="katex"' in html
 
 
+def on_post_template(output: str, template_name: str, config) -> str:
+    """The theme's own pages (``404.html``) have neither a diagram nor a formula."""
+    return on_post_page(output, None, config) if template_name.endswith(".html") else output
+
+
 def on_post_page(output: str, page, config) -> str:
     if not has_diagram(output):
         output = MERMAID.sub("", output)

@@ -208,28 +208,30 @@ CLS = """() => new Promise(resolve => {
 })"""
 
 
+SIZES = """document.fonts.ready.then(() => [...document.querySelectorAll('.arithmatex')].map(e => {
+  const r = e.getBoundingClientRect(); return [Math.round(r.width * 10), Math.round(r.height * 10)]; }))"""
+
+
 @pytest.mark.build
 @pytest.mark.parametrize("path", PAGES)
 def test_formulas_are_typeset_without_javascript_and_do_not_move(browser, server, path):
-    """With JavaScript off the formulas are typeset already (KaTeX's boxes have a size, no TeX text);
-    with it on, on a throttled connection, no layout shift involves a formula while the page loads."""
+    """With JavaScript off the formulas are typeset already (KaTeX's boxes, no TeX text), and with it
+    on every formula has the same size as without (no script touches them); while the page loads, no
+    layout shift involves a formula (the fonts its formulas use are preloaded: hooks/assets.py)."""
     context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 800})
     page = context.new_page()
     page.goto(server + path, wait_until="networkidle")
     assert page.locator(".arithmatex .katex-html").count() >= 10
-    assert page.evaluate("[...document.querySelectorAll('.arithmatex .katex-html')].every(e => e.getBoundingClientRect().width > 0)")
     assert "\\(" not in page.inner_text("article")
+    static = page.evaluate(SIZES)
+    assert all(w > 0 and h > 0 for w, h in static)
     context.close()
     context = browser.new_context(viewport={"width": 360, "height": 800})
     page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    # a slow phone connection (1.6 Mbit/s, 150 ms): fonts arrive well after the first layout
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 150,
-                                                  "downloadThroughput": 200_000, "uploadThroughput": 100_000})
     page.goto(server + path, wait_until="load")
     result = page.evaluate(CLS)
     assert result["cls"] == 0, result
+    assert page.evaluate(SIZES) == static
     context.close()
 
 
@@ -241,7 +243,11 @@ def test_display_formulas_are_focusable_scroll_regions(browser, server, lang):
     context = browser.new_context(viewport={"width": 360, "height": 800})
     page = context.new_page()
     page.goto(server + ("" if lang == "zh" else "en/") + "norms/rmsnorm/", wait_until="networkidle")
-    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    page.evaluate("document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(() => r())))")
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    wide = page.evaluate("""[...document.querySelectorAll('body *')].filter(e => !e.closest('.katex-mathml')
+        && e.getBoundingClientRect().right > innerWidth + 1).slice(0, 5).map(e => e.className + ': ' + e.textContent.slice(0, 40))""")
+    assert widths[0] <= widths[1], f"the page scrolls sideways at 360 px: {widths}, {wide}"
     regions = page.locator(".hb-math")
     assert regions.count() >= 2
     label = "公式" if lang == "zh" else "Formula"

@@ -62,7 +62,7 @@ pdf: sysdeps install                 ## handbook-zh.pdf and handbook-en.pdf
 anki: install                        ## Anki decks handbook-{zh,en}.apkg and handbook-{zh,en}.csv/.tsv (links from SITE_URL)
 	$(PY) tools/anki.py
 
-vendor:                              ## refresh the self-hosted KaTeX, mermaid and ts-fsrs from npm (package.json)
+vendor:                              ## refresh the self-hosted KaTeX, mermaid and ts-fsrs, and the tests' axe-core, from npm (package.json)
 	npm ci --ignore-scripts
 	rm -rf docs/assets/vendor/katex docs/assets/vendor/mermaid docs/assets/vendor/iframe-worker
 	mkdir -p docs/assets/vendor/katex docs/assets/vendor/mermaid
@@ -76,6 +76,8 @@ vendor:                              ## refresh the self-hosted KaTeX, mermaid a
 	rm -rf docs/assets/vendor/ts-fsrs && mkdir -p docs/assets/vendor/ts-fsrs
 	sed '/^\/\/# sourceMappingURL=/d' node_modules/ts-fsrs/dist/index.umd.js > docs/assets/vendor/ts-fsrs/ts-fsrs.umd.js
 	cp node_modules/ts-fsrs/LICENSE docs/assets/vendor/ts-fsrs/
+	rm -rf tests/vendor/axe-core && mkdir -p tests/vendor/axe-core
+	cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE node_modules/axe-core/LICENSE-3RD-PARTY.txt tests/vendor/axe-core/
 
 clean:
 	rm -rf site build .cache .pytest_cache handbook-*.pdf handbook-offline.zip handbook-*.apkg handbook-*.csv handbook-*.tsv

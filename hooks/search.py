@@ -50,7 +50,9 @@ import handbook
 # one common word of a title (use, role, model) outranks the subject of a question that only the
 # answer names. Here a title word counts 30 text words, a word of the short answer (``lead``, split
 # off the text below) 15, and tags hardly count (every question of a page repeats its page's tags).
-# Tuned on the tuned part of the natural-question set (data/search_natural.tsv) and the keyword set.
+# A question's other phrasings (``alias``) count 10: below its own short answer, far above the text
+# (5 and 20 were each worse on one language). Tuned on the tuned part of the natural-question set
+# (data/search_natural.tsv) and the keyword set only.
 FIELDS = {"title": 30.0, "syn_title": 10.0, "lead": 15.0, "alias": 10.0, "text": 1.0, "syn_text": 1.0,
           "tags": 1.0}
 PAGE_ENTRY_BOOST = 0.05

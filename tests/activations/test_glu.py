@@ -62,7 +62,7 @@ def test_sigmoid_variant_is_torch_glu_on_concatenated_projection():
 
 
 def test_unknown_gate_activation_is_rejected():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"unknown gate activation 'swish2'; choose from \['gelu', 'gelu_tanh', 'identity'"):
         glu.GatedFFN(8, 16, "swish2")
 
 
@@ -162,3 +162,12 @@ def test_llama_hidden_rounding_at_boundaries_against_a_counting_oracle():
     assert glu.llama_ffn_hidden_dim(3, 8) == 8 and glu.llama_ffn_hidden_dim(4, 8) == 16
     assert glu.llama_ffn_hidden_dim(97) == 512                    # 258 -> next multiple 512
     assert glu.llama_ffn_hidden_dim(10, 1) == 26                  # multiple_of 1: floor(80 / 3)
+
+
+def test_default_gate_is_silu_swiglu():
+    # GatedFFN(d, h) with no activation is SwiGLU: down(silu(gate x) * up x), by F.silu.
+    torch.manual_seed(7)
+    m = glu.GatedFFN(8, 12)
+    x = torch.randn(2, 3, 8)
+    ref = F.linear(F.silu(F.linear(x, m.w_gate.weight)) * F.linear(x, m.w_up.weight), m.w_down.weight)
+    torch.testing.assert_close(m(x), ref)

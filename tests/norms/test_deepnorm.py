@@ -118,3 +118,31 @@ def test_init_leaves_other_linear_layers_alone():
     head_before = model["head"].weight.detach().clone()
     dn.deepnorm_init_(model, beta=0.3)
     torch.testing.assert_close(model["head"].weight, head_before)
+
+
+def test_decoder_layer_forward_is_attention_then_ffn_each_deepnormed():
+    # Oracle: x1 = LN_a(alpha x + Attn(x)) with Attn from SDPA (causal), then LN_f(alpha x1 + FFN(x1)),
+    # built from nn.functional with the layer's weights; non-trivial LN affine params so the two
+    # norms cannot be swapped unnoticed, and alpha != 1 so a missing alpha shows.
+    torch.manual_seed(4)
+    b, s, d, h, d_ff, alpha = 2, 5, 16, 4, 32, 1.7
+    layer = dn.DeepNormDecoderLayer(d, h, d_ff, alpha)
+    for norm in (layer.attn.norm, layer.ffn.norm):
+        nn.init.normal_(norm.weight, 1.0, 0.5)
+        nn.init.normal_(norm.bias, 0.0, 0.5)
+    F = torch.nn.functional
+    a, f = layer.attn.sublayer, layer.ffn.sublayer
+    x = torch.randn(b, s, d)
+    heads = lambda t: t.view(b, s, h, d // h).transpose(1, 2)
+    o = F.scaled_dot_product_attention(heads(F.linear(x, a.q_proj.weight, a.q_proj.bias)),
+                                       heads(F.linear(x, a.k_proj.weight, a.k_proj.bias)),
+                                       heads(F.linear(x, a.v_proj.weight, a.v_proj.bias)), is_causal=True)
+    attn_out = F.linear(o.transpose(1, 2).reshape(b, s, d), a.out_proj.weight, a.out_proj.bias)
+    x1 = F.layer_norm(alpha * x + attn_out, (d,), layer.attn.norm.weight, layer.attn.norm.bias)
+    ffn_out = F.linear(F.gelu(F.linear(x1, f.fc1.weight, f.fc1.bias)), f.fc2.weight, f.fc2.bias)
+    expected = F.layer_norm(alpha * x1 + ffn_out, (d,), layer.ffn.norm.weight, layer.ffn.norm.bias)
+    torch.testing.assert_close(layer(x), expected)
+    # Causal: changing the last token changes no earlier output.
+    x2 = x.clone()
+    x2[:, -1] += 3.0
+    torch.testing.assert_close(layer(x2)[:, :-1], layer(x)[:, :-1])

@@ -1,5 +1,6 @@
 """Tests for snippets/norms/placement.py: formulas recomputed with nn modules + SDPA,
 and the Post-LN vs Pre-LN gradient-norm behaviour at initialisation."""
+import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -83,7 +84,55 @@ def test_post_ln_output_is_normalised_pre_ln_residual_is_not():
     assert block(x, "pre").std() > 3
 
 
-def test_last_layer_gradient_post_ln_larger_than_pre_ln_when_deep():
+@pytest.fixture
+def one_thread():
+    """Run on one intra-op thread: these stacks are tiny, and on a loaded 2-core machine PyTorch's
+    second thread mostly spins (measured for the L=24 calls: 16 s CPU with 2 threads, 0.8 s with 1)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _grad_norm_by_hand(placement, n_layers, d, seed):
+    """last_layer_grad_norm recomputed from its description with nn.functional / SDPA: the same
+    random draws in the same order (blocks, head, input, labels), our own forward, autograd.grad."""
+    torch.manual_seed(seed)
+    blocks = [pl.Block(d, 4, 4 * d) for _ in range(n_layers)]          # 4 heads, d_ff = 4d
+    head = nn.Linear(d, 100)                                          # 100 random classes
+    x = torch.randn(8, 16, d)                                         # batch 8, seq 16
+    labels = torch.randint(0, 100, (8, 16))
+    for blk in blocks:
+        m = _reference_modules(blk, d, 4 * d)
+        if placement == "post":
+            x = m["ln1"](x + _attn(m, x, 4))
+            x = m["ln2"](x + _ffn(m, x))
+        else:
+            x = x + _attn(m, m["ln1"](x), 4)
+            x = x + _ffn(m, m["ln2"](x))
+        last = m["fc2"]
+    if placement == "pre":
+        x = F.layer_norm(x, (d,))                                     # final LN at init: gain 1, bias 0
+    loss = F.cross_entropy(head(x).reshape(-1, 100), labels.reshape(-1))
+    (grad,) = torch.autograd.grad(loss, last.weight)
+    return grad.norm().item()
+
+
+@pytest.mark.parametrize("placement", ["post", "pre"])
+def test_last_layer_grad_norm_matches_recomputation(placement, one_thread):
+    for n_layers, d, seed in ((1, 16, 0), (3, 32, 5)):
+        got = pl.last_layer_grad_norm(placement, n_layers, d=d, seed=seed)
+        assert got == pytest.approx(_grad_norm_by_hand(placement, n_layers, d, seed), rel=1e-5)
+
+
+def test_last_layer_grad_norm_defaults_reproduce_page_table(one_thread):
+    # The page's table (d = 64 by default, seed 0), rows L = 2 and 6, to its three decimals.
+    table = {(2, "post"): 0.260, (2, "pre"): 0.251, (6, "post"): 0.264, (6, "pre"): 0.231}
+    for (n_layers, placement), value in table.items():
+        assert round(pl.last_layer_grad_norm(placement, n_layers), 3) == value, (n_layers, placement)
+
+
+def test_last_layer_gradient_post_ln_larger_than_pre_ln_when_deep(one_thread):
     # Xiong et al. 2020: near the output, Post-LN gradients at init do not shrink with depth,
     # Pre-LN gradients shrink roughly like 1/sqrt(L). Observed ratios at L=24 are 1.7-1.9
     # over seeds 0-7; we assert > 1.3 on three seeds.
@@ -93,7 +142,7 @@ def test_last_layer_gradient_post_ln_larger_than_pre_ln_when_deep():
         assert post > 1.3 * pre, (seed, post, pre)
 
 
-def test_pre_ln_last_layer_gradient_shrinks_with_depth_post_ln_does_not():
+def test_pre_ln_last_layer_gradient_shrinks_with_depth_post_ln_does_not(one_thread):
     pre_shallow = pl.last_layer_grad_norm("pre", 2, seed=0)
     pre_deep = pl.last_layer_grad_norm("pre", 24, seed=0)
     post_shallow = pl.last_layer_grad_norm("post", 2, seed=0)

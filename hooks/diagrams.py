@@ -251,7 +251,6 @@ def accessible_text(drawn: dict, lang: str) -> tuple[str, str]:
 def prefixed_ids(svg: str, root_id: str) -> str:
     """Every id inside the SVG made to start with the SVG's own id (mermaid repeats node and edge ids
     across diagrams, and even within one), with the references to them (url(#…), href, aria-*)."""
-    ids = re.findall(r'\sid="([^"]+)"', svg)
     renames: dict[str, str] = {}
     seen: dict[str, int] = {}
     def rename(m: re.Match) -> str:
@@ -265,11 +264,9 @@ def prefixed_ids(svg: str, root_id: str) -> str:
         renames.setdefault(old, new)
         return f' id="{new}"'
     svg = re.sub(r'\sid="([^"]+)"', rename, svg)
-    if ids:
-        moved = {old: new for old, new in renames.items() if old != new}
-        if moved:
-            svg = re.sub(r'(url\(#|href="#)([^")]+)',
-                         lambda m: m.group(1) + moved.get(m.group(2), m.group(2)), svg)
+    moved = {old: new for old, new in renames.items() if old != new}
+    if moved:
+        svg = re.sub(r'(url\(#|href="#)([^")]+)', lambda m: m.group(1) + moved.get(m.group(2), m.group(2)), svg)
     return svg
 
 

@@ -16,13 +16,14 @@ Why chunks (issues 16 and 19). Printed in one piece with an outline, the book to
 came out at 44 MB: Chromium writes its outline from a tagged PDF, and the tag tree (about 140,000
 structure elements, most of them one per highlighted code token or KaTeX box) made most of the file, and
 ``page.pdf()`` grows faster than linearly with the document. So each chunk (the cover and contents, then
-one chapter, with everything after the last chapter in the last chunk) is printed untagged, with the
-others hidden (``display: none``) on the same rendered page, and :func:`join` puts back what the one-piece
-print had:
+one chapter, with everything after the last chapter in the last chunk) is printed untagged from the
+same rendered page, with the other chunks taken out of the document meanwhile (hiding them is not enough:
+Chromium's print time follows the whole DOM), and :func:`join` puts back what the one-piece print had:
 
 * links: Chromium writes an internal link as a named destination (``/Dest /id``), and writes a
-  destination for every element some link on the page points to; each chunk's destinations go into one
-  ``/Dests`` dictionary of the joined file, so a link into another chapter lands on the right page;
+  destination for every element some link on the page points to; a link into a chunk taken out points
+  at a hidden stand-in with the target's id; each chunk's destinations go into one ``/Dests``
+  dictionary of the joined file, so a link into another chapter lands on the right page;
 * the outline (bookmarks): chapter > page > question, each pointing at its heading's destination
   (every heading listed is made a link target by a hidden ``nav``, so Chromium writes its destination);
 * page numbers: the chunks print without margin boxes; the @page footer of the stylesheet (``n / N``) is
@@ -145,12 +146,12 @@ CHUNK_JS = r"""() => {
 
 def render(page, url: str) -> list[list[Entry]]:
     """Open the print page, wait for what the browser still has to draw, return the chunks' outlines."""
-    page.goto(url + "print_page/", wait_until="networkidle", timeout=600_000)
+    page.goto(url + "print_page/", wait_until="networkidle", timeout=3_600_000)
     # Diagrams and formulas drawn in the browser: Material replaces each pre.mermaid by a rendered div,
     # auto-render puts a .katex into each .arithmatex. Pages rendered at build time have neither left.
-    page.wait_for_function("document.querySelectorAll('pre.mermaid').length === 0", timeout=600_000)
+    page.wait_for_function("document.querySelectorAll('pre.mermaid').length === 0", timeout=3_600_000)
     page.wait_for_function("[...document.querySelectorAll('.arithmatex')].every(e => e.querySelector('.katex'))",
-                           timeout=600_000)
+                           timeout=3_600_000)
     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     page.emulate_media(media="print")
     chunks = page.evaluate(CHUNK_JS)
@@ -159,15 +160,35 @@ def render(page, url: str) -> list[list[Entry]]:
     return [[Entry(**e) for e in chunk] for chunk in chunks]
 
 
+# Leaves only chunk ``i`` (or the element marked "folios") in #print-site-page; the other chunks are kept
+# aside in JavaScript, not hidden, because Chromium's print cost follows the whole DOM, hidden or not.
+# Every link target outside the kept chunk gets a hidden stand-in with its id, so a link into another
+# chunk is still written as a link to a named destination (Chromium drops a link whose target it cannot
+# find) while the destination itself is written by the chunk that holds the target.
+KEEP_JS = r"""(i) => {
+  const root = document.getElementById('print-site-page');
+  window.hbChunks = window.hbChunks || [...root.children];
+  if (!window.hbTargets) {
+    const hrefs = [...document.querySelectorAll('a[href^="#"]')].map(a => decodeURIComponent(a.getAttribute('href').slice(1)));
+    window.hbTargets = [...new Set(hrefs)].filter(id => id && document.getElementById(id));
+  }
+  const kept = window.hbChunks.filter(e => e.dataset.hbChunk === String(i));
+  root.replaceChildren(...kept);
+  let stubs = document.getElementById('hb-stubs');
+  if (!stubs) { stubs = document.createElement('div'); stubs.id = 'hb-stubs'; stubs.hidden = true; document.body.append(stubs); }
+  const here = new Set(kept.flatMap(e => [e.id, ...[...e.querySelectorAll('[id]')].map(x => x.id)]));
+  stubs.replaceChildren(...window.hbTargets.filter(id => !here.has(id)).map(id => {
+    const s = document.createElement('span'); s.id = id; return s; }));
+}"""
+
+
 def print_chunks(page, folder: Path, count: int) -> list[Path]:
     """Print chunk 0..count-1 untagged, each on its own, without margin boxes (see :func:`print_folios`)."""
     no_boxes = "".join(f"@{box} {{ content: none; }}" for box in MARGIN_BOXES)
     style = page.add_style_tag(content=f"@page {{ {no_boxes} }}")
     paths = []
     for i in range(count):
-        page.evaluate("""(i) => { let s = document.getElementById('hb-only');
-            if (!s) { s = document.createElement('style'); s.id = 'hb-only'; document.head.append(s); }
-            s.textContent = `#print-site-page > :not([data-hb-chunk="${i}"]) { display: none !important; }`; }""", i)
+        page.evaluate(KEEP_JS, i)
         paths.append(folder / f"chunk-{i:03d}.pdf")
         page.pdf(path=str(paths[-1]), print_background=True, outline=False, tagged=False, prefer_css_page_size=True)
     style.evaluate("s => s.remove()")
@@ -177,14 +198,12 @@ def print_chunks(page, folder: Path, count: int) -> list[Path]:
 def print_folios(page, path: Path, pages: int) -> None:
     """Print ``pages`` empty pages that carry only the stylesheet's @page margin boxes (``n / N``)."""
     page.evaluate("""(n) => {
-        const root = document.getElementById('print-site-page');
         const folios = document.createElement('div');
         folios.dataset.hbChunk = 'folios';
         folios.innerHTML = '<div style="break-after: page; height: 1px"></div>'.repeat(n - 1) + '<div></div>';
-        root.append(folios);
-        document.getElementById('hb-only').textContent =
-            '#print-site-page > :not([data-hb-chunk="folios"]) { display: none !important; }';
+        window.hbChunks.push(folios);
     }""", pages)
+    page.evaluate(KEEP_JS, "folios")
     page.pdf(path=str(path), print_background=False, outline=False, tagged=False, prefer_css_page_size=True)
 
 

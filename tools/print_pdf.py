@@ -348,6 +348,23 @@ def share_fonts(writer) -> None:
             descriptor[NameObject("/FontFile2")] = shared
 
 
+def browser_cpu() -> float:
+    """CPU seconds (user + sys) used so far by the live processes below this one (Playwright's driver
+    and Chromium, which ``os.times`` does not count: they are not waited for by this process)."""
+    stats = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    below, grew = {os.getpid()}, True
+    while grew:
+        new = {pid for pid, (ppid, _) in stats.items() if ppid in below} - below
+        below, grew = below | new, bool(new)
+    return sum(stats[pid][1] for pid in below - {os.getpid()}) / os.sysconf("SC_CLK_TCK")
+
+
 def print_pdf(url: str, out: Path, work: Path | None = None) -> dict[str, float]:
     """Print the served build at ``url`` into ``out``; returns seconds per step. The chunk and folio PDFs
     are written to ``work`` (kept) or to a temporary folder."""
@@ -371,6 +388,7 @@ def print_pdf(url: str, out: Path, work: Path | None = None) -> dict[str, float]
         from pypdf import PdfReader
         folios = Path(tmp) / "folios.pdf"
         print_folios(page, folios, sum(len(PdfReader(p).pages) for p in paths))
+        times["browser CPU"] = browser_cpu() if Path("/proc/self/stat").exists() else float("nan")
         browser.close()
         join(paths, folios, [e for chunk in chunks for e in chunk], out)
         times["join"] = time.perf_counter() - start - times["render"] - times["print"]
@@ -396,9 +414,10 @@ def main(langs: list[str]) -> None:
     finally:
         httpd.shutdown()
     cpu = os.times()
+    cpu = cpu.user + cpu.system + cpu.children_user + cpu.children_system + times["browser CPU"]
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in {"build": built, **times}.items())
-    print(f"{out.name}: {out.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s ({steps}; "
-          f"CPU {cpu.user + cpu.system + cpu.children_user + cpu.children_system:.0f} s user+sys incl. Chromium)")
+    print(f"{out.name}: {out.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s wall, "
+          f"{cpu:.0f} s CPU user+sys with Chromium ({steps})")
 
 
 if __name__ == "__main__":

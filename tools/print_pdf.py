@@ -16,13 +16,14 @@ Why chunks (issues 16 and 19). Printed in one piece with an outline, the book to
 came out at 44 MB: Chromium writes its outline from a tagged PDF, and the tag tree (about 140,000
 structure elements, most of them one per highlighted code token or KaTeX box) made most of the file, and
 ``page.pdf()`` grows faster than linearly with the document. So each chunk (the cover and contents, then
-one chapter, with everything after the last chapter in the last chunk) is printed untagged, with the
-others hidden (``display: none``) on the same rendered page, and :func:`join` puts back what the one-piece
-print had:
+one chapter, with everything after the last chapter in the last chunk) is printed untagged from the
+same rendered page, with the other chunks taken out of the document meanwhile (hiding them is not enough:
+Chromium's print time follows the whole DOM), and :func:`join` puts back what the one-piece print had:
 
 * links: Chromium writes an internal link as a named destination (``/Dest /id``), and writes a
-  destination for every element some link on the page points to; each chunk's destinations go into one
-  ``/Dests`` dictionary of the joined file, so a link into another chapter lands on the right page;
+  destination for every element some link on the page points to; a link into a chunk taken out points
+  at a hidden stand-in with the target's id; each chunk's destinations go into one ``/Dests``
+  dictionary of the joined file, so a link into another chapter lands on the right page;
 * the outline (bookmarks): chapter > page > question, each pointing at its heading's destination
   (every heading listed is made a link target by a hidden ``nav``, so Chromium writes its destination);
 * page numbers: the chunks print without margin boxes; the @page footer of the stylesheet (``n / N``) is
@@ -145,12 +146,12 @@ CHUNK_JS = r"""() => {
 
 def render(page, url: str) -> list[list[Entry]]:
     """Open the print page, wait for what the browser still has to draw, return the chunks' outlines."""
-    page.goto(url + "print_page/", wait_until="networkidle", timeout=600_000)
+    page.goto(url + "print_page/", wait_until="networkidle", timeout=3_600_000)
     # Diagrams and formulas drawn in the browser: Material replaces each pre.mermaid by a rendered div,
     # auto-render puts a .katex into each .arithmatex. Pages rendered at build time have neither left.
-    page.wait_for_function("document.querySelectorAll('pre.mermaid').length === 0", timeout=600_000)
+    page.wait_for_function("document.querySelectorAll('pre.mermaid').length === 0", timeout=3_600_000)
     page.wait_for_function("[...document.querySelectorAll('.arithmatex')].every(e => e.querySelector('.katex'))",
-                           timeout=600_000)
+                           timeout=3_600_000)
     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     page.emulate_media(media="print")
     chunks = page.evaluate(CHUNK_JS)
@@ -159,15 +160,35 @@ def render(page, url: str) -> list[list[Entry]]:
     return [[Entry(**e) for e in chunk] for chunk in chunks]
 
 
+# Leaves only chunk ``i`` (or the element marked "folios") in #print-site-page; the other chunks are kept
+# aside in JavaScript, not hidden, because Chromium's print cost follows the whole DOM, hidden or not.
+# Every link target outside the kept chunk gets a hidden stand-in with its id, so a link into another
+# chunk is still written as a link to a named destination (Chromium drops a link whose target it cannot
+# find) while the destination itself is written by the chunk that holds the target.
+KEEP_JS = r"""(i) => {
+  const root = document.getElementById('print-site-page');
+  window.hbChunks = window.hbChunks || [...root.children];
+  if (!window.hbTargets) {
+    const hrefs = [...document.querySelectorAll('a[href^="#"]')].map(a => decodeURIComponent(a.getAttribute('href').slice(1)));
+    window.hbTargets = [...new Set(hrefs)].filter(id => id && document.getElementById(id));
+  }
+  const kept = window.hbChunks.filter(e => e.dataset.hbChunk === String(i));
+  root.replaceChildren(...kept);
+  let stubs = document.getElementById('hb-stubs');
+  if (!stubs) { stubs = document.createElement('div'); stubs.id = 'hb-stubs'; stubs.hidden = true; document.body.append(stubs); }
+  const here = new Set(kept.flatMap(e => [e.id, ...[...e.querySelectorAll('[id]')].map(x => x.id)]));
+  stubs.replaceChildren(...window.hbTargets.filter(id => !here.has(id)).map(id => {
+    const s = document.createElement('span'); s.id = id; return s; }));
+}"""
+
+
 def print_chunks(page, folder: Path, count: int) -> list[Path]:
     """Print chunk 0..count-1 untagged, each on its own, without margin boxes (see :func:`print_folios`)."""
     no_boxes = "".join(f"@{box} {{ content: none; }}" for box in MARGIN_BOXES)
     style = page.add_style_tag(content=f"@page {{ {no_boxes} }}")
     paths = []
     for i in range(count):
-        page.evaluate("""(i) => { let s = document.getElementById('hb-only');
-            if (!s) { s = document.createElement('style'); s.id = 'hb-only'; document.head.append(s); }
-            s.textContent = `#print-site-page > :not([data-hb-chunk="${i}"]) { display: none !important; }`; }""", i)
+        page.evaluate(KEEP_JS, i)
         paths.append(folder / f"chunk-{i:03d}.pdf")
         page.pdf(path=str(paths[-1]), print_background=True, outline=False, tagged=False, prefer_css_page_size=True)
     style.evaluate("s => s.remove()")
@@ -177,14 +198,12 @@ def print_chunks(page, folder: Path, count: int) -> list[Path]:
 def print_folios(page, path: Path, pages: int) -> None:
     """Print ``pages`` empty pages that carry only the stylesheet's @page margin boxes (``n / N``)."""
     page.evaluate("""(n) => {
-        const root = document.getElementById('print-site-page');
         const folios = document.createElement('div');
         folios.dataset.hbChunk = 'folios';
         folios.innerHTML = '<div style="break-after: page; height: 1px"></div>'.repeat(n - 1) + '<div></div>';
-        root.append(folios);
-        document.getElementById('hb-only').textContent =
-            '#print-site-page > :not([data-hb-chunk="folios"]) { display: none !important; }';
+        window.hbChunks.push(folios);
     }""", pages)
+    page.evaluate(KEEP_JS, "folios")
     page.pdf(path=str(path), print_background=False, outline=False, tagged=False, prefer_css_page_size=True)
 
 
@@ -329,6 +348,23 @@ def share_fonts(writer) -> None:
             descriptor[NameObject("/FontFile2")] = shared
 
 
+def browser_cpu() -> float:
+    """CPU seconds (user + sys) used so far by the live processes below this one (Playwright's driver
+    and Chromium, which ``os.times`` does not count: they are not waited for by this process)."""
+    stats = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    below, grew = {os.getpid()}, True
+    while grew:
+        new = {pid for pid, (ppid, _) in stats.items() if ppid in below} - below
+        below, grew = below | new, bool(new)
+    return sum(stats[pid][1] for pid in below - {os.getpid()}) / os.sysconf("SC_CLK_TCK")
+
+
 def print_pdf(url: str, out: Path, work: Path | None = None) -> dict[str, float]:
     """Print the served build at ``url`` into ``out``; returns seconds per step. The chunk and folio PDFs
     are written to ``work`` (kept) or to a temporary folder."""
@@ -352,6 +388,7 @@ def print_pdf(url: str, out: Path, work: Path | None = None) -> dict[str, float]
         from pypdf import PdfReader
         folios = Path(tmp) / "folios.pdf"
         print_folios(page, folios, sum(len(PdfReader(p).pages) for p in paths))
+        times["browser CPU"] = browser_cpu() if Path("/proc/self/stat").exists() else float("nan")
         browser.close()
         join(paths, folios, [e for chunk in chunks for e in chunk], out)
         times["join"] = time.perf_counter() - start - times["render"] - times["print"]
@@ -377,9 +414,10 @@ def main(langs: list[str]) -> None:
     finally:
         httpd.shutdown()
     cpu = os.times()
+    cpu = cpu.user + cpu.system + cpu.children_user + cpu.children_system + times["browser CPU"]
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in {"build": built, **times}.items())
-    print(f"{out.name}: {out.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s ({steps}; "
-          f"CPU {cpu.user + cpu.system + cpu.children_user + cpu.children_system:.0f} s user+sys incl. Chromium)")
+    print(f"{out.name}: {out.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s wall, "
+          f"{cpu:.0f} s CPU user+sys with Chromium ({steps})")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 # and the loop while writing:
 #   make check   content model, strict build, and the tests of what changed against main (or CHAPTER=norms)
 # and the downloads: make pdf, make offline, make anki (Anki decks and CSV/TSV of every question)
+# and the Lighthouse audit: make audit (accessibility, best practices, SEO, performance; build/lighthouse/)
 # and how good the tests are: make mutation [SNIPPET=norms/rmsnorm | CHAPTER=norms] (report in build/mutation/)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -19,7 +20,7 @@ export NO_MKDOCS_2_WARNING := 1
 # the same notice, printed by properdocs (pulled in by mkdocs-redirects)
 export DISABLE_MKDOCS_2_WARNING := true
 
-.PHONY: install sysdeps serve test check mutation build pdf offline anki vendor clean
+.PHONY: install sysdeps serve test check mutation build pdf offline anki vendor audit clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +62,9 @@ pdf: sysdeps install                 ## handbook-zh.pdf and handbook-en.pdf
 
 anki: install                        ## Anki decks handbook-{zh,en}.apkg and handbook-{zh,en}.csv/.tsv (links from SITE_URL)
 	$(PY) tools/anki.py
+
+audit: build                         ## Lighthouse (mobile, median of 3) on one page of each kind, zh and en, served with gzip; needs `npm ci`; reports in build/lighthouse/
+	$(PY) tools/lighthouse.py --site site --runs 3
 
 vendor:                              ## refresh the self-hosted KaTeX, mermaid and ts-fsrs, and the tests' axe-core, from npm (package.json)
 	npm ci --ignore-scripts

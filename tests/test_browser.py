@@ -25,6 +25,39 @@ def _pages(root: Path) -> list[tuple[str, Path]]:
 
 
 SHARDS = 8     # the pages are checked in eight interleaved parts, so pytest-xdist spreads them over workers
+TABS = 4       # pages of a shard loading side by side, so their network-idle waits (500 ms each) overlap
+
+
+class _LoadAhead:
+    """Tabs of one browser context that load the next pages while the current one is checked:
+    ``page_for(url)`` returns the tab holding ``url`` once its network has been idle for 500 ms (as
+    ``goto(wait_until="networkidle")`` would), and starts loading the following page in the tab before."""
+
+    def __init__(self, context, urls: list[str], tabs: int = TABS):
+        self.urls = iter(urls)
+        self.free = [context.new_page() for _ in range(tabs)]
+        self.loading: list = []
+        self.current = None
+        self._fill()
+
+    def _fill(self) -> None:
+        while self.free:
+            url = next(self.urls, None)
+            if url is None:
+                return
+            tab = self.free.pop()
+            tab.goto(url, wait_until="commit")
+            self.loading.append((tab, url))
+
+    def page_for(self, url: str):
+        if self.current is not None:
+            self.free.append(self.current)
+            self._fill()
+        tab, loading = self.loading.pop(0)
+        assert loading == url, (loading, url)
+        tab.wait_for_load_state("networkidle")
+        self.current = tab
+        return tab
 
 
 def test_every_page_is_in_one_shard(root):
@@ -36,18 +69,19 @@ def test_every_page_is_in_one_shard(root):
 @pytest.mark.parametrize("shard", range(SHARDS))
 def test_pages_load_nothing_from_other_hosts_and_render(browser, server, root, shard):
     """Every page: zero requests to other hosts, none that fails (4xx/5xx); KaTeX output and the
-    diagrams drawn at build time where the source has them."""
+    diagrams drawn at build time where the source has them. Each page is loaded until the network is idle (no request for 500 ms, so
+    late requests are seen too); TABS of them load at once in tabs of one context."""
     context = browser.new_context()
     outside: list[str] = []
     context.on("request", lambda r: outside.append(r.url)
                if not r.url.startswith((server, "data:", "blob:", "about:")) else None)
     missing: list[str] = []         # every request of a page must find its file (no 404 noise)
     context.on("response", lambda r: missing.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page = context.new_page()
     checked = 0
     pages = _pages(root)[shard::SHARDS]
+    tabs = _LoadAhead(context, [server + url for url, _ in pages])
     for url, src in pages:
-        page.goto(server + url, wait_until="networkidle")
+        page = tabs.page_for(server + url)
         assert page.locator("article, .md-content").count() > 0, url
         source = src.read_text(encoding="utf-8")
         if src.suffix == ".md" and ("$$" in source or re.search(r"(?<![\\$])\$[^$\s][^$]*\$", source)):

@@ -15,7 +15,8 @@ then its page). hit@1: the first item shows the answering question; hit@5: one o
 shows it (a question folded under "N more" does not count for the natural set).
 
 Set SEARCH_SITE=/path/to/site to run against an already built site (e.g. an older commit's build, to
-measure before/after) instead of building one; SEARCH_TABS sets how many tabs type queries in parallel.
+measure before/after) instead of building one; SEARCH_TABS sets how many tabs type queries in parallel;
+SEARCH_NATURAL_PARTS=tuned runs only the tuned natural part (tuning runs must not see held-out scores).
 """
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ are kept in memory and in ``.cache/katex-<version>-<hash of katex.min.js>.json``
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import html
 import json
@@ -90,6 +91,7 @@ class KaTeX:
             from py_mini_racer import MiniRacer
 
             ctx = MiniRacer()
+            atexit.register(self.close)
             ctx.eval(self.script.read_text(encoding="utf-8"))
             ctx.eval(_JS_RENDER)
             self._ctx = ctx
@@ -107,6 +109,12 @@ class KaTeX:
             out = self.memory[key] = result["html"]
             self.rendered += 1
         return out
+
+    def close(self) -> None:
+        """Stop the V8 isolate. Left to interpreter shutdown, it kept a failed build's process alive."""
+        if self._ctx is not None:
+            self._ctx.close()
+            self._ctx = None
 
     def save(self) -> None:
         """Write the cache if it grew (atomically: a reload may read it while another build writes)."""
@@ -171,17 +179,19 @@ def render_html(content: str, lang: str, where: str = "", source: str | None = N
 TEXT_MATH = re.compile(r"\$(?=\S)((?:\\.|[^$\\])+?)(?<=\S)\$(?!\d)")
 
 
-def typeset_text(text: str, where: str = "", wrap: str = "arithmatex") -> str:
+def typeset_text(text: str, where: str = "", wrap: str = "arithmatex", source_file: Path | None = None) -> str:
     """Plain text with ``$...$`` math → HTML: the text escaped, each formula KaTeX's inline HTML.
 
-    For generated HTML that Markdown does not see: the question index, the practice page's data."""
+    For generated HTML that Markdown does not see: the question index, the practice page's data.
+    ``where`` names it in errors, with the line of the formula in ``source_file`` when given."""
     out, last = [], 0
     for m in TEXT_MATH.finditer(text):
         out.append(html.escape(text[last:m.start()], quote=False))
         try:
             out.append(f'<span class="{wrap}">{katex().render(m.group(1), False)}</span>')
         except TeXError as exc:
-            raise PluginError(f"{where}: TeX error in {m.group(0)}: {exc}") from None
+            line = source_line(source_file.read_text(encoding="utf-8"), m.group(1)) if source_file else None
+            raise PluginError(f"{where}{f':{line}' if line else ''}: TeX error in {m.group(0)}: {exc}") from None
         last = m.end()
     return "".join(out) + html.escape(text[last:], quote=False)
 
@@ -318,6 +328,11 @@ def on_post_page(output: str, page, config) -> str:
     if "\\(" in output:
         output = typeset_toc(output, _lang(config), _where(page, config))
     return output
+
+
+def on_build_error(error) -> None:
+    if _katex is not None:
+        _katex.close()
 
 
 def on_post_build(config) -> None:

@@ -44,6 +44,12 @@ def question_url(record: dict, lang: str, directory_urls: bool = True) -> str:
     return f"{prefix}{path}#{record['id']}"
 
 
+def _where(record: dict, lang: str, root: Path):
+    """(source file for errors, CSS class of the formulas' spans, source file) of a question."""
+    path = root / "docs" / f"{record['page']}.{lang}.md"
+    return f"docs/{record['page']}.{lang}.md", "hb-practice__math", path
+
+
 def deck(records: list[dict], root: Path, lang: str, directory_urls: bool = True) -> dict:
     """What ``questions.<lang>.js`` holds: the chapters that have questions, and every question."""
     present = {r["chapter"] for r in records}
@@ -51,10 +57,8 @@ def deck(records: list[dict], root: Path, lang: str, directory_urls: bool = True
                 if row["slug"] in present]
     questions = [{"id": r["id"], "chapter": r["chapter"], "difficulty": r["difficulty"],
                   "title": r["title"][lang], "tags": r["tags"][lang], "answer": r["short_answer"][lang],
-                  "title_html": formulas.typeset_text(r["title"][lang], f"{r['id']} ({lang}) title",
-                                                           "hb-practice__math"),
-                  "answer_html": formulas.typeset_text(r["short_answer"][lang], f"{r['id']} ({lang}) short answer",
-                                                            "hb-practice__math"),
+                  "title_html": formulas.typeset_text(r["title"][lang], *_where(r, lang, root)),
+                  "answer_html": formulas.typeset_text(r["short_answer"][lang], *_where(r, lang, root)),
                   "url": question_url(r, lang, directory_urls)}
                  for r in records if lang in r["title"]]
     return {"lang": lang, "chapters": chapters, "questions": questions}

@@ -52,6 +52,9 @@ def open_page(browser, server: str, path: str, scheme: str, viewport=(1280, 900)
     context = browser.new_context(color_scheme=scheme, viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
     page.goto(server + path, wait_until="networkidle")
+    # Material's bundle applies the palette that matches prefers-color-scheme; wait for it under load
+    page.wait_for_function("(s) => document.body.dataset.mdColorScheme === s",
+                           arg="slate" if scheme == "dark" else "default", timeout=10_000)
     page.wait_for_timeout(300)                    # KaTeX / mermaid / the page's own scripts settle
     return context, page
 

@@ -11,7 +11,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1:8000
-# pytest-xdist workers for `make test` (auto = one per core); JOBS=0 runs in one process
+# pytest-xdist workers for `make test` (auto = one per core); JOBS=0 runs in one process. worksteal: a worker
+# with nothing left takes queued tests from the other (with the default `load`, the ~190 tests queued behind
+# the PDF prints on the first worker waited for the prints to end). Not loadgroup: with pytest 9.2 its
+# xdist_group marks are silently ignored (pytest-xdist 3.8 renames item._nodeid, which pytest 9 no longer reads).
 JOBS   ?= auto
 # the browser the tests and the PDF printer drive (Debian's by default; CI on GitHub points it at Chrome)
 CHROMIUM ?= /usr/bin/chromium
@@ -37,7 +40,7 @@ serve: install                       ## live preview on http://$(HOST) (both lan
 	$(PY) -m mkdocs serve --dirty --no-strict --dev-addr $(HOST)
 
 test: sysdeps install                ## every check: content model, snippets, tests, strict build, site, PDF, offline
-	$(PY) -m pytest -n $(JOBS)
+	$(PY) -m pytest -n $(JOBS) --dist worksteal
 
 check: install                       ## while writing: content model, strict build, tests of what changed
 	$(PY) tools/check.py $(CHAPTER)

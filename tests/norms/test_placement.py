@@ -149,3 +149,11 @@ def test_pre_ln_last_layer_gradient_shrinks_with_depth_post_ln_does_not(one_thre
     post_deep = pl.last_layer_grad_norm("post", 24, seed=0)
     assert pre_deep < 0.75 * pre_shallow
     assert abs(post_deep / post_shallow - 1) < 0.2
+
+
+def test_default_placement_is_pre_and_unknown_placement_is_named():
+    block, m, x, h = _make(5)
+    y = x + _attn(m, m["ln1"](x), h)
+    torch.testing.assert_close(block(x), y + _ffn(m, m["ln2"](y)))        # no placement given: Pre-LN
+    with pytest.raises(ValueError, match="^sandwhich$"):
+        block(x, "sandwhich")

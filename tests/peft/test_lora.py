@@ -87,3 +87,70 @@ def test_merge_matches_peft_merge_and_unload():
     merged_ref = peft_model.merge_and_unload().proj
     torch.testing.assert_close(ours.merged().weight, merged_ref.weight)
     torch.testing.assert_close(ours.merged().bias, merged_ref.bias)
+
+
+def test_defaults_rank_8_alpha_16_and_kaiming_bound_for_a():
+    # Defaults r=8, alpha=16: scaling 2 (hand value). Output = base + 2 * B A x, checked by hand with
+    # F.linear on a non-zero B. A ~ U(-1/sqrt(in), 1/sqrt(in)): nn.Linear's own init (kaiming a=sqrt(5)).
+    torch.manual_seed(3)
+    d_in, d_out = 400, 6
+    base = nn.Linear(d_in, d_out)
+    layer = lora.LoRALinear(base)
+    assert layer.A.shape == (8, d_in) and layer.B.shape == (d_out, 8)
+    bound = 1 / d_in ** 0.5
+    assert layer.A.abs().max() <= bound and layer.A.abs().max() > 0.95 * bound
+    assert abs(layer.A.std().item() / (bound / 3 ** 0.5) - 1) < 0.05          # uniform std = bound / sqrt(3)
+    nn.init.normal_(layer.B)
+    x = torch.randn(2, 3, d_in)
+    F = torch.nn.functional
+    expected = base(x) + 2.0 * F.linear(F.linear(x, layer.A), layer.B)
+    torch.testing.assert_close(layer(x), expected)
+    # rank-stabilised: alpha / sqrt(r) = 16 / sqrt(8)
+    rs = lora.LoRALinear(nn.Linear(4, 4), r=8, rslora=True)
+    assert rs.scaling == 16 / 8 ** 0.5
+
+
+def test_dropout_acts_on_the_lora_branch_only_like_peft():
+    # Oracle: peft's LoRA with lora_dropout=0.5, same weights, same RNG state -> same dropout mask.
+    torch.manual_seed(4)
+    model = Tiny()
+    ours = lora.LoRALinear(model.proj, r=4, alpha=8, dropout=0.5)
+    nn.init.normal_(ours.B)
+    ref_model = Tiny()
+    ref_model.proj.load_state_dict(model.proj.state_dict())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peft_model = get_peft_model(ref_model, LoraConfig(r=4, lora_alpha=8, target_modules=["proj"],
+                                                          lora_dropout=0.5))
+    layer = peft_model.base_model.model.proj
+    with torch.no_grad():
+        layer.lora_A["default"].weight.copy_(ours.A)
+        layer.lora_B["default"].weight.copy_(ours.B)
+    x = torch.randn(3, 12)
+    ours.train(), peft_model.train()
+    torch.manual_seed(5)
+    y_ours = ours(x)
+    torch.manual_seed(5)
+    torch.testing.assert_close(y_ours, peft_model(x))
+    assert not torch.allclose(y_ours, ours.merged()(x))             # dropout really changed the branch
+    ours.eval()
+    torch.testing.assert_close(ours(x), ours.merged()(x), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        ours.B.zero_()
+    ours.train()
+    torch.testing.assert_close(ours(x), model.proj(x))              # the frozen path is never dropped
+
+
+def test_gradients_reach_a_and_b_only_and_merge_without_bias():
+    torch.manual_seed(6)
+    base = nn.Linear(5, 3, bias=False)
+    layer = lora.LoRALinear(base, r=2, alpha=4)
+    layer(torch.randn(4, 5)).pow(2).sum().backward()
+    assert base.weight.grad is None
+    assert layer.B.grad.abs().sum() > 0                             # dL/dB = scaling * g (A x)^T != 0
+    assert torch.count_nonzero(layer.A.grad) == 0                   # dL/dA = scaling * B^T g ... = 0 at B = 0
+    nn.init.normal_(layer.B)
+    merged = layer.merged()
+    assert merged.bias is None
+    torch.testing.assert_close(merged.weight, base.weight + 2.0 * layer.B @ layer.A)
+    assert not merged.weight.requires_grad or merged.weight.grad is None

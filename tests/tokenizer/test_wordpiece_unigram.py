@@ -1,5 +1,6 @@
 """WordPiece and Unigram tokenization vs Hugging Face `tokenizers` models with the same vocabulary."""
 import math
+import signal
 
 import pytest
 
@@ -8,6 +9,20 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from snippets import load
 
 wu = load("tokenizer/wordpiece_unigram")
+
+
+@pytest.fixture(autouse=True)
+def _fail_instead_of_hanging():
+    """Every test here runs in well under a second; the snippet's while loops (greedy WordPiece,
+    Viterbi backtrace, BPE-dropout) spin forever on some bugs (e.g. ``end -= 1`` -> ``end += 1``).
+    A 20 s alarm turns such a hang into a failure that names the test instead of a stuck run."""
+    def hang(signum, frame):
+        raise TimeoutError("no result after 20 s: an endless loop in snippets/tokenizer/wordpiece_unigram.py?")
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 WP_VOCAB = ["[UNK]", "un", "##aff", "##able", "aff", "able", "play", "##ing", "##ed", "##s",
             "token", "##izer", "##ize", "u", "##n", "t", "##o", "##k", "##e"]

@@ -135,7 +135,8 @@ class Diagrams:
         salt = hashlib.sha256()
         for part in (RENDER_VERSION, self.theme_css, *(p.name for p in self.stylesheets)):
             salt.update(part.encode() + b"\0")
-        salt.update(hashlib.sha256(self.script.read_bytes()).digest())
+        # (a site without the vendored script draws nothing: a fence then fails with its file:line)
+        salt.update(hashlib.sha256(self.script.read_bytes() if self.script.exists() else b"").digest())
         self.salt = salt.hexdigest()
         self.drawn: dict[str, dict] = {}
         self.chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")

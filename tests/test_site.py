@@ -167,10 +167,48 @@ def test_questions_json(built_site, root):
     _check_short_answers(built_site, data["questions"])
 
 
+def _without_formulas(page_html: str) -> str:
+    """``page_html`` without its typeset formulas (each ``arithmatex`` element, KaTeX markup included)."""
+    from html.parser import HTMLParser
+
+    class Strip(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=False)
+            self.out, self.depth = [], 0          # depth > 0: inside a formula
+
+        def handle_starttag(self, tag, attrs):
+            if self.depth or "arithmatex" in (dict(attrs).get("class") or "").split():
+                self.depth += tag not in VOID
+            else:
+                self.out.append(self.get_starttag_text())
+
+        def handle_endtag(self, tag):
+            if self.depth:
+                self.depth -= 1
+            else:
+                self.out.append(f"</{tag}>")
+
+        def handle_data(self, data):
+            if not self.depth:
+                self.out.append(data)
+
+        def handle_entityref(self, name):
+            self.handle_data(f"&{name};")
+
+        def handle_charref(self, name):
+            self.handle_data(f"&#{name};")
+
+    VOID = {"br", "img", "hr", "input", "meta", "link", "wbr", "col", "source"}
+    parser = Strip()
+    parser.feed(page_html)
+    return "".join(parser.out)
+
+
 def _words(text: str, rendered: bool = False) -> str:
     """Text without math and spacing (and, for rendered HTML, without tags and entities), to compare
     a JSON short answer with the rendered one."""
     if rendered:
+        text = _without_formulas(text)
         text = html.unescape(re.sub(r"<[^>]+>", "", text))
     text = re.sub(r"\$\$.+?\$\$|\$[^$]+\$|\\\(.+?\\\)|\\\[.+?\\\]", "", text, flags=re.S)
     return re.sub(r"\s+", "", text)

@@ -56,17 +56,18 @@ def test_chatglm_and_llama_numbers_by_hand():
     assert lora.llama7b_lora(16, ("q", "k", "v", "o", "gate", "up", "down")) == 32 * 16 * 78080
 
 
-def _peft_pair(rslora: bool):
-    torch.manual_seed(2)
+def _peft_pair(rslora: bool = False, dropout: float = 0.0, seed: int = 2):
+    """Our LoRALinear and peft's LoRA on the same Tiny model, with the same weights (B non-zero)."""
+    torch.manual_seed(seed)
     model = Tiny()
-    ours = lora.LoRALinear(model.proj, r=4, alpha=8, rslora=rslora)
+    ours = lora.LoRALinear(model.proj, r=4, alpha=8, rslora=rslora, dropout=dropout)
     nn.init.normal_(ours.B)
     ref_model = Tiny()
     ref_model.proj.load_state_dict(model.proj.state_dict())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         peft_model = get_peft_model(ref_model, LoraConfig(r=4, lora_alpha=8, target_modules=["proj"],
-                                                          use_rslora=rslora, lora_dropout=0.0))
+                                                          use_rslora=rslora, lora_dropout=dropout))
     layer = peft_model.base_model.model.proj
     with torch.no_grad():
         layer.lora_A["default"].weight.copy_(ours.A)
@@ -112,20 +113,7 @@ def test_defaults_rank_8_alpha_16_and_kaiming_bound_for_a():
 
 def test_dropout_acts_on_the_lora_branch_only_like_peft():
     # Oracle: peft's LoRA with lora_dropout=0.5, same weights, same RNG state -> same dropout mask.
-    torch.manual_seed(4)
-    model = Tiny()
-    ours = lora.LoRALinear(model.proj, r=4, alpha=8, dropout=0.5)
-    nn.init.normal_(ours.B)
-    ref_model = Tiny()
-    ref_model.proj.load_state_dict(model.proj.state_dict())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        peft_model = get_peft_model(ref_model, LoraConfig(r=4, lora_alpha=8, target_modules=["proj"],
-                                                          lora_dropout=0.5))
-    layer = peft_model.base_model.model.proj
-    with torch.no_grad():
-        layer.lora_A["default"].weight.copy_(ours.A)
-        layer.lora_B["default"].weight.copy_(ours.B)
+    ours, peft_model = _peft_pair(dropout=0.5, seed=4)
     x = torch.randn(3, 12)
     ours.train(), peft_model.train()
     torch.manual_seed(5)
@@ -138,7 +126,7 @@ def test_dropout_acts_on_the_lora_branch_only_like_peft():
     with torch.no_grad():
         ours.B.zero_()
     ours.train()
-    torch.testing.assert_close(ours(x), model.proj(x))              # the frozen path is never dropped
+    torch.testing.assert_close(ours(x), ours.base(x))               # the frozen path is never dropped
 
 
 def test_gradients_reach_a_and_b_only_and_merge_without_bias():

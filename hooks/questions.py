@@ -111,7 +111,9 @@ def _question_index(docs: Path, root: Path, lang: str, from_rel: str, directory_
         '<div class="hb-qindex__filters">',
         select("chapter", chapters), select("difficulty", levels),
         select("tag", [(t, t) for t in sorted(tags, key=str.lower)]),
-        f'<span class="hb-qindex__count" data-template="{labels["count"]}"></span>',
+        # the count as it is before any filter, so the table does not move when question-index.js fills it in
+        f'<span class="hb-qindex__count" data-template="{labels["count"]}">'
+        f'{labels["count"].format(shown=len(rows), total=len(rows))}</span>',
         "</div>",
         f'<table><thead><tr><th>{labels["question"]}</th><th>{labels["chapter"]}</th>'
         f'<th>{labels["difficulty"]}</th><th>{labels["page"]}</th></tr></thead>',

@@ -36,10 +36,11 @@ def page(browser, request):
 
 
 def _open(page, url: str) -> None:
-    """Load a question page and wait until hide-answers.js has set it up (the toggle exists). Waiting
-    for network idle alone is not enough on a loaded machine: the script may not have run yet."""
+    """Load a question page and wait until hide-answers.js has set it up (the toggle is enabled). Waiting
+    for network idle alone is not enough on a loaded machine: the script may not have run yet (the
+    toggle is in the page from the build, disabled until the script enables it)."""
     page.goto(url, wait_until="networkidle")
-    page.wait_for_selector("article button.hb-toggle", state="attached", timeout=30_000)
+    page.wait_for_selector("article button.hb-toggle:enabled", timeout=30_000)
 
 
 def _state(page) -> list[bool]:
@@ -142,7 +143,7 @@ def test_deep_links_and_print(page, server):
 def test_offline_edition_from_file(offline_site, page, lang):   # noqa: F811
     base = offline_site / _prefix(lang)
     page.goto((base / f"{PAGE}.html").as_uri())
-    page.wait_for_selector("button.hb-toggle")
+    page.wait_for_selector("button.hb-toggle:enabled")
     toggle = page.get_by_role("button", name=NAMES[lang]["toggle"], exact=True)
     toggle.click()
     n = page.locator("article h2[data-difficulty]").count()
@@ -150,8 +151,29 @@ def test_offline_edition_from_file(offline_site, page, lang):   # noqa: F811
     page.locator("button.hb-reveal").first.press("Enter")
     assert _state(page) == [True] + [False] * (n - 1)
     page.goto((base / f"{OTHER}.html").as_uri())                   # remembered across file:// pages
-    page.wait_for_selector("button.hb-toggle")
+    page.wait_for_selector("button.hb-toggle:enabled")
     assert page.locator("button.hb-toggle").get_attribute("aria-pressed") == "true"
     assert not any(_state(page))
     page.locator("button.hb-toggle").click()
     assert all(_state(page))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_toggle_does_not_move_the_page(browser, server, lang):
+    """The toggle is in the page from the build (hooks/hide_answers.py), invisible and disabled until the
+    script enables it, so enabling it moves nothing: the text under the title sits at the same place with
+    JavaScript off as with the script done. (Created by the script, it pushed the page down: CLS 0.023.)"""
+    where = "document.querySelector('article > h1 ~ p').getBoundingClientRect().top"
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server}{_prefix(lang)}{PAGE}/", wait_until="load")
+    toggle = page.locator("article > h1 + button.hb-toggle")
+    assert toggle.count() == 1 and toggle.is_disabled() and not toggle.is_visible()
+    before = page.evaluate(where)
+    context.close()
+    context = browser.new_context()
+    page = context.new_page()
+    _open(page, f"{server}{_prefix(lang)}{PAGE}/")
+    assert page.get_by_role("button", name=NAMES[lang]["toggle"], exact=True).is_visible()
+    assert page.evaluate(where) == before
+    context.close()

@@ -1,5 +1,5 @@
 // Hide-answers reading (issue 23): on a page with questions, one button at the top of the article
-// collapses every question's short answer and answer body under its heading; each question then has
+// (written there at build time by hooks/hide_answers.py) collapses every question's short answer and answer body under its heading; each question then has
 // its own "Show answer" button. The choice is kept in localStorage under one key for both languages
 // (the language switcher keeps the reader on the same question, so a drill goes on in the other
 // language). Printing is not affected: the print page (PDF) gets no button, and @media print in
@@ -7,9 +7,8 @@
 (() => {
   const KEY = "llm-handbook.hide-answers";
   const TEXT = {
-    zh: { toggle: "隐藏答案", show: "显示答案", hide: "收起答案", hint: "答案已隐藏：点击题目下方的“显示答案”查看" },
-    en: { toggle: "Hide answers", show: "Show answer", hide: "Hide answer",
-          hint: "Answers are hidden: use “Show answer” under a question" },
+    zh: { show: "显示答案", hide: "收起答案" },
+    en: { show: "Show answer", hide: "Hide answer" },
   };
 
   const load = () => { try { return localStorage.getItem(KEY) === "1"; } catch (e) { return false; } };
@@ -57,27 +56,21 @@
     const article = document.querySelector("article.md-content__inner");
     if (!article || document.querySelector("#print-site-page, section.print-page")) return;
     const lang = (document.documentElement.lang || "zh").startsWith("en") ? "en" : "zh";
-    const text = TEXT[lang];
     const questions = wrapAnswers(article);
     if (!questions.length) return;
     questions.forEach((q) => { q.button.dataset.lang = lang; });
 
-    let toggle = article.querySelector("button.hb-toggle");
-    if (!toggle) {
-      toggle = document.createElement("button");
-      toggle.type = "button";
-      toggle.className = "hb-toggle md-button";
-      // the eye / tick is drawn by CSS in an aria-hidden span, so the button's name is just the words
-      toggle.innerHTML = '<span class="hb-toggle__icon" aria-hidden="true"></span>';
-      toggle.append(text.toggle);
-      toggle.title = text.hint;
-      const h1 = article.querySelector(":scope > h1");
-      (h1 || questions[0].h2).insertAdjacentElement(h1 ? "afterend" : "beforebegin", toggle);
+    // The toggle itself is in the page already (hooks/hide_answers.py writes it, disabled, after the
+    // title, so nothing moves when this script runs); here it is switched on, once per document.
+    const toggle = article.querySelector("button.hb-toggle");
+    if (!toggle) return;
+    if (toggle.disabled) {
       toggle.addEventListener("click", () => {
         const on = toggle.getAttribute("aria-pressed") !== "true";
         save(on);
         apply(on);
       });
+      toggle.disabled = false;
     }
 
     // A link to a question (#id) keeps its heading in view; a link to anything inside an answer

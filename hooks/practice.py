@@ -103,7 +103,8 @@ def on_post_page(output: str, page, config) -> str:
     css = f'<link rel="stylesheet" href="{base}assets/stylesheets/practice.css">\n'
     if "assets/vendor/katex/katex.min.css" not in output:
         css = f'<link rel="stylesheet" href="{base}assets/vendor/katex/katex.min.css">\n' + css
-    scripts = "".join(f'<script src="{base}{src}"></script>\n' for src in (
+    # deferred like every other script (hooks/assets.py), so they still run after Material's bundle
+    scripts = "".join(f'<script src="{base}{src}" defer></script>\n' for src in (
         f"assets/practice/questions.{lang}.js", "assets/vendor/ts-fsrs/ts-fsrs.umd.js",
         "assets/javascripts/practice.js"))
     output = output.replace("</head>", css + "</head>", 1)

@@ -73,7 +73,8 @@ def test_language_alternates_live_in_the_sitemap(built_site, root):
 
 def test_mermaid_and_katex_only_where_used(built_site):
     """hooks/assets.py: no page loads mermaid (hooks/diagrams.py drew every diagram at build time), no page
-    loads KaTeX's script (hooks/formulas.py), and a page loads KaTeX's CSS only if it has a formula."""
+    loads KaTeX's script (hooks/formulas.py), a page loads KaTeX's CSS only if it has a formula, and every
+    script file is deferred (none holds up the first paint)."""
     import assets
 
     counts = {"math": 0, "no math": 0}
@@ -84,6 +85,9 @@ def test_mermaid_and_katex_only_where_used(built_site):
         assert "mermaid.min.js" not in html, f"{rel}: loads mermaid"
         math = assets.has_math(html)
         assert "katex.min.js" not in html and ("katex.min.css" in html) == math, f"{rel}: KaTeX vs math"
+        blocking = [m for m in re.findall(r"<script\b[^>]*\bsrc=\"([^\"]+)\"[^>]*>", html)
+                    if not re.search(r'src="%s"[^>]*\b(?:defer|async)\b' % re.escape(m), html)]
+        assert not blocking, f"{rel}: scripts that hold up the first paint (not deferred): {blocking}"
         counts["math" if math else "no math"] += 1
     assert all(counts.values()), counts
     print("\npages:", counts)

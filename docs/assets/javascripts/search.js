@@ -70,7 +70,29 @@
     }
     const words = [];
     for (let i = 0; i < n; i = route[i][1]) words.push(run.slice(i, route[i][1]));
-    return words.filter((w) => w in vocab);
+    return joinSingles(words).filter((w) => w in vocab);
+  }
+
+  // jieba then joins runs of single characters that its dictionary route left (线 上) with its HMM, and
+  // the pages were indexed with the words that made (线上). Here: within such a run, the longest pieces
+  // (left to right) that are words of the index are joined.
+  function joinSingles(words) {
+    const out = [];
+    for (let i = 0; i < words.length;) {
+      if (words[i].length !== 1) { out.push(words[i++]); continue; }
+      let j = i;
+      while (j < words.length && words[j].length === 1) j++;
+      const run = words.slice(i, j).join("");
+      for (let k = 0; k < run.length;) {
+        let end = k + 1;
+        for (let e = run.length; e > k + 1; e--)
+          if (run.slice(k, e) in vocab) { end = e; break; }
+        out.push(run.slice(k, end));
+        k = end;
+      }
+      i = j;
+    }
+    return out;
   }
 
   // 2b. English words are stemmed with lunr's Porter stemmer, the one the worker runs over the English
@@ -157,11 +179,14 @@
           // every Han run by longest match but never lets a word end on the run's last character.
           for (const w of cut(part)) {
             if (stop && STOP_ZH.has(w)) continue;
-            terms.push(`${w}\u3007^${WEAK_ZH.has(w) || w.length === 1 ? 1 : BOOST}`);
+            const weight = WEAK_ZH.has(w) || w.length === 1 ? 1 : BOOST;
+            terms.push(`${w}\u3007^${weight}`);
+            units.set(w, { weight, halves: null });
             // a long word (推理模型) also as its two halves, weakly: the pages may have been cut there
             for (let i = 2; w.length >= 4 && i <= w.length - 2; i++)
               if (w.slice(0, i) in vocab && w.slice(i) in vocab) {
                 terms.push(`${w.slice(0, i)}\u3007^1`, `${w.slice(i)}\u3007^1`);
+                units.set(w, { weight, halves: [w.slice(0, i), w.slice(i)] });
                 break;
               }
           }
@@ -174,14 +199,36 @@
         if (lang === "en") {
           const s = stem(w);
           // a stem that lunr's stemmer would change again is sent as the word (lunr stems it once)
-          terms.push(last ? `${s}*^${boost}` : `${stem(s) === s ? s : w}^${boost}`);
+          const term = last || stem(s) === s ? s : w;
+          terms.push(last ? `${s}*^${boost}` : `${term}^${boost}`);
+          units.set(term, { weight: boost, halves: null });
         } else {
           // the Chinese index is not stemmed: a prefix matches plurals, but not for short words (rl, tp)
           terms.push(last || w.length >= 4 ? `${w}*^${boost}` : `${w}^${boost}`);
+          units.set(w, { weight: boost, halves: null });
         }
       }
     });
     return [...new Set(terms)].join(" ");
+  }
+
+  // 2d. Coverage: lunr adds up the scores of the terms a document matches, so one frequent word in a
+  //     title (训练, model) can outweigh a document that matches every subject word in its text. Each
+  //     result's score is multiplied by the share of the query's words it matches, weighted as sent
+  //     (subject words 3, weak words 1), to the power COVERAGE. A long Chinese word also counts as
+  //     matched when both its halves are. ``units`` maps each query word as the worker reports it
+  //     (the ``terms`` of a result) to its weight; it depends only on the word, so it is kept across queries.
+  const units = new Map();
+  const COVERAGE = 0.5;
+  function coverage(terms) {
+    let all = 0, hit = 0;
+    for (const [term, matched] of Object.entries(terms || {})) {
+      const unit = units.get(term);
+      if (!unit) continue;                             // a half of a long word: counted with the word
+      all += unit.weight;
+      if (matched || (unit.halves && unit.halves.every((h) => terms[h]))) hit += unit.weight;
+    }
+    return all ? hit / all : 1;
   }
 
   // 3. Each question is its own result item, best first: its title, then the name of its page (Material
@@ -190,8 +237,9 @@
   function regroup(items) {
     const out = [];
     for (const group of items)
-      for (const doc of group) {
+      for (let doc of group) {
         if (!doc.score) continue;                      // a page Material added only as the group's head
+        doc = { ...doc, score: doc.score * coverage(doc.terms) ** COVERAGE };
         const page = doc.location.split("#")[0];
         if (doc.location.includes("#") && pages.has(page))
           out.push({ ...doc, title: `${doc.title}<span class="hb-search-page">${pages.get(page)}</span>` });

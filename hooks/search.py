@@ -250,8 +250,15 @@ def latest_per_location(docs: list[dict]) -> list[dict]:
     return [d for i, d in enumerate(docs) if last[d["location"]] == i]
 
 
+# Latin words at least this long are listed in the vocabulary too (value 0), so that ``search.js`` can
+# tell a typo (tranformer) from a word of the index and search for it with one edit allowed.
+FUZZY_MIN = 6
+LATIN_WORD = re.compile(r"[a-z][a-z0-9]{%d,}" % (FUZZY_MIN - 1))
+
+
 def vocabulary(docs: list[dict], separator: str) -> dict[str, float]:
-    """Chinese words of the indexed fields → jieba log probability (rounded), for query segmentation."""
+    """Chinese words of the indexed fields → jieba log probability (rounded), for query segmentation;
+    Latin words of ``FUZZY_MIN`` letters or more → 0 (for typo tolerance)."""
     split = re.compile(separator)
     total = jieba.dt.total
     words: dict[str, float] = {}
@@ -259,8 +266,12 @@ def vocabulary(docs: list[dict], separator: str) -> dict[str, float]:
         for field in ("title", "lead", "alias", "text", "syn_title", "syn_text"):
             for token in split.split(TAG.sub(" ", d.get(field, ""))):
                 token = token.strip().lower()
-                if token and token not in words and all(HAN.match(ch) for ch in token):
+                if not token or token in words:
+                    continue
+                if all(HAN.match(ch) for ch in token):
                     words[token] = round(math.log(max(jieba.dt.FREQ.get(token, 0), 1) / total), 2)
+                elif LATIN_WORD.fullmatch(token):
+                    words[token] = 0
     return dict(sorted(words.items()))
 
 

@@ -32,10 +32,15 @@
   //     maximum-probability route over the words of the index (search/vocab.<lang>.json holds each
   //     word's jieba log probability). Characters that are not indexed (stop words such as 的) drop out.
   let vocab = null, maxLen = 1;
+  const latin = [];
   const useVocab = (v) => {
     if (!v) return;
     vocab = v;
-    maxLen = Math.max(4, ...Object.keys(v).map((w) => w.length));
+    maxLen = 4;
+    for (const w of Object.keys(v)) {
+      if (HAN.test(w)) maxLen = Math.max(maxLen, w.length);
+      else latin.push(w);                              // Latin words (FUZZY_MIN letters or more)
+    }
   };
   // Loaded when the reader first goes for search (search-lazy.js), like the index; the index is not
   // handed to the worker before the vocabulary is in, so no query is cut without it.
@@ -165,6 +170,20 @@
   const SEP = /[\s\u200b\u3000\p{P}\p{S}]+/u;
   const HAN = /\p{Script=Han}/u;
 
+  // 2e. Typos (tranformer): a Latin word of FUZZY_MIN letters or more that is no word of the index
+  //     (vocab.<lang>.json lists those words; for English, nor has the stem of one), nor, while it is
+  //     still being typed, the beginning of one, is searched for with one edit allowed (lunr's term~1).
+  const FUZZY_MIN = 6;
+  let stems = null;
+  function typo(w, last) {
+    if (w.length < FUZZY_MIN || !/^[a-z][a-z0-9]*$/.test(w) || !latin.length || w in vocab) return false;
+    if (lang === "en") {
+      stems = stems || new Set(latin.map(stem));
+      if (stems.has(stem(w))) return false;
+    }
+    return !(last && latin.some((x) => x.startsWith(w)));
+  }
+
   // The lunr query for what was typed: each word once, with its weight. If only stop words were typed
   // ("what is it?"), they are searched for after all.
   function rewrite(typed, stop = true) {
@@ -196,6 +215,10 @@
         if (stop && STOP.has(w)) continue;
         const boost = WEAK.has(w) || w.length === 1 ? 1 : BOOST;
         const last = open && n === words.length - 1;
+        if (typo(w, last)) {                          // not a word of the index: one edit allowed
+          terms.push(`${lang === "en" && stem(stem(w)) === stem(w) ? stem(w) : w}~1^${boost}`);
+          continue;
+        }
         if (lang === "en") {
           const s = stem(w);
           // a stem that lunr's stemmer would change again is sent as the word (lunr stems it once)

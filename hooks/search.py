@@ -176,12 +176,13 @@ GLOSSARY_PAGE = "glossary/"
 
 
 def glossary_terms(root: Path) -> str:
-    """The glossary page's index text: its terms in both languages, without the notes.
+    """The glossary page's index text: its terms in both languages, without the notes, as
+    ``en | zh`` pairs separated by `` ; `` (``search.js`` reads the pairs from it: glossary expansion).
 
     The notes (a third of a language's compressed index) repeat what the answers say; indexed at the
     low weight of a page without questions they hardly ever rank, while a term still finds the page."""
     rows = handbook.read_tsv(root / "data" / "glossary.tsv")
-    return " ; ".join(_segment(f"{r['en']} {r['zh']}") for r in rows)
+    return " ; ".join(_segment(f"{r['en']} | {r['zh']}") for r in rows)
 
 
 def _pattern(term: str) -> re.Pattern:

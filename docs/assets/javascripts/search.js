@@ -184,55 +184,94 @@
     return !(last && latin.some((x) => x.startsWith(w)));
   }
 
+  // 2f. Mixed and cross-language questions: a glossary term typed in one language (专家崩塌, alignment
+  //     tax) also searches, weakly, for its other-language term, which the answer may use instead. The
+  //     pairs are the glossary page's index entry (hooks/search.py ``glossary_terms``: "en | zh" pairs
+  //     separated by " ; "), read from the index when it is handed to the worker.
+  const GLOSSARY = true;
+  let glossary = [];                                   // [typed form (lower case, no spaces), other term]
+  // typed forms: Chinese (and mixed) terms without spaces, Latin ones as space-separated lower-case words
+  const form = (t) => (HAN.test(t) ? t.toLowerCase().replace(/\s+/g, "")
+    : ` ${t.toLowerCase().replace(/[\s\p{P}]+/gu, " ").trim()} `);
+  function readGlossary(text) {
+    glossary = [];
+    for (const row of text.replace(/\u200b/g, "").split(" ; ")) {
+      const [en, zh] = row.split(" | ").map((t) => (t || "").trim());
+      if (!en || !zh) continue;
+      const abbr = /\(([^)]+)\)\s*$/.exec(en);
+      const full = en.replace(/\s*\([^)]*\)\s*$/, "");
+      glossary.push([form(zh), full]);                 // typed 检索增强生成 → retrieval-augmented generation
+      glossary.push([form(full), zh]);                 // typed retrieval augmented generation → 检索增强生成
+      if (abbr) glossary.push([form(abbr[1]), zh]);
+    }
+    glossary = glossary.filter(([typed]) => typed.trim().length >= (HAN.test(typed) ? 2 : 4));
+  }
+  // The other-language terms of the glossary terms in ``text`` (Latin ones as whole words).
+  function counterparts(text) {
+    const han = text.toLowerCase().replace(/\s+/g, ""), latin = form(text.replace(/\p{Script=Han}+/gu, " "));
+    return glossary.filter(([typed]) => (HAN.test(typed) ? han : latin).includes(typed)).map(([, other]) => other);
+  }
+
   // The lunr query for what was typed: each word once, with its weight. If only stop words were typed
   // ("what is it?"), they are searched for after all.
   function rewrite(typed, stop = true) {
     const text = typed.normalize("NFKC");              // full-width letters and digits → ASCII
     const open = !/[\s\p{P}]$/u.test(text);            // the last word may still be being typed
-    const words = text.split(SEP).filter(Boolean);
-    const terms = [];
-    words.forEach((word, n) => {
-      for (const part of word.split(/(\p{Script=Han}+)/u).filter(Boolean)) {
-        if (HAN.test(part)) {
-          // U+3007 (a Han character that is never indexed) ends each word: Material's worker re-splits
-          // every Han run by longest match but never lets a word end on the run's last character.
-          for (const w of cut(part)) {
-            if (stop && STOP_ZH.has(w)) continue;
-            const weight = WEAK_ZH.has(w) || w.length === 1 ? 1 : BOOST;
-            terms.push(`${w}\u3007^${weight}`);
-            units.set(w, { weight, halves: null });
-            // a long word (推理模型) also as its two halves, weakly: the pages may have been cut there
-            for (let i = 2; w.length >= 4 && i <= w.length - 2; i++)
-              if (w.slice(0, i) in vocab && w.slice(i) in vocab) {
-                terms.push(`${w.slice(0, i)}\u3007^1`, `${w.slice(i)}\u3007^1`);
-                units.set(w, { weight, halves: [w.slice(0, i), w.slice(i)] });
-                break;
-              }
+    const terms = [], seen = new Set();
+    // other: words of a glossary counterpart (2f), weak, not counted for coverage, only if not typed
+    const push = (base, rest, weight, other) => {
+      if (other && seen.has(base)) return;
+      seen.add(base);
+      terms.push(`${base}${rest}^${other ? 1 : weight}`);
+    };
+    const add = (typedText, other) => {
+      const words = typedText.split(SEP).filter(Boolean);
+      words.forEach((word, n) => {
+        for (const part of word.split(/(\p{Script=Han}+)/u).filter(Boolean)) {
+          if (HAN.test(part)) {
+            // U+3007 (a Han character that is never indexed) ends each word: Material's worker re-splits
+            // every Han run by longest match but never lets a word end on the run's last character.
+            for (const w of cut(part)) {
+              if (stop && STOP_ZH.has(w)) continue;
+              const weight = WEAK_ZH.has(w) || w.length === 1 ? 1 : BOOST;
+              push(w, "\u3007", weight, other);
+              if (!other) units.set(w, { weight, halves: null });
+              // a long word (推理模型) also as its two halves, weakly: the pages may have been cut there
+              for (let i = 2; w.length >= 4 && i <= w.length - 2; i++)
+                if (w.slice(0, i) in vocab && w.slice(i) in vocab) {
+                  push(w.slice(0, i), "\u3007", 1, true);
+                  push(w.slice(i), "\u3007", 1, true);
+                  if (!other) units.set(w, { weight, halves: [w.slice(0, i), w.slice(i)] });
+                  break;
+                }
+            }
+            continue;
           }
-          continue;
+          const w = part.toLowerCase();
+          if (stop && STOP.has(w)) continue;
+          const boost = WEAK.has(w) || w.length === 1 ? 1 : BOOST;
+          const last = !other && open && n === words.length - 1;
+          if (!other && typo(w, last)) {               // not a word of the index: one edit allowed
+            push(lang === "en" && stem(stem(w)) === stem(w) ? stem(w) : w, "~1", boost, other);
+            continue;
+          }
+          if (lang === "en") {
+            const s = stem(w);
+            // a stem that lunr's stemmer would change again is sent as the word (lunr stems it once)
+            const term = last || stem(s) === s ? s : w;
+            push(term, last ? "*" : "", boost, other);
+            if (!other) units.set(term, { weight: boost, halves: null });
+          } else {
+            // the Chinese index is not stemmed: a prefix matches plurals, but not for short words (rl, tp)
+            push(w, last || w.length >= 4 ? "*" : "", boost, other);
+            if (!other) units.set(w, { weight: boost, halves: null });
+          }
         }
-        const w = part.toLowerCase();
-        if (stop && STOP.has(w)) continue;
-        const boost = WEAK.has(w) || w.length === 1 ? 1 : BOOST;
-        const last = open && n === words.length - 1;
-        if (typo(w, last)) {                          // not a word of the index: one edit allowed
-          terms.push(`${lang === "en" && stem(stem(w)) === stem(w) ? stem(w) : w}~1^${boost}`);
-          continue;
-        }
-        if (lang === "en") {
-          const s = stem(w);
-          // a stem that lunr's stemmer would change again is sent as the word (lunr stems it once)
-          const term = last || stem(s) === s ? s : w;
-          terms.push(last ? `${s}*^${boost}` : `${term}^${boost}`);
-          units.set(term, { weight: boost, halves: null });
-        } else {
-          // the Chinese index is not stemmed: a prefix matches plurals, but not for short words (rl, tp)
-          terms.push(last || w.length >= 4 ? `${w}*^${boost}` : `${w}^${boost}`);
-          units.set(w, { weight: boost, halves: null });
-        }
-      }
-    });
-    return [...new Set(terms)].join(" ");
+      });
+    };
+    add(text, false);
+    if (GLOSSARY) add(counterparts(text).join(" "), true);
+    return terms.join(" ");
   }
 
   // 2d. Coverage: lunr adds up the scores of the terms a document matches, so one frequent word in a
@@ -280,8 +319,10 @@
       return undefined;
     }
     if (message && message.type === SETUP && message.data && message.data.docs)
-      for (const doc of message.data.docs)
+      for (const doc of message.data.docs) {
         if (!doc.location.includes("#")) pages.set(doc.location, doc.title);
+        if (/^([a-z]{2}\/)?glossary\/$/.test(doc.location)) readGlossary(doc.text || "");
+      }
     if (message && message.type === QUERY && typeof message.data === "string")
       message = { ...message, data: rewrite(message.data) || rewrite(message.data, false) || message.data };
     return post.call(this, message, ...rest);

@@ -188,7 +188,6 @@
   //     tax) also searches, weakly, for its other-language term, which the answer may use instead. The
   //     pairs are the glossary page's index entry (hooks/search.py ``glossary_terms``: "en | zh" pairs
   //     separated by " ; "), read from the index when it is handed to the worker.
-  const GLOSSARY = true;
   let glossary = [];                                   // [typed form (lower case, no spaces), other term]
   // typed forms: Chinese (and mixed) terms without spaces, Latin ones as space-separated lower-case words
   const form = (t) => (HAN.test(t) ? t.toLowerCase().replace(/\s+/g, "")
@@ -270,7 +269,7 @@
       });
     };
     add(text, false);
-    if (GLOSSARY) add(counterparts(text).join(" "), true);
+    add(counterparts(text).join(" "), true);
     return terms.join(" ");
   }
 

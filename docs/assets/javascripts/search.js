@@ -147,7 +147,7 @@
   //     and single Chinese characters stay, with a third of the weight of the subject words.
   const STOP = new Set(("a about actually all also always an and any anything are as at basically be been being " +
     "between but by can clearly could describe did do does doing done e eg etc even exactly explain explained " +
-    "figure for from g get gets give go good he help her him his how i ie if in into is isn it its just kind " +
+    "during figure for from g get gets give go good he help her him his how i ie if in into is isn it its just kind " +
     "know let like list main mainly make makes me mean means meant more most much my need needs no not of often " +
     "on one or our out please play plays really role s should simple so some someone something still such t " +
     "tell terms than that the their them then there these they thing things think this those though through to " +
@@ -208,7 +208,9 @@
   // The other-language terms of the glossary terms in ``text`` (Latin ones as whole words).
   function counterparts(text) {
     const han = text.toLowerCase().replace(/\s+/g, ""), latin = form(text.replace(/\p{Script=Han}+/gu, " "));
-    return glossary.filter(([typed]) => (HAN.test(typed) ? han : latin).includes(typed)).map(([, other]) => other);
+    // not Chinese terms into the English index: only its synonym fields have them
+    return glossary.filter(([typed, other]) => (HAN.test(typed) ? han : latin).includes(typed) &&
+      !(lang === "en" && HAN.test(other))).map(([, other]) => other);
   }
 
   // The lunr query for what was typed: each word once, with its weight. If only stop words were typed

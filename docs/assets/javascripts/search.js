@@ -253,7 +253,11 @@
           const boost = WEAK.has(w) || w.length === 1 ? 1 : BOOST;
           const last = !other && open && n === words.length - 1;
           if (!other && typo(w, last)) {               // not a word of the index: one edit allowed
-            push(lang === "en" && stem(stem(w)) === stem(w) ? stem(w) : w, "~1", boost, other);
+            const s = stem(w);
+            // the Chinese index is not stemmed: an English word in another form (streaming) first
+            // as the prefix its stem is of a word of the index (stream*)
+            if (lang !== "en" && s.length >= 4 && s !== w && latin.some((x) => x.startsWith(s))) push(s, "*", boost, other);
+            else push(lang === "en" && stem(s) === s ? s : w, "~1", boost, other);
             continue;
           }
           if (lang === "en") {

@@ -75,7 +75,7 @@ function pageFor(lang, worker) {
   const vocab = JSON.parse(fs.readFileSync(path.join(site, "search", `vocab.${lang}.json`), "utf8"));
   class FakeWorker {
     constructor() { this.ls = []; }
-    postMessage(m) { if (m.type === 2) lastQuery = m.data; worker(m).then((r) => this.ls.forEach((l) => l({ data: r }))); }
+    postMessage(m) { if (m.type === 2) lastQuery = m.data; if (m.raw) m = { type: 2, data: m.raw }; worker(m).then((r) => this.ls.forEach((l) => l({ data: r }))); }
     addEventListener(type, fn) { this.ls.push(fn); }
   }
   class XHR { open() {} send() {} }
@@ -119,9 +119,9 @@ async function main() {
     const send = pageFor(lang, workerFor(index));
     await send({ type: 0, data: { config: index.config, docs: index.docs, options: { suggest: true } } });
     if (debugQuery !== null) {
-      const res = await send({ type: 2, data: debugQuery });
+      const res = await send({ type: 2, data: debugQuery, raw: process.env.RAW });
       console.log("rewritten:", JSON.stringify(lastQuery));
-      for (const [doc] of res.data.items.slice(0, 8))
+      for (const [doc] of res.data.items.filter((g, i) => i < 8 || process.env.SHOW && g[0].location.includes(process.env.SHOW)))
         console.log(doc.score.toFixed(2), doc.location, JSON.stringify(doc.terms));
       continue;
     }

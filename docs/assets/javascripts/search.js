@@ -172,7 +172,8 @@
 
   // 2e. Typos (tranformer): a Latin word of FUZZY_MIN letters or more that is no word of the index
   //     (vocab.<lang>.json lists those words; for English, nor has the stem of one), nor, while it is
-  //     still being typed, the beginning of one, is searched for with one edit allowed (lunr's term~1).
+  //     still being typed, the beginning of one, is searched for as the word of the index one edit away
+  //     (``correction``: transformer), or if there is none with one edit allowed (lunr's term~1).
   const FUZZY_MIN = 6;
   let stems = null;
   function typo(w, last) {
@@ -213,6 +214,29 @@
       !(lang === "en" && HAN.test(other))).map(([, other]) => other);
   }
 
+  // The word of the index one edit (insertion, deletion, substitution, swap of neighbours) away from
+  // ``w``, the one sharing the longest beginning with it (then the first in order), or undefined.
+  // Searching for that word rather than lunr's term~1 lets Material count the word as matched.
+  function correction(w) {
+    const oneEdit = (a, b) => {
+      if (Math.abs(a.length - b.length) > 1) return false;
+      let i = 0;
+      while (i < a.length && a[i] === b[i]) i++;
+      if (a.length === b.length)
+        return a.slice(i + 1) === b.slice(i + 1) ||
+          (a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2));
+      return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+    };
+    let best, bestPrefix = -1;
+    for (const x of latin) {
+      if (x === w || !oneEdit(w, x)) continue;
+      let p = 0;
+      while (p < w.length && w[p] === x[p]) p++;
+      if (p > bestPrefix) [best, bestPrefix] = [x, p];
+    }
+    return best;
+  }
+
   // The lunr query for what was typed: each word once, with its weight. If only stop words were typed
   // ("what is it?"), they are searched for after all.
   function rewrite(typed, stop = true) {
@@ -248,17 +272,24 @@
             }
             continue;
           }
-          const w = part.toLowerCase();
+          let w = part.toLowerCase();
           if (stop && STOP.has(w)) continue;
           const boost = WEAK.has(w) || w.length === 1 ? 1 : BOOST;
-          const last = !other && open && n === words.length - 1;
-          if (!other && typo(w, last)) {               // not a word of the index: one edit allowed
+          let last = !other && open && n === words.length - 1;
+          if (!other && typo(w, last)) {               // not a word of the index
             const s = stem(w);
             // the Chinese index is not stemmed: an English word in another form (streaming) first
             // as the prefix its stem is of a word of the index (stream*)
-            if (lang !== "en" && s.length >= 4 && s !== w && latin.some((x) => x.startsWith(s))) push(s, "*", boost, other);
-            else push(lang === "en" && stem(s) === s ? s : w, "~1", boost, other);
-            continue;
+            if (lang !== "en" && s.length >= 4 && s !== w && latin.some((x) => x.startsWith(s))) {
+              push(s, "*", boost, other);
+              continue;
+            }
+            const fixed = correction(w);
+            if (!fixed) {                              // no word one edit away: lunr's fuzzy search
+              push(lang === "en" && stem(s) === s ? s : w, "~1", boost, other);
+              continue;
+            }
+            [w, last] = [fixed, false];                // searched as the word of the index
           }
           if (lang === "en") {
             const s = stem(w);

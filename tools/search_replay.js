@@ -101,14 +101,27 @@ function pageFor(lang, worker) {
   return (message) => new Promise((resolve) => { pending = resolve; w.postMessage(message); });
 }
 
+// Every question id: the H2 headings of the pages that carry a difficulty ("## … { #id data-difficulty=… }").
+function questionIds() {
+  const ids = new Set();
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".md"))
+        for (const m of fs.readFileSync(p, "utf8").matchAll(/^## .*\{ *#([\w-]+)[^}]*data-difficulty/gm)) ids.add(m[1]);
+    }
+  };
+  walk(path.join(root, "docs"));
+  return ids;
+}
+
 async function main() {
   const summary = {};
   for (const lang of langs) {
     const index = JSON.parse(fs.readFileSync(path.join(site, "search", `search_index.${lang}.json`), "utf8"));
     // section → the question it belongs to (its own heading, or a sub-heading after it on the page)
-    const ids = new Set();
-    for (const r of readTsv(path.join(root, "data", "search_natural.tsv"))) r.question_ids.split("|").forEach((i) => ids.add(i.trim()));
-    for (const r of readTsv(path.join(root, "data", "search_queries.tsv"))) ids.add(r.question_id);
+    const ids = questionIds();
     const owner = new Map();
     let current = null;
     for (const d of index.docs) {

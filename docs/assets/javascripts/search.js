@@ -306,7 +306,12 @@
       });
     };
     add(text, false);
-    add(counterparts(text).join(" "), true);
+    // glossary terms as the words are searched: typos corrected (attension → attention → 注意力)
+    const corrected = text.replace(/[a-z][a-z0-9]*/gi, (word, at) => {
+      const w = word.toLowerCase();
+      return typo(w, open && at + word.length === text.length) ? correction(w) || word : word;
+    });
+    add(counterparts(corrected).join(" "), true);
     return terms.join(" ");
   }
 

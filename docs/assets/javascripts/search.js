@@ -256,9 +256,13 @@
           if (HAN.test(part)) {
             // U+3007 (a Han character that is never indexed) ends each word: Material's worker re-splits
             // every Han run by longest match but never lets a word end on the run's last character.
-            for (const w of cut(part)) {
-              if (stop && STOP_ZH.has(w)) continue;
-              const weight = WEAK_ZH.has(w) || w.length === 1 ? 1 : BOOST;
+            // a single character next to another one that is no stop word is a piece of a word the
+            // dictionary does not know (外推 → 外 推, cut so in the pages too): a subject word as well
+            const cw = cut(part);
+            const piece = (k) => k >= 0 && k < cw.length && cw[k].length === 1 && !STOP_ZH.has(cw[k]);
+            cw.forEach((w, k) => {
+              if (stop && STOP_ZH.has(w)) return;
+              const weight = WEAK_ZH.has(w) || (w.length === 1 && !piece(k - 1) && !piece(k + 1)) ? 1 : BOOST;
               push(w, "\u3007", weight, other);
               if (!other) units.set(w, { weight, halves: null });
               // a long word (推理模型) also as its two halves, weakly: the pages may have been cut there
@@ -269,7 +273,7 @@
                   if (!other) units.set(w, { weight, halves: [w.slice(0, i), w.slice(i)] });
                   break;
                 }
-            }
+            });
             continue;
           }
           let w = part.toLowerCase();

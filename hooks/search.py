@@ -30,7 +30,8 @@ English results. This hook, after the last language is built:
 - writes ``search/vocab.<lang>.json``: every Chinese word of the index with its jieba log
   probability, so ``search.js`` can cut a Chinese query the way jieba cut the pages (jieba's
   maximum-probability route over the same dictionary) before Material's worker sees it, and every
-  Latin word of six letters or more (value 0), so that it can tell a typo from a word of the index;
+  Latin word of six letters or more (value 0), so that it can tell a typo from a word of the index
+  and two typed words from one the index writes as one (layer norm, layernorm);
 - writes the glossary page's entry as its terms, "en | zh" pairs, which ``search.js`` also reads to add
   a typed glossary term's other-language term to the query;
 - before the build, adds the Chinese terms of those groups to jieba's dictionary, so the index

@@ -310,6 +310,13 @@
       });
     };
     add(text, false);
+    // two typed words that the index writes as one (layer norm → layernorm, batch norm → batchnorm),
+    // also as that word, weakly
+    const latinWords = text.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w.toLowerCase());
+    const joined = [];
+    for (let i = 0; i + 1 < latinWords.length; i++)
+      if (vocab && vocab[latinWords[i] + latinWords[i + 1]] === 0) joined.push(latinWords[i] + latinWords[i + 1]);
+    add(joined.join(" "), true);
     // glossary terms as the words are searched: typos corrected (attension → attention → 注意力)
     const corrected = text.replace(/[a-z][a-z0-9]*/gi, (word, at) => {
       const w = word.toLowerCase();

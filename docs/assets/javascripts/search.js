@@ -147,7 +147,7 @@
   //     and single Chinese characters stay, with a third of the weight of the subject words.
   const STOP = new Set(("a about actually all also always an and any anything are as at basically be been being " +
     "between but by can clearly could describe did do does doing done e eg etc even exactly explain explained " +
-    "during figure for from g get gets give go good he help her him his how i ie if in into is isn it its just kind " +
+    "during figure for from g get gets give go good he help her him his how i ie if in instead into is isn it its just kind " +
     "know let like list main mainly make makes me mean means meant more most much my need needs no not of often " +
     "on one or our out please play plays really role s should simple so some someone something still such t " +
     "tell terms than that the their them then there these they thing things think this those though through to " +

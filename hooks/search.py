@@ -29,7 +29,11 @@ English results. This hook, after the last language is built:
   (``search_index.<lang>.js``, ``vocab.<lang>.js``), since pages opened from file:// cannot fetch;
 - writes ``search/vocab.<lang>.json``: every Chinese word of the index with its jieba log
   probability, so ``search.js`` can cut a Chinese query the way jieba cut the pages (jieba's
-  maximum-probability route over the same dictionary) before Material's worker sees it;
+  maximum-probability route over the same dictionary) before Material's worker sees it, and every
+  Latin word of six letters or more (value 0), so that it can tell a typo from a word of the index
+  and two typed words from one the index writes as one (layer norm, layernorm);
+- writes the glossary page's entry as its terms, "en | zh" pairs, which ``search.js`` also reads to add
+  a typed glossary term's other-language term to the query;
 - before the build, adds the Chinese terms of those groups to jieba's dictionary, so the index
   keeps them whole (旋转位置编码 stays one token).
 """
@@ -176,12 +180,13 @@ GLOSSARY_PAGE = "glossary/"
 
 
 def glossary_terms(root: Path) -> str:
-    """The glossary page's index text: its terms in both languages, without the notes.
+    """The glossary page's index text: its terms in both languages, without the notes, as
+    ``en | zh`` pairs separated by `` ; `` (``search.js`` reads the pairs from it: glossary expansion).
 
     The notes (a third of a language's compressed index) repeat what the answers say; indexed at the
     low weight of a page without questions they hardly ever rank, while a term still finds the page."""
     rows = handbook.read_tsv(root / "data" / "glossary.tsv")
-    return " ; ".join(_segment(f"{r['en']} {r['zh']}") for r in rows)
+    return " ; ".join(_segment(f"{r['en']} | {r['zh']}") for r in rows)
 
 
 def _pattern(term: str) -> re.Pattern:
@@ -250,8 +255,15 @@ def latest_per_location(docs: list[dict]) -> list[dict]:
     return [d for i, d in enumerate(docs) if last[d["location"]] == i]
 
 
+# Latin words at least this long are listed in the vocabulary too (value 0), so that ``search.js`` can
+# tell a typo (tranformer) from a word of the index and search for it with one edit allowed.
+FUZZY_MIN = 6
+LATIN_WORD = re.compile(r"[a-z][a-z0-9]{%d,}" % (FUZZY_MIN - 1))
+
+
 def vocabulary(docs: list[dict], separator: str) -> dict[str, float]:
-    """Chinese words of the indexed fields → jieba log probability (rounded), for query segmentation."""
+    """Chinese words of the indexed fields → jieba log probability (rounded), for query segmentation;
+    Latin words of ``FUZZY_MIN`` letters or more → 0 (for typo tolerance)."""
     split = re.compile(separator)
     total = jieba.dt.total
     words: dict[str, float] = {}
@@ -259,8 +271,12 @@ def vocabulary(docs: list[dict], separator: str) -> dict[str, float]:
         for field in ("title", "lead", "alias", "text", "syn_title", "syn_text"):
             for token in split.split(TAG.sub(" ", d.get(field, ""))):
                 token = token.strip().lower()
-                if token and token not in words and all(HAN.match(ch) for ch in token):
+                if not token or token in words:
+                    continue
+                if all(HAN.match(ch) for ch in token):
                     words[token] = round(math.log(max(jieba.dt.FREQ.get(token, 0), 1) / total), 2)
+                elif LATIN_WORD.fullmatch(token):
+                    words[token] = 0
     return dict(sorted(words.items()))
 
 

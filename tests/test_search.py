@@ -17,6 +17,9 @@ shows it (a question folded under "N more" does not count for the natural set).
 Set SEARCH_SITE=/path/to/site to run against an already built site (e.g. an older commit's build, to
 measure before/after) instead of building one; SEARCH_TABS sets how many tabs type queries in parallel;
 SEARCH_NATURAL_PARTS=tuned runs only the tuned natural part (tuning runs must not see held-out scores).
+For quicker iteration, ``node tools/search_replay.js SITE natural|keyword`` replays the tuned natural part
+or the keyword set in Node against a built site (its own worker and search.js; it gave this test's tuned
+numbers exactly, December 2026); the numbers of record are this test's.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import json
 import os
 import statistics
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 import pytest
 
@@ -412,6 +415,41 @@ def test_synonym_and_cross_language_queries(browser, server, root, lang, query, 
     anchors = [frag for path, frag in _anchors(links)[:5]]
     assert expected in anchors, (query, anchors)
     assert all(urlsplit(h).path.startswith("/en/") == (lang == "en") for h in links)
+
+
+@pytest.mark.parametrize("lang, typo, spelled", [
+    ("en", "lenght extrapolation", "length extrapolation"),          # two letters swapped
+    ("en", "tranformer architecture", "transformer architecture"),   # a letter left out
+    ("zh", "tranformer 架构", "transformer 架构"),
+    ("zh", "attension 的复杂度", "attention 的复杂度"),                 # a letter replaced
+])
+def test_typo_finds_what_the_spelling_finds(browser, server, lang, typo, spelled):
+    """A word of the query that is no word of the index but one edit away from one (search.js
+    ``correction``) is searched as that word: the same results as the query spelled right."""
+    search = Search(browser, server, lang)
+    right, _ = search.run(spelled)
+    wrong, _ = search.run(typo)
+    search.close()
+    assert _anchors(right) and _anchors(wrong)[:5] == _anchors(right)[:5], (typo, _anchors(wrong)[:5], _anchors(right)[:5])
+
+
+def _highlighted(href: str) -> set[str]:
+    """The query words a result matched (Material passes them on in the link's ``h`` parameter)."""
+    terms = dict(p.split("=", 1) for p in urlsplit(href).query.split("&") if "=" in p).get("h", "")
+    return set(unquote_plus(terms).split())
+
+
+@pytest.mark.parametrize("lang, query, matched", [
+    ("zh", "weight tying", {"权重", "绑定"}),   # glossary: typed in English, also its Chinese term
+    ("zh", "线上部署", {"线上"}),             # jieba's 线上 (HMM), not the dictionary route's 线 上
+])
+def test_query_words_as_the_index_has_them(browser, server, lang, query, matched):
+    """search.js searches a glossary term's other-language term too, and cuts a Chinese query into the
+    words jieba made of the pages, including those its HMM joined: the first result matched them."""
+    search = Search(browser, server, lang)
+    links, _ = search.run(query)
+    search.close()
+    assert links and matched <= _highlighted(links[0]), (query, links[:1])
 
 
 @pytest.mark.parametrize("lang, query, expected", [

@@ -2,7 +2,9 @@
 
 Checked with poppler: fonts embedded (a CJK font by name), every question title of every chapter in
 the right language, no raw LaTeX or mermaid source, an outline (bookmarks) down to the questions,
-a plausible page count; and a chapter missing from the print page stops the build.
+a plausible page count, at most 15 MB; with pikepdf and poppler's text of each page: every question's
+bookmark and every internal link (the contents link to every page) opens the page its target's title is
+printed on; and a chapter missing from the print page stops the build.
 """
 from __future__ import annotations
 

@@ -11,16 +11,16 @@ block is open. Chromium, rather than a WeasyPrint-based plugin, because it runs 
 the site (KaTeX, mermaid), embeds the CJK fonts it used, keeps links inside the document, and writes a
 PDF outline (bookmarks) from the headings. Nothing is fetched from the network.
 
-Printing is untagged (``page.pdf(tagged=False)``) and the outline is written here, with pikepdf: Chromium's
-own outline needs a tagged PDF, whose structure tree (~190,000 objects for the English handbook) made
-the PDFs over 40 MB. Before printing, links to an id the document lacks (pymdownx's ~8,000 code-line
-anchors, whose href print-site prefixes) or to themselves (permalinks "¶") lose their ``href``: Chromium
-looks each one up as it paints it, a walk over the whole document for a missing id, so with them the
-print of the 1,300-page handbook took over ten minutes. Every h1/h2 gets a named
-destination (a marker that a hidden link points at), and the outline (chapter > page > question) goes
-to those destinations. The file is written with object streams (qpdf), which makes it about half as big.
-What an untagged PDF lacks is the structure tree (reading order and roles for screen readers, reflow);
-links, the outline, text extraction and search are as before.
+Printing is untagged (``page.pdf(tagged=False)``) and the outline is written here, with pikepdf: Chromium
+writes its own outline only into a tagged PDF, whose structure tree (~190,000 objects for the English
+handbook) made the PDFs over 40 MB and the print slower. Every h1/h2 gets a named destination (a marker
+that a hidden link points at), and the outline (chapter > page > question) goes to those destinations.
+The file is written with object streams (qpdf). The print stylesheet leaves out Material's CSS-mask
+icons, which Chromium prints as soft-masked transparency groups (~14,000 PDF objects, ~5 MB, and about
+half the print time of a chapter). Links to an id the document lacks (pymdownx's ~8,000 code-line
+anchors, whose href print-site prefixes) or to themselves (permalinks) lose their ``href`` first: they
+lead nowhere on paper. What an untagged PDF lacks is the structure tree (reading order and roles for
+screen readers, reflow); links, the outline, text extraction and search are as before.
 """
 from __future__ import annotations
 
@@ -39,11 +39,10 @@ import handbook  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")    # Debian's; CI on GitHub points it at Chrome
 
-# Run in the print page before printing. (1) Links to an id that is not in the document lose their
-# href (the ~8,000 code-line anchors: print-site prefixes their href with the page's id, not their id),
-# and so do links to themselves or to an element holding them (permalinks "¶"). They are dead or
-# useless on paper, and Chromium looks each one up when it paints it (for a missing id that is a walk
-# over the whole document), which made the print of the whole handbook take over ten minutes. (2) The outline: every h1/h2 gets an empty marker
+# Run in the print page before printing. (1) Links to an id that is not in the document (the ~8,000
+# code-line anchors: print-site prefixes their href with the page's id, not their id) or to an element
+# holding them (permalinks) lose their href: they lead nowhere on paper, and Chromium looks every link
+# target up as it paints. (2) The outline: every h1/h2 gets an empty marker
 # <span id="hb-bm-N"> as its first child and a hidden <nav> links to each marker; Chromium writes a named
 # destination for every element that a link of the document points at, painted or not. Returns
 # {dropped, bookmarks: [[level, marker id, title], …]}: a chapter (the section whose id is a chapter
@@ -153,7 +152,7 @@ def print_pdf(url: str, out: Path, log=print) -> None:
     raw.unlink()
     log(f"{out.name}: page loaded in {loaded - start:.1f} s, printed in {printed - loaded:.1f} s, "
         f"outline and object streams in {time.perf_counter() - printed:.1f} s "
-        f"({prepared['dropped']} self-links dropped, {len(prepared['bookmarks'])} bookmarks)")
+        f"({prepared['dropped']} dead or self links dropped, {len(prepared['bookmarks'])} bookmarks)")
 
 
 def finish(raw: Path, out: Path, bookmarks: list[list]) -> None:

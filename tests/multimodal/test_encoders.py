@@ -56,6 +56,16 @@ def test_patch_embed_matches_hf_vit_embeddings():
     torch.testing.assert_close(out, hf(x))
 
 
+def test_patch_embed_initialisation_as_in_vit():
+    # original ViT (big_vision): [CLS] starts at zero, positions ~ N(0, 0.02^2); 17 x 64 = 1088 draws,
+    # so the sample std is 0.02 within about 0.0004 (one standard error)
+    torch.manual_seed(8)
+    emb = enc.PatchEmbed(image_size=64, patch=16, channels=3, dim=64)
+    assert emb.pos.shape == (1, 1 + 16, 64)
+    assert torch.equal(emb.cls, torch.zeros(1, 1, 64))
+    assert 0.018 < emb.pos.std().item() < 0.022 and abs(emb.pos.mean().item()) < 0.002
+
+
 def test_resize_matches_hf_interpolate_pos_encoding():
     torch.manual_seed(2)
     cfg = ViTConfig(image_size=32, patch_size=8, hidden_size=6)               # 4x4 grid

@@ -40,6 +40,35 @@ def test_ddpm_loss_is_zero_for_an_oracle_and_positive_otherwise():
     assert dm.ddpm_loss(lambda x, t: 0 * x, x0, ab, torch.Generator().manual_seed(1)).item() > 0.5
 
 
+
+def test_ddpm_loss_is_a_mean_over_uniform_steps_and_follows_the_generator():
+    # A model that always answers c: E[(c - eps)^2] = 1 + c^2 per element, so the mean over a
+    # large batch is about 1 + c^2 (a sum would be ~ numel times that). The model also sees every
+    # step t in {0, ..., T-1}, as long integers, one per example.
+    _, ab = dm.linear_alpha_bar(10)
+    x0 = torch.randn(20000, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    seen = []
+
+    def const(x_t, t):
+        seen.append(t)
+        return torch.full_like(x_t, 0.5)
+
+    loss = dm.ddpm_loss(const, x0, ab, torch.Generator().manual_seed(1)).item()
+    assert abs(loss - 1.25) < 0.03                     # MC std about sqrt(2 + 4 c^2) / sqrt(60000) = 0.007
+    (t,) = seen
+    assert t.dtype == torch.long and t.shape == (20000,)
+    assert sorted(t.unique().tolist()) == list(range(10))
+    # the generator drives both draws: same seed, same loss; another seed, another loss
+    small = x0[:8]
+    same = [dm.ddpm_loss(lambda x, t: 0 * x, small, ab, torch.Generator().manual_seed(3)).item() for _ in range(2)]
+    other = dm.ddpm_loss(lambda x, t: 0 * x, small, ab, torch.Generator().manual_seed(4)).item()
+    assert same[0] == same[1] != other
+    torch.manual_seed(0)
+    with_gen = dm.ddpm_loss(lambda x, t: 0 * x, small, ab, torch.Generator().manual_seed(3)).item()
+    torch.manual_seed(1)
+    assert dm.ddpm_loss(lambda x, t: 0 * x, small, ab, torch.Generator().manual_seed(3)).item() == with_gen
+
+
 @pytest.mark.parametrize("t", [999, 500, 1, 0])
 def test_ddpm_step_matches_diffusers(t):
     torch.manual_seed(t)

@@ -20,6 +20,10 @@ def test_alpha_bar_matches_diffusers_and_hand_values():
     assert abs(ab[0].item() - 0.9999) < 1e-12
     assert abs(ab[1].item() - 0.9999 * (1 - (1e-4 + 0.0199 / 999))) < 1e-12
     assert ab[-1].item() < 5e-5               # x_T is almost pure noise
+    # defaults: DDPM's T = 1000, beta from 1e-4 to 0.02
+    default_betas, default_ab = dm.linear_alpha_bar()
+    assert default_betas.dtype == torch.float64 and default_betas.shape == (1000,)
+    torch.testing.assert_close(default_ab, ab, rtol=0, atol=0)
 
 
 def test_q_sample_matches_diffusers_add_noise():
@@ -63,6 +67,12 @@ def test_ddpm_loss_is_a_mean_over_uniform_steps_and_follows_the_generator():
     same = [dm.ddpm_loss(lambda x, t: 0 * x, small, ab, torch.Generator().manual_seed(3)).item() for _ in range(2)]
     other = dm.ddpm_loss(lambda x, t: 0 * x, small, ab, torch.Generator().manual_seed(4)).item()
     assert same[0] == same[1] != other
+    # the noise is drawn in x0's dtype: float64 data gets float64 noise, not float32 noise widened
+    # (with x0 = 0, x_t / sqrt(1 - abar_t) is the noise itself)
+    got = []
+    dm.ddpm_loss(lambda x_t, t: got.append(x_t / (1 - ab[t]).sqrt().view(-1, 1)) or x_t, torch.zeros(64, 4,
+                 dtype=torch.float64), ab, torch.Generator().manual_seed(6))
+    assert (got[0].float().double() != got[0]).float().mean() > 0.9
     torch.manual_seed(0)
     with_gen = dm.ddpm_loss(lambda x, t: 0 * x, small, ab, torch.Generator().manual_seed(3)).item()
     torch.manual_seed(1)
@@ -147,6 +157,18 @@ def test_rectified_flow_pair_path_and_target():
     xt, v = dm.rectified_flow_pair(x0, x1, torch.tensor([0.25]))
     torch.testing.assert_close(xt, torch.tensor([[1.0, 1.0]]))
     torch.testing.assert_close(v, torch.tensor([[4.0, -4.0]]))
+
+
+def test_rectified_flow_pair_per_example_time_on_images():
+    # one t per example, broadcast over (C, H, W): example b sits at (1 - t_b) x0_b + t_b x1_b
+    g = torch.Generator().manual_seed(9)
+    x0, x1 = torch.randn(3, 2, 4, 5, generator=g), torch.randn(3, 2, 4, 5, generator=g)
+    t = torch.tensor([0.0, 0.5, 0.9])
+    xt, v = dm.rectified_flow_pair(x0, x1, t)
+    assert xt.shape == (3, 2, 4, 5)
+    for b in range(3):
+        torch.testing.assert_close(xt[b], (1 - t[b]) * x0[b] + t[b] * x1[b])
+    torch.testing.assert_close(v, x1 - x0)
 
 
 def test_gaussian_velocity_is_the_conditional_mean_of_the_target():

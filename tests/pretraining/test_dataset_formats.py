@@ -43,6 +43,7 @@ SFT_CASES = [
     {"messages": [U, A], "weight": 2.0},                                # anything else is a typo or a loss
     {"messages": [{"role": "user", "content": "hi", "name": "ann"}, A]},
     {"messages": [{"role": "user", "content": "hi", "weight": 0}, A]},
+    {"messages": [U, {"role": "assistant", "content": "Calling.", "tool_calls": []}, A]},
     {"messages": ["What is 2+2?", A]},
     {"messages": [{"content": "hi"}, A]},
     {"prompt": "Translate: chat", "completion": "  "},
@@ -111,6 +112,17 @@ def test_every_record_kind_reports_its_defects():
     assert df.validate_prompt_only({"prompt": "Q", "answer": 4}) == ["answer must be a string"]
     assert df.validate_prompt_only({"prompt": " ", "answer": "4"}) == ["prompt is empty"]
     assert df.check_messages("hi", True) == ["messages must be a non-empty list"]
+    # every bad turn is reported, not only the first
+    assert df.validate_sft({"messages": ["x", {"role": "bot", "content": "y"}, U, A]}) == [
+        "turn 0: expected an object with 'role' and 'content'", "turn 1: unknown role 'bot'"]
+    assert df.validate_sft({"text": "raw"}) == ["expected 'messages' or 'prompt' + 'completion'"]
+    # each error names the field it is about
+    assert df.validate_preference({"prompt": "", "chosen": "a", "rejected": " "}) == [
+        "prompt is empty", "rejected is empty"]
+    assert df.validate_preference({"prompt": [U, A], "chosen": "a", "rejected": "b"}) == [
+        "prompt: a prompt must not already contain the answer"]
+    assert df.validate_preference({"prompt": "Q", "chosen": "a", "rejected": "a"}) == [
+        "chosen and rejected are identical: the pair carries no preference"]
 
 
 @pytest.mark.parametrize("k", [2, 4, 9])

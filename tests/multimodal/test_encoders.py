@@ -144,6 +144,19 @@ def test_chunked_siglip_equals_full(devices):
                                enc.siglip_loss(img, txt, 10.0, -10.0))
 
 
+def test_siglip_loss_keeps_the_embeddings_dtype():
+    # bf16 embeddings (as a bf16 tower returns them) give a bf16 loss, full and chunked; the +-1 labels
+    # do not promote it to float32
+    torch.manual_seed(9)
+    img, txt = torch.randn(6, 8).bfloat16(), torch.randn(6, 8).bfloat16()
+    full = enc.siglip_loss(img, txt, 10.0, -10.0)
+    assert full.dtype == torch.bfloat16
+    for devices in (1, 2, 3):
+        chunked = enc.siglip_loss_chunked(img, txt, 10.0, -10.0, devices)
+        assert chunked.dtype == torch.bfloat16
+        torch.testing.assert_close(chunked.float(), full.float(), rtol=2e-2, atol=0)
+
+
 def _tiny(kind):
     text = dict(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                 num_attention_heads=2, max_position_embeddings=12)

@@ -221,6 +221,19 @@ def test_simhash_candidates_find_every_close_pair():
         assert brute                              # the test is not vacuous
 
 
+def test_minhash_defaults_and_hash_family():
+    sh = dp.shingles("one two three four five six seven eight")
+    sig = dp.minhash_signature(sh)
+    assert sig.dtype == np.uint64 and sig.shape == (128,)                   # default 128 permutations
+    assert np.array_equal(sig, dp.minhash_signature(sh, 128, seed=0))       # default seed 0
+    assert not np.array_equal(sig, dp.minhash_signature(sh, 128, seed=1))
+    # entries are values of h_j(x) = (a_j x + b_j) mod p, so below p; the signature of a set is the
+    # element-wise minimum of its members' signatures (min over a union)
+    assert (sig < dp._PRIME).all()
+    one = [dp.minhash_signature({x}, 128, seed=0) for x in sh]
+    assert np.array_equal(sig, np.min(np.stack(one), axis=0))
+
+
 def test_empty_inputs():
     assert dp.suffix_array([]) == []
     assert dp.suffix_array([5]) == [0]

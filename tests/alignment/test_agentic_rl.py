@@ -16,8 +16,9 @@ def test_loss_mask_matches_hand_layout():
     expected = [0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1]
     assert arl.loss_mask(segs) == expected
     assert arl.loss_mask([("tool", 2), ("policy", 0), ("policy", 1)]) == [0, 0, 1]
-    with pytest.raises(ValueError):
-        arl.loss_mask([("user", 2)])
+    for bad in ([("user", 2)], [("policy", 2), ("tool", -1)]):
+        with pytest.raises(ValueError, match="bad segment"):
+            arl.loss_mask(bad)
 
 
 def test_masked_loss_equals_hand_computation():
@@ -77,6 +78,24 @@ def test_masked_loss_clipping_hand_value():
     assert out.item() == pytest.approx(-1.2)
     out_neg = arl.masked_pg_loss(logits, tokens, old, torch.tensor([-1.0]), torch.tensor([[1]]))
     assert out_neg.item() == pytest.approx(1.8)     # min(1.8*-1, 1.2*-1) = -1.8 -> loss +1.8
+    # p_new = 0.3 -> ratio 0.6, below 1 - 0.2: clipped to 0.8 only where it helps the bound (A < 0)
+    low = torch.tensor([[[math.log(0.3), math.log(0.7)]]])
+    assert arl.masked_pg_loss(low, tokens, old, torch.tensor([1.0]), torch.tensor([[1]])).item() == pytest.approx(-0.6)
+    assert arl.masked_pg_loss(low, tokens, old, torch.tensor([-1.0]), torch.tensor([[1]])).item() == pytest.approx(0.8)
+    # clip_eps is a parameter: 0.5 -> ratio 1.8 clipped to 1.5
+    assert arl.masked_pg_loss(logits, tokens, old, torch.tensor([1.0]), torch.tensor([[1]]),
+                              clip_eps=0.5).item() == pytest.approx(-1.5)
+
+
+def test_losses_of_a_batch_without_policy_tokens_are_zero():
+    # e.g. every trajectory truncated inside a tool call: no target at all -> loss 0, not 0 / 0
+    logits = torch.zeros(2, 3, 2, requires_grad=True)
+    tokens = torch.zeros(2, 3, dtype=torch.long)
+    none = torch.zeros(2, 3, dtype=torch.long)
+    out = arl.masked_pg_loss(logits, tokens, torch.zeros(2, 3), torch.tensor([1.0, -1.0]), none)
+    assert out.item() == 0.0
+    logp = torch.full((2, 3), math.log(0.5))
+    assert arl.tis_pg_loss(logp, logp, torch.tensor([1.0, -1.0]), none).item() == 0.0
 
 
 def test_gradient_on_tool_tokens_is_exactly_zero():
@@ -106,6 +125,8 @@ def test_truncated_is_weights_closed_form():
     torch.testing.assert_close(w, torch.tensor([2.0, 0.5, 1.0, 2.0]))     # 3->2, 0.5, 1, 5->2
     w5 = arl.truncated_is_weights(p_train.log(), p_roll.log(), cap=5.0)
     torch.testing.assert_close(w5, torch.tensor([3.0, 0.5, 1.0, 5.0]))
+    torch.testing.assert_close(arl.truncated_is_weights(p_train.log(), p_roll.log()),
+                               torch.tensor([2.0, 0.5, 1.0, 2.0]))           # default cap 2
     # TIS truncates from above only: a ratio far below 1/cap (0.05/0.4 = 0.125 < 1/2) must stay
     # 0.125. A symmetric clamp to [1/cap, cap] would return 0.5 and up-weight a token the
     # trainer now considers unlikely.
@@ -121,6 +142,21 @@ def test_tis_loss_gradient_is_weighted_score():
     (g,) = torch.autograd.grad(loss, logp)
     torch.testing.assert_close(g, torch.tensor([[-2.0 * 1.5 / 2, -0.5 * 1.5 / 2]]))
 
+    # masked tokens (tool output) neither contribute nor count: 2 policy tokens out of 4
+    logp4 = torch.log(torch.tensor([[0.6, 0.5, 0.3, 0.5]])).requires_grad_()
+    roll4 = torch.log(torch.tensor([[0.2, 0.25, 0.6, 0.1]]))
+    loss = arl.tis_pg_loss(logp4, roll4, torch.tensor([1.5]), torch.tensor([[1, 0, 1, 0]]))
+    assert loss.item() == pytest.approx(-(2.0 * 1.5 * math.log(0.6) + 0.5 * 1.5 * math.log(0.3)) / 2)
+    (g,) = torch.autograd.grad(loss, logp4)
+    torch.testing.assert_close(g, torch.tensor([[-2.0 * 1.5 / 2, 0.0, -0.5 * 1.5 / 2, 0.0]]))
+    # the cap is passed on: at cap 5 the first weight is the untruncated ratio 3
+    (g,) = torch.autograd.grad(arl.tis_pg_loss(logp4, roll4, torch.tensor([1.5]), torch.tensor([[1, 0, 1, 0]]),
+                                               cap=5.0), logp4)
+    torch.testing.assert_close(g, torch.tensor([[-3.0 * 1.5 / 2, 0.0, -0.5 * 1.5 / 2, 0.0]]))
+    # one policy token: divided by 1
+    one = arl.tis_pg_loss(logp4, roll4, torch.tensor([1.5]), torch.tensor([[0, 0, 1, 0]]))
+    assert one.item() == pytest.approx(-0.5 * 1.5 * math.log(0.3))
+
 
 def test_bounded_staleness_filter():
     assert arl.fresh_enough([10, 9, 8, 7, 11], current_version=10, max_staleness=2) == \
@@ -130,8 +166,8 @@ def test_bounded_staleness_filter():
 
 def test_weight_sync_hand_numbers():
     # 7B params x 2 bytes (bf16) = 14 GB; at 50 GB/s (one 400 Gb/s link) -> 0.28 s
-    assert arl.weight_sync_seconds(7e9, 2, 50) == pytest.approx(0.28)
+    assert arl.weight_sync_seconds(7e9, 2, 50) == pytest.approx(0.28, rel=1e-12)
     # 671B in bf16 = 1342 GB over 8 such links -> 1342 / 400 = 3.355 s
-    assert arl.weight_sync_seconds(671e9, 2, 50, n_parallel_links=8) == pytest.approx(3.355)
+    assert arl.weight_sync_seconds(671e9, 2, 50, n_parallel_links=8) == pytest.approx(3.355, rel=1e-12)
     # fp8 halves it; 60% link efficiency multiplies by 1/0.6
-    assert arl.weight_sync_seconds(32e9, 1, 50, efficiency=0.6) == pytest.approx(32 / 50 / 0.6)
+    assert arl.weight_sync_seconds(32e9, 1, 50, efficiency=0.6) == pytest.approx(32 / 50 / 0.6, rel=1e-12)

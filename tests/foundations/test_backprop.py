@@ -39,11 +39,17 @@ def test_softmax_jacobian_and_vjp_match_autograd():
     torch.testing.assert_close(bp.softmax_jacobian(x), J)
     g = torch.randn(6, dtype=torch.float64)
     torch.testing.assert_close(bp.softmax_vjp(torch.softmax(x, -1), g), g @ J)
+    # batched (..., V): each row's own <g, p>, as autograd's backward of softmax over the last dim
+    xb = torch.randn(2, 3, 6, dtype=torch.float64, requires_grad=True)
+    gb = torch.randn(2, 3, 6, dtype=torch.float64)
+    pb = torch.softmax(xb, -1)
+    (ref,) = torch.autograd.grad(pb, xb, gb)
+    torch.testing.assert_close(bp.softmax_vjp(pb.detach(), gb), ref)
 
 
 def test_embedding_grad_matches_nn_embedding():
     torch.manual_seed(2)
-    V, d = 10, 4
+    V, d = 10, 5                                       # d != seq (4): the two axes cannot be confused
     emb = torch.nn.Embedding(V, d)
     ids = torch.tensor([[1, 3, 1, 7], [3, 3, 0, 1]])
     out = emb(ids)
@@ -53,6 +59,14 @@ def test_embedding_grad_matches_nn_embedding():
     torch.testing.assert_close(mine, emb.weight.grad)
     untouched = [i for i in range(V) if i not in ids]
     assert mine[untouched].abs().sum() == 0
+    # the table's gradient has the gradient's dtype (float64 here), like autograd's
+    emb64 = torch.nn.Embedding(V, d).double()
+    out64 = emb64(ids)
+    g64 = torch.randn_like(out64)
+    out64.backward(g64)
+    mine64 = bp.embedding_grad(ids, g64, V)
+    assert mine64.dtype == torch.float64
+    torch.testing.assert_close(mine64, emb64.weight.grad, rtol=1e-12, atol=1e-12)
 
 
 def test_pca_matches_svd():
@@ -64,3 +78,10 @@ def test_pca_matches_svd():
     torch.testing.assert_close(var, S[:2] ** 2 / (x.shape[0] - 1))
     # Eigenvectors are defined up to sign.
     torch.testing.assert_close((comps * Vh[:2]).sum(1).abs(), torch.ones(2, dtype=torch.float64))
+    # data far from the origin (mean 5) and k = 3: the same directions and variances as the SVD of centred data
+    x5 = x + 5.0
+    comps3, var3 = bp.pca(x5, k=3)
+    assert comps3.shape == (3, 4) and var3.shape == (3,)
+    torch.testing.assert_close(var3, S[:3] ** 2 / (x.shape[0] - 1))
+    torch.testing.assert_close(comps3 @ comps3.T, torch.eye(3, dtype=torch.float64))
+    torch.testing.assert_close((comps3 * Vh[:3]).sum(1).abs(), torch.ones(3, dtype=torch.float64))

@@ -20,6 +20,10 @@ def test_alpha_bar_matches_diffusers_and_hand_values():
     assert abs(ab[0].item() - 0.9999) < 1e-12
     assert abs(ab[1].item() - 0.9999 * (1 - (1e-4 + 0.0199 / 999))) < 1e-12
     assert ab[-1].item() < 5e-5               # x_T is almost pure noise
+    # defaults: DDPM's T = 1000, beta from 1e-4 to 0.02
+    default_betas, default_ab = dm.linear_alpha_bar()
+    assert default_betas.dtype == torch.float64 and default_betas.shape == (1000,)
+    torch.testing.assert_close(default_ab, ab, rtol=0, atol=0)
 
 
 def test_q_sample_matches_diffusers_add_noise():
@@ -38,6 +42,44 @@ def test_ddpm_loss_is_zero_for_an_oracle_and_positive_otherwise():
     oracle = lambda x_t, t: x_t / (1 - ab[t]).sqrt().view(-1, 1)
     assert dm.ddpm_loss(oracle, x0, ab, torch.Generator().manual_seed(1)).item() < 1e-20
     assert dm.ddpm_loss(lambda x, t: 0 * x, x0, ab, torch.Generator().manual_seed(1)).item() > 0.5
+
+
+
+def test_ddpm_loss_is_a_mean_over_uniform_steps_and_follows_the_generator():
+    # A model that always answers c: E[(c - eps)^2] = 1 + c^2 per element, so the mean over a
+    # large batch is about 1 + c^2 (a sum would be ~ numel times that). The model also sees every
+    # step t in {0, ..., T-1}, as long integers, one per example.
+    _, ab = dm.linear_alpha_bar(10)
+    x0 = torch.randn(20000, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    seen = []
+
+    def const(x_t, t):
+        seen.append(t)
+        return torch.full_like(x_t, 0.5)
+
+    loss = dm.ddpm_loss(const, x0, ab, torch.Generator().manual_seed(1)).item()
+    assert abs(loss - 1.25) < 0.03                     # MC std about sqrt(2 + 4 c^2) / sqrt(60000) = 0.007
+    (t,) = seen
+    assert t.dtype == torch.long and t.shape == (20000,)
+    assert sorted(t.unique().tolist()) == list(range(10))
+    # the generator drives both draws: same seed, same loss; another seed, another loss
+    small = x0[:8]
+    same = [dm.ddpm_loss(lambda x, t: 0 * x, small, ab, torch.Generator().manual_seed(3)).item() for _ in range(2)]
+    other = dm.ddpm_loss(lambda x, t: 0 * x, small, ab, torch.Generator().manual_seed(4)).item()
+    assert same[0] == same[1] != other
+    # the noise is drawn in x0's dtype: float64 data gets float64 noise, not float32 noise widened
+    # (with x0 = 0, x_t / sqrt(1 - abar_t) is the noise itself)
+    got = []
+    dm.ddpm_loss(lambda x_t, t: got.append(x_t / (1 - ab[t]).sqrt().view(-1, 1)) or x_t, torch.zeros(64, 4,
+                 dtype=torch.float64), ab, torch.Generator().manual_seed(6))
+    assert (got[0].float().double() != got[0]).float().mean() > 0.9
+    # a model whose output depends on t: the loss changes with the steps drawn, which must come from
+    # the generator too, not from the global RNG
+    by_step = lambda x, t: t.to(x.dtype).view(-1, 1).expand_as(x)
+    torch.manual_seed(0)
+    with_gen = dm.ddpm_loss(by_step, small, ab, torch.Generator().manual_seed(3)).item()
+    torch.manual_seed(1)
+    assert dm.ddpm_loss(by_step, small, ab, torch.Generator().manual_seed(3)).item() == with_gen
 
 
 @pytest.mark.parametrize("t", [999, 500, 1, 0])
@@ -118,6 +160,18 @@ def test_rectified_flow_pair_path_and_target():
     xt, v = dm.rectified_flow_pair(x0, x1, torch.tensor([0.25]))
     torch.testing.assert_close(xt, torch.tensor([[1.0, 1.0]]))
     torch.testing.assert_close(v, torch.tensor([[4.0, -4.0]]))
+
+
+def test_rectified_flow_pair_per_example_time_on_images():
+    # one t per example, broadcast over (C, H, W): example b sits at (1 - t_b) x0_b + t_b x1_b
+    g = torch.Generator().manual_seed(9)
+    x0, x1 = torch.randn(3, 2, 4, 5, generator=g), torch.randn(3, 2, 4, 5, generator=g)
+    t = torch.tensor([0.0, 0.5, 0.9])
+    xt, v = dm.rectified_flow_pair(x0, x1, t)
+    assert xt.shape == (3, 2, 4, 5)
+    for b in range(3):
+        torch.testing.assert_close(xt[b], (1 - t[b]) * x0[b] + t[b] * x1[b])
+    torch.testing.assert_close(v, x1 - x0)
 
 
 def test_gaussian_velocity_is_the_conditional_mean_of_the_target():

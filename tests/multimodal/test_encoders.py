@@ -56,6 +56,16 @@ def test_patch_embed_matches_hf_vit_embeddings():
     torch.testing.assert_close(out, hf(x))
 
 
+def test_patch_embed_initialisation_as_in_vit():
+    # original ViT (big_vision): [CLS] starts at zero, positions ~ N(0, 0.02^2); 17 x 64 = 1088 draws,
+    # so the sample std is 0.02 within about 0.0004 (one standard error)
+    torch.manual_seed(8)
+    emb = enc.PatchEmbed(image_size=64, patch=16, channels=3, dim=64)
+    assert emb.pos.shape == (1, 1 + 16, 64)
+    assert torch.equal(emb.cls, torch.zeros(1, 1, 64))
+    assert 0.018 < emb.pos.std().item() < 0.022 and abs(emb.pos.mean().item()) < 0.002
+
+
 def test_resize_matches_hf_interpolate_pos_encoding():
     torch.manual_seed(2)
     cfg = ViTConfig(image_size=32, patch_size=8, hidden_size=6)               # 4x4 grid
@@ -132,6 +142,19 @@ def test_chunked_siglip_equals_full(devices):
     img, txt = torch.randn(8, 6, dtype=torch.float64), torch.randn(8, 6, dtype=torch.float64)
     torch.testing.assert_close(enc.siglip_loss_chunked(img, txt, 10.0, -10.0, devices),
                                enc.siglip_loss(img, txt, 10.0, -10.0))
+
+
+def test_siglip_loss_keeps_the_embeddings_dtype():
+    # bf16 embeddings (as a bf16 tower returns them) give a bf16 loss, full and chunked; the +-1 labels
+    # do not promote it to float32
+    torch.manual_seed(9)
+    img, txt = torch.randn(6, 8).bfloat16(), torch.randn(6, 8).bfloat16()
+    full = enc.siglip_loss(img, txt, 10.0, -10.0)
+    assert full.dtype == torch.bfloat16
+    for devices in (1, 2, 3):
+        chunked = enc.siglip_loss_chunked(img, txt, 10.0, -10.0, devices)
+        assert chunked.dtype == torch.bfloat16
+        torch.testing.assert_close(chunked.float(), full.float(), rtol=2e-2, atol=0)
 
 
 def _tiny(kind):

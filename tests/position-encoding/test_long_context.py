@@ -1,5 +1,6 @@
 """Tests for snippets/position-encoding/long_context.py: hand-computed memory, a loop-built mask with
 F.scaled_dot_product_attention, and needle placement by hand."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -25,6 +26,9 @@ def test_sink_window_mask_matches_loop_definition_and_sdpa():
     mask = lc.sink_window_mask(seq, window, n_sink)
     assert torch.equal(mask, expected)
     assert int(mask.sum(-1).max()) == window + n_sink                # bounded cache per query
+    # StreamingLLM's default keeps 4 sink tokens: row 9 of a window of 3 sees 0-3 (sinks) and 7-9
+    assert lc.sink_window_mask(10, 3)[9].nonzero().flatten().tolist() == [0, 1, 2, 3, 7, 8, 9]
+    assert lc.sink_window_mask(10, 3, n_sink=0)[9].nonzero().flatten().tolist() == [7, 8, 9]
     # With window >= seq and no sinks needed, it is plain causal attention.
     torch.manual_seed(0)
     q, k, v = (torch.randn(1, 2, seq, 8) for _ in range(3))
@@ -39,6 +43,14 @@ def test_needle_position_and_recall():
         text, idx = lc.build_needle_prompt(filler, "NEEDLE.", depth)
         assert idx == k and text.split(" ")[k] == "NEEDLE." and len(text.split(" ")) == 21
     assert lc.needle_recall(["It is 4217.", "no idea", "4217"], "4217") == 2 / 3
+    # nearest sentence boundary, rounded: 0.33 * 20 = 6.6 -> 7, 0.12 * 20 = 2.4 -> 2
+    assert lc.build_needle_prompt(filler, "N.", 0.33)[1] == 7
+    assert lc.build_needle_prompt(filler, "N.", 0.12)[1] == 2
+    # case-insensitive both ways
+    assert lc.needle_recall(["The Code Is Blue", "blue", "red"], "BLUE") == 2 / 3
+    for depth in (-0.01, 1.01):
+        with pytest.raises(ValueError, match=r"^depth must be in \[0, 1\]$"):
+            lc.build_needle_prompt(filler, "N.", depth)
 
 
 def test_attention_flops_match_torch_flop_counter():
@@ -67,3 +79,8 @@ def test_long_stage_cost_by_hand():
     assert round(lc.long_stage_gpu_hours(6.74e9, 32, 4096, 131072, 5e9)) == 866
     # 1B tokens (the low end of the short answer's 1-5B budget): 1e9 * 2.4660e11 / 3.956e14 / 3600 = 173
     assert round(lc.long_stage_gpu_hours(6.74e9, 32, 4096, 131072, 1e9)) == 173
+    # to the FLOP: 989e12 FLOP/s is the H100 SXM dense BF16 peak, 3600 s an hour, default MFU 40 %
+    assert lc.long_stage_gpu_hours(6.74e9, 32, 4096, 131072, 5e9) == pytest.approx(
+        5e9 * (6 * 6.74e9 + 12 * 32 * 4096 * 131072) / (0.4 * 989e12) / 3600, rel=1e-12)
+    assert lc.long_stage_gpu_hours(1e9, 1, 1024, 1024, 1e9, mfu=0.5, peak_flops=1e15) == pytest.approx(
+        1e9 * (6e9 + 12 * 1024 * 1024) / 0.5e15 / 3600, rel=1e-12)

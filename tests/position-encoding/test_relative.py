@@ -11,10 +11,14 @@ rel = load("position-encoding/relative")
 def test_t5_buckets_match_transformers():
     r = torch.arange(-300, 301)[None, :] - torch.zeros(1, 1, dtype=torch.long)
     for bidirectional in (True, False):
-        for num_buckets, max_distance in ((32, 128), (16, 64)):
+        # 6 buckets in two halves, or 3 causal: one exact bucket (max_exact 1), distance 1 goes through the log
+        for num_buckets, max_distance in ((32, 128), (16, 64), (6 if bidirectional else 3, 4)):
             ours = rel.t5_relative_position_bucket(r, bidirectional, num_buckets, max_distance)
             ref = T5Attention._relative_position_bucket(r, bidirectional, num_buckets, max_distance)
+            assert ours.dtype == torch.long                   # ids index the (bucket, head) bias table
             assert torch.equal(ours, ref)
+    # defaults: T5's encoder setting (bidirectional, 32 buckets, max distance 128)
+    assert torch.equal(rel.t5_relative_position_bucket(r), T5Attention._relative_position_bucket(r, True, 32, 128))
 
 
 def test_t5_bucket_properties_by_hand():

@@ -20,6 +20,13 @@ def test_shingles_and_exact_jaccard_by_hand():
     assert dp.shingles("a b c d", n=2) == {"a b", "b c", "c d"}
     # {ab, bc, cd} vs {ab, bc, cx}: intersection 2, union 4
     assert dp.jaccard(dp.shingles("a b c d", 2), dp.shingles("a b c x", 2)) == pytest.approx(0.5)
+    # default n = 5 word shingles, case-folded: 6 words -> 2 shingles
+    assert dp.shingles("The cat sat on THE mat") == {"the cat sat on the", "cat sat on the mat"}
+    # a document shorter than n is one shingle of all its words, not an empty set (two different
+    # short documents would otherwise both be empty and "identical")
+    assert dp.shingles("hello world") == {"hello world"}
+    assert dp.jaccard(dp.shingles("hello world"), dp.shingles("goodbye world")) == 0.0
+    assert dp.jaccard(set(), set()) == 1.0                  # two empty documents are the same document
 
 
 @pytest.mark.parametrize("n_edits", [0, 5, 20, 60, 300])
@@ -212,6 +219,28 @@ def test_simhash_candidates_find_every_close_pair():
                  if bin(fps[i] ^ fps[j]).count("1") <= max_dist}
         assert dp.simhash_candidates(fps, max_dist) == brute
         assert brute                              # the test is not vacuous
+
+
+def test_minhash_defaults_and_hash_family():
+    sh = dp.shingles("one two three four five six seven eight")
+    sig = dp.minhash_signature(sh)
+    assert sig.dtype == np.uint64 and sig.shape == (128,)                   # default 128 permutations
+    assert np.array_equal(sig, dp.minhash_signature(sh, 128, seed=0))       # default seed 0
+    assert not np.array_equal(sig, dp.minhash_signature(sh, 128, seed=1))
+    # entries are values of h_j(x) = (a_j x + b_j) mod p, so below p; the signature of a set is the
+    # element-wise minimum of its members' signatures (min over a union)
+    assert (sig < dp._PRIME).all()
+    one = [dp.minhash_signature({x}, 128, seed=0) for x in sh]
+    assert np.array_equal(sig, np.min(np.stack(one), axis=0))
+
+
+def test_empty_inputs():
+    assert dp.suffix_array([]) == []
+    assert dp.suffix_array([5]) == [0]
+    # no feature votes: every bit total is 0, not > 0, so every bit is 0
+    assert dp.simhash({}) == 0
+    # a feature with weight 0 votes nothing either
+    assert dp.simhash({"x": 0.0}) == 0
 
 
 def test_normalize_text_by_hand():

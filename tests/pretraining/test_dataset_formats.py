@@ -11,11 +11,13 @@ df = load("pretraining/dataset_formats")
 
 MSG = {"type": "object", "required": ["role", "content"], "additionalProperties": False,
        "properties": {"role": {"enum": ["system", "user", "assistant", "tool"]},
-                      "content": {"type": "string", "pattern": r"\S"}}}
+                      "content": {"type": "string", "pattern": r"\S"},
+                      "name": {"type": "string"}, "tool_calls": {"type": "array"}}}
 SFT_SCHEMA = {"oneOf": [
     {"type": "object", "required": ["messages"], "additionalProperties": False,
      "properties": {"messages": {"type": "array", "minItems": 1, "items": MSG,
-                                 "contains": {"properties": {"role": {"const": "user"}}}}}},
+                                 "contains": {"properties": {"role": {"const": "user"}}}},
+                    "id": {}, "source": {}}},
     {"type": "object", "required": ["prompt", "completion"],
      "properties": {"prompt": {"type": "string", "pattern": r"\S"},
                     "completion": {"type": "string", "pattern": r"\S"}}},
@@ -37,6 +39,15 @@ SFT_CASES = [
     {"messages": [A]},
     {"prompt": "Translate: chat"},
     {"text": "raw pre-training text"},
+    {"messages": [U, A], "id": "ex-1", "source": "oasst"},             # bookkeeping keys are allowed
+    {"messages": [U, A], "weight": 2.0},                                # anything else is a typo or a loss
+    {"messages": [{"role": "user", "content": "hi", "name": "ann"}, A]},
+    {"messages": [{"role": "user", "content": "hi", "weight": 0}, A]},
+    {"messages": [U, {"role": "assistant", "content": "Calling.", "tool_calls": []}, A]},
+    {"messages": ["What is 2+2?", A]},
+    {"messages": [{"content": "hi"}, A]},
+    {"prompt": "Translate: chat", "completion": "  "},
+    {"prompt": 3, "completion": "cat"},
 ]
 PREF_CASES = [
     {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Lyon."},
@@ -81,6 +92,37 @@ def test_prompt_only_and_unpaired():
     assert df.validate_prompt_only({"prompt": "Q", "completion": "A"})
     assert df.validate_unpaired({"prompt": "Q", "completion": "A", "label": True}) == []
     assert df.validate_unpaired({"prompt": "Q", "completion": "A", "label": "good"})
+
+
+def test_every_record_kind_reports_its_defects():
+    assert df.validate_sft({"messages": [U, A], "weight": 2.0, "lang": "en"}) == ["unexpected keys ['lang', 'weight']"]
+    assert df.validate_sft({"prompt": "", "completion": 5}) == ["prompt must be a non-empty string",
+                                                                 "completion must be a non-empty string"]
+    assert df.validate_sft({"messages": [U, "4"]}) == ["turn 1: expected an object with 'role' and 'content'",
+                                                       "the last turn must be the assistant's (it is what the model learns)"]
+    assert df.validate_preference({"prompt": "Q"}) == ["missing ['chosen', 'rejected']"]
+    assert df.validate_preference({"prompt": "Q", "chosen": 4, "rejected": "4"}) == [
+        "chosen must be a string or a list of messages", "chosen and rejected must have the same format"]
+    assert df.validate_unpaired({"prompt": "Q", "completion": "A"}) == ["missing prompt/completion/label"]
+    assert df.validate_unpaired({"prompt": "Q", "completion": "A", "label": 1}) == ["label must be true or false"]
+    assert df.validate_unpaired({"prompt": "Q", "completion": "A", "label": False}) == []
+    assert df.validate_prompt_only({"question": "Q"}) == ["missing 'prompt'"]
+    for key in ("completion", "chosen", "rejected"):
+        assert df.validate_prompt_only({"prompt": "Q", key: "A"}) == ["a prompt-only record must not carry responses"]
+    assert df.validate_prompt_only({"prompt": "Q", "answer": 4}) == ["answer must be a string"]
+    assert df.validate_prompt_only({"prompt": " ", "answer": "4"}) == ["prompt is empty"]
+    assert df.check_messages("hi", True) == ["messages must be a non-empty list"]
+    # every bad turn is reported, not only the first
+    assert df.validate_sft({"messages": ["x", {"role": "bot", "content": "y"}, U, A]}) == [
+        "turn 0: expected an object with 'role' and 'content'", "turn 1: unknown role 'bot'"]
+    assert df.validate_sft({"text": "raw"}) == ["expected 'messages' or 'prompt' + 'completion'"]
+    # each error names the field it is about
+    assert df.validate_preference({"prompt": "", "chosen": "a", "rejected": " "}) == [
+        "prompt is empty", "rejected is empty"]
+    assert df.validate_preference({"prompt": [U, A], "chosen": "a", "rejected": "b"}) == [
+        "prompt: a prompt must not already contain the answer"]
+    assert df.validate_preference({"prompt": "Q", "chosen": "a", "rejected": "a"}) == [
+        "chosen and rejected are identical: the pair carries no preference"]
 
 
 @pytest.mark.parametrize("k", [2, 4, 9])

@@ -22,6 +22,16 @@ def test_causal_lm_loss_matches_transformers():
     torch.testing.assert_close(obj.causal_lm_loss(out.logits, ids, labels), out.loss)
 
 
+def test_causal_lm_loss_of_bf16_logits_is_computed_in_float32():
+    torch.manual_seed(1)
+    logits = (torch.randn(2, 64, 1000) * 4).bfloat16()
+    ids = torch.randint(0, 1000, (2, 64))
+    ref = torch.nn.functional.cross_entropy(logits[:, :-1].float().reshape(-1, 1000), ids[:, 1:].reshape(-1))
+    out = obj.causal_lm_loss(logits, ids)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)     # a bf16 log-softmax is off by ~1e-2
+
+
 def test_causal_lm_loss_uniform_model_is_log_vocab():
     ids = torch.randint(0, 50, (2, 9))
     assert obj.causal_lm_loss(torch.zeros(2, 9, 50), ids).item() == pytest.approx(math.log(50))
@@ -53,3 +63,22 @@ def test_mlm_mask_statistics_and_invariants():
     # 10% kept on purpose, plus random replacements that happen to draw the same token (~1/5000)
     assert unchanged == pytest.approx(0.1, abs=0.01)
     assert 1 - masked - unchanged == pytest.approx(0.1, abs=0.01)
+
+
+def test_mlm_mask_rate_random_tokens_and_generator():
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 7, (128, 128), generator=g)
+    special = torch.zeros_like(ids, dtype=torch.bool)
+    x, y = obj.mlm_mask(ids, mask_token_id=9, vocab_size=7, special=special, p=0.4, generator=g)
+    chosen = y != -100
+    assert chosen.float().mean().item() == pytest.approx(0.4, abs=0.02)      # p is honoured
+    # random replacements are uniform over the whole vocabulary 0..6 (1/10 of ~6550 targets; those that
+    # differ from the original token: ~80 per value)
+    replaced = x[chosen & (x != 9) & (x != ids)]
+    assert sorted(replaced.unique().tolist()) == list(range(7))
+    # every draw comes from the generator: the same seed gives the same corruption, whatever the global RNG
+    outs = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        outs.append(obj.mlm_mask(ids, 9, 7, special, p=0.4, generator=torch.Generator().manual_seed(5)))
+    assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])

@@ -98,6 +98,13 @@ class Search:
         self.page.goto(server + _prefix(lang) + path, wait_until="networkidle")
         self.page.keyboard.press("s")                      # Material's shortcut: focus the search box
         self.box = self.page.locator("input.md-search__input")
+        # The box must have focus before the first query is armed: were fill() to give it focus, Material
+        # would search on that focus event, before the key-up ARM times, and the key-up (same text) would
+        # then change nothing, so ARM would wait out its timeout (seen on a loaded machine, 1 run in 4).
+        if not self.page.evaluate("document.activeElement === document.querySelector('input.md-search__input')"):
+            self.box.focus()
+        self.page.wait_for_function("document.activeElement === document.querySelector('input.md-search__input')")
+        self.page.wait_for_timeout(20)                     # Material reads the box 1 ms after a focus event
         self.items: list | None = None
 
     def type(self, query: str, timeout_s: float | None = None) -> None:

@@ -264,11 +264,6 @@ def search_text(content: str) -> str:
 _typeset: dict[int, str] = {}                      # id(page) → its typeset content, while search reads
 
 
-def _lang(config) -> str:
-    i18n = config.plugins.get("i18n")
-    return getattr(i18n, "current_language", None) or "zh"
-
-
 def _where(page, config) -> str:
     """The page's source file, relative to the repository (``docs/norms/rmsnorm.zh.md``)."""
     path = getattr(page.file, "abs_src_path", None)
@@ -292,7 +287,7 @@ def _source(page) -> str | None:
 def on_page_content(html_text: str, page, config, files) -> str:
     if "arithmatex" not in html_text:
         return html_text
-    return render_html(html_text, _lang(config), _where(page, config), _source(page))
+    return render_html(html_text, handbook.build_language(config), _where(page, config), _source(page))
 
 
 @event_priority(50)            # before Material's search plugin reads page.content
@@ -326,7 +321,7 @@ def typeset_toc(output: str, lang: str, where: str = "") -> str:
 
 def on_post_page(output: str, page, config) -> str:
     if "\\(" in output:
-        output = typeset_toc(output, _lang(config), _where(page, config))
+        output = typeset_toc(output, handbook.build_language(config), _where(page, config))
     return output
 
 

@@ -17,8 +17,7 @@ HEADERS = {"zh": ("中文", "English", "说明"), "en": ("English", "中文", "N
 def on_page_markdown(markdown: str, page, config, files) -> str:
     if "<!-- glossary -->" not in markdown:
         return markdown
-    i18n = config.plugins.get("i18n")
-    lang = getattr(i18n, "current_language", None) or handbook.DEFAULT_LANG
+    lang = handbook.build_language(config)
     rows = handbook.read_tsv(handbook.repo_root(config) / "data" / "glossary.tsv")
     first, second = ("zh", "en") if lang == "zh" else ("en", "zh")
     rows.sort(key=lambda r: r["en"].lower())

@@ -387,3 +387,10 @@ def question_records(docs: Path, root: Path) -> list[dict]:
     for rec in records:
         del rec["order"], rec["qindex"]
     return records
+
+
+def build_language(config) -> str:
+    """The language mkdocs-static-i18n is building now (each language is a build of its own); the
+    default language when a config has no i18n plugin (fixture sites)."""
+    i18n = config.plugins.get("i18n")
+    return getattr(i18n, "current_language", None) or DEFAULT_LANG

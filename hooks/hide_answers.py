@@ -13,11 +13,12 @@ from __future__ import annotations
 import html
 import re
 
+import handbook
+
 LABELS = {"zh": ("隐藏答案", "答案已隐藏：点击题目下方的“显示答案”查看"),
           "en": ("Hide answers", "Answers are hidden: use “Show answer” under a question")}
 ARTICLE = re.compile(r'<article class="md-content__inner[^"]*">')
 QUESTION = re.compile(r'<h2 [^>]*\bdata-difficulty=')
-LANG = re.compile(r'<html lang="([a-z]{2})')
 
 
 def toggle(lang: str) -> str:
@@ -33,6 +34,5 @@ def on_post_page(output: str, page, config) -> str:
     h1_end = output.find("</h1>", article.end())
     if h1_end == -1:
         return output
-    lang = LANG.search(output)
     at = h1_end + len("</h1>")
-    return output[:at] + toggle(lang.group(1) if lang and lang.group(1) in LABELS else "zh") + output[at:]
+    return output[:at] + toggle(handbook.build_language(config)) + output[at:]

@@ -23,11 +23,6 @@ from mkdocs.structure.pages import Page
 import handbook
 
 
-def _language(config) -> str:
-    i18n = config.plugins.get("i18n")
-    return getattr(i18n, "current_language", None) or handbook.DEFAULT_LANG
-
-
 def _front_matter_order(item) -> int:
     if isinstance(item, Page) and item.file.abs_src_path:
         text = Path(item.file.abs_src_path).read_text(encoding="utf-8")
@@ -45,7 +40,7 @@ def _page_key(item):
 
 @event_priority(-200)          # after mkdocs-static-i18n (-100)
 def on_nav(nav: Navigation, config, files) -> Navigation:
-    lang = _language(config)
+    lang = handbook.build_language(config)
     root = handbook.repo_root(config)
     rows = handbook.chapters(root)
     rank = {row["slug"]: i for i, row in enumerate(rows)}

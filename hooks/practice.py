@@ -32,11 +32,6 @@ ROOT_CLASS = 'class="hb-practice"'
 NOSCRIPT = {"zh": "练习页需要 JavaScript。", "en": "The practice page needs JavaScript."}
 
 
-def _language(config) -> str:
-    i18n = config.plugins.get("i18n")
-    return getattr(i18n, "current_language", None) or handbook.DEFAULT_LANG
-
-
 def question_url(record: dict, lang: str, directory_urls: bool = True) -> str:
     """Site-root-relative URL of a question's full answer, in the build's URL style."""
     prefix = "" if lang == handbook.DEFAULT_LANG else f"{lang}/"
@@ -89,7 +84,7 @@ def _base(page) -> str:
 def on_page_markdown(markdown: str, page, config, files) -> str:
     if MARKER not in markdown:
         return markdown
-    lang = _language(config)
+    lang = handbook.build_language(config)
     element = (f'<div {ROOT_CLASS} data-base="{_base(page)}" data-lang="{lang}">'
                f'<noscript><p>{NOSCRIPT[lang]}</p></noscript></div>')
     return markdown.replace(MARKER, element)
@@ -99,7 +94,7 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
 def on_post_page(output: str, page, config) -> str:
     if ROOT_CLASS not in output:
         return output
-    base, lang = _base(page), _language(config)
+    base, lang = _base(page), handbook.build_language(config)
     css = f'<link rel="stylesheet" href="{base}assets/stylesheets/practice.css">\n'
     if "assets/vendor/katex/katex.min.css" not in output:
         css = f'<link rel="stylesheet" href="{base}assets/vendor/katex/katex.min.css">\n' + css

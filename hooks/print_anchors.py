@@ -10,7 +10,7 @@ HTML) with thousands of tags and no id, so building one edition spent about 300 
 ``id="``, ``.`` not crossing a line end, the greedy tag name backtracking), but looks up the next
 ``id="``, ``"``, ``>`` and line end by bisection instead of rescanning. ``update_anchor_ids`` then
 applies print-site's own replacements unchanged, so the output is byte for byte what print-site writes
-(``tests/test_pdf.py`` compares both on real pages and on generated adversarial HTML).
+(``tests/test_print_anchors.py`` compares both on a real page and on generated adversarial HTML).
 """
 from __future__ import annotations
 

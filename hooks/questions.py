@@ -39,11 +39,6 @@ def _root(config) -> Path:
     return handbook.repo_root(config)
 
 
-def _language(config) -> str:
-    i18n = config.plugins.get("i18n")
-    return getattr(i18n, "current_language", None) or handbook.DEFAULT_LANG
-
-
 def on_pre_build(config) -> None:
     problems = handbook.check_docs(Path(config.docs_dir), _root(config))
     if problems:
@@ -134,7 +129,7 @@ def _chapter_questions(docs: Path, lang: str, chapter: str, from_rel: str) -> st
 def on_page_markdown(markdown: str, page, config, files) -> str:
     if "<!-- question-index -->" not in markdown and "<!-- questions -->" not in markdown:
         return markdown
-    docs, lang = Path(config.docs_dir), _language(config)
+    docs, lang = Path(config.docs_dir), handbook.build_language(config)
     rel = handbook.rel_of(Path(page.file.abs_src_path), docs)
     if "<!-- question-index -->" in markdown:
         markdown = markdown.replace("<!-- question-index -->", _question_index(docs, _root(config), lang, rel,

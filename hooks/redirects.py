@@ -43,8 +43,7 @@ def on_files(files, config):
     table = handbook.repo_root(config) / "data" / "redirects.tsv"
     if plugin is None or not table.is_file():
         return files
-    i18n = config.plugins.get("i18n")
-    lang = getattr(i18n, "current_language", None) or handbook.DEFAULT_LANG
+    lang = handbook.build_language(config)
     plugin.redirects = {**redirect_map(handbook.read_tsv(table), lang),
                         **(plugin.config.get("redirect_maps") or {})}
     # the plugin validated targets against the files as they were before i18n localised them

@@ -181,9 +181,14 @@ def run_all(browser, server: str, lang: str, queries: list[str], tabs: int = TAB
     of ``queries`` run by BATCH in the page (tests below type single queries key by key)."""
     pages = [Search(browser, server, lang) for _ in range(max(1, min(tabs, len(queries))))]
     for s in pages:                                        # let each tab load its index
-        s.type("transformer")
+        s.type("transformer", 150)
     for s in pages:
-        s.results()
+        # A warm-up, not a measured query. Under load its one key-up sometimes got no answer (CI, 1 run in
+        # 4): then the same tab is asked once more, with other text so that Material searches again.
+        try:
+            s.results()
+        except AssertionError:
+            s.run("attention", 150)
     try:
         for n, s in enumerate(pages):
             s.page.evaluate(BATCH, [queries[n::len(pages)], 60_000])

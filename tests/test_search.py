@@ -542,6 +542,18 @@ def test_latest_entry_per_location_wins():
         {"location": "b/", "text": "b"}, {"location": "a/", "text": "new"}, {"location": "a/#q", "text": "new q"}]
 
 
+def test_questions_get_their_page_title():
+    """hooks/search.py gives the sections of a page with questions its page's title (``page``), not the
+    page's own entry, nor entries whose weight was lowered (chapter indexes, labs), nor a page not indexed."""
+    import search as search_hook
+
+    docs = [{"location": "a/", "title": "KV cache"}, {"location": "a/#q", "title": "Q"},
+            {"location": "a/#q-detail", "title": "D"}, {"location": "b/", "title": "Labs", "boost": 0.05},
+            {"location": "b/#step", "title": "S", "boost": 0.05}, {"location": "c/#orphan", "title": "O"}]
+    search_hook.add_page_titles(docs)
+    assert [d.get("page") for d in docs] == [None, "KV cache", "KV cache", None, None, None]
+
+
 def test_alias_rows_are_checked(tmp_path):
     """A broken phrasing row names its file and line; keyword queries are phrasings in both languages."""
     import search as search_hook

@@ -554,6 +554,16 @@ def test_questions_get_their_page_title():
     assert [d.get("page") for d in docs] == [None, "KV cache", "KV cache", None, None, None]
 
 
+def test_chapter_question_lists_are_not_indexed(built_site):
+    """A chapter index's entry keeps its intro but not its list of questions (each question is indexed
+    itself); the questions' own entries are still there."""
+    for lang in handbook.LANGS:
+        docs = json.loads((built_site / "search" / f"search_index.{lang}.json").read_text(encoding="utf-8"))["docs"]
+        chapter = next(d for d in docs if d["location"] == _prefix(lang) + "norms/")
+        assert "LayerNorm" in chapter["text"] and "★" not in chapter["text"], chapter["text"][-300:]
+        assert any(d["location"] == _prefix(lang) + "norms/layernorm/#layernorm-formula" for d in docs)
+
+
 def test_alias_rows_are_checked(tmp_path):
     """A broken phrasing row names its file and line; keyword queries are phrasings in both languages."""
     import search as search_hook

@@ -542,6 +542,28 @@ def test_latest_entry_per_location_wins():
         {"location": "b/", "text": "b"}, {"location": "a/", "text": "new"}, {"location": "a/#q", "text": "new q"}]
 
 
+def test_questions_get_their_page_title():
+    """hooks/search.py gives the sections of a page with questions its page's title (``page``), not the
+    page's own entry, nor entries whose weight was lowered (chapter indexes, labs), nor a page not indexed."""
+    import search as search_hook
+
+    docs = [{"location": "a/", "title": "KV cache"}, {"location": "a/#q", "title": "Q"},
+            {"location": "a/#q-detail", "title": "D"}, {"location": "b/", "title": "Labs", "boost": 0.05},
+            {"location": "b/#step", "title": "S", "boost": 0.05}, {"location": "c/#orphan", "title": "O"}]
+    search_hook.add_page_titles(docs)
+    assert [d.get("page") for d in docs] == [None, "KV cache", "KV cache", None, None, None]
+
+
+def test_chapter_question_lists_are_not_indexed(built_site):
+    """A chapter index's entry keeps its intro but not its list of questions (each question is indexed
+    itself); the questions' own entries are still there."""
+    for lang in handbook.LANGS:
+        docs = json.loads((built_site / "search" / f"search_index.{lang}.json").read_text(encoding="utf-8"))["docs"]
+        chapter = next(d for d in docs if d["location"] == _prefix(lang) + "norms/")
+        assert "LayerNorm" in chapter["text"] and "★" not in chapter["text"], chapter["text"][-300:]
+        assert any(d["location"] == _prefix(lang) + "norms/layernorm/#layernorm-formula" for d in docs)
+
+
 def test_alias_rows_are_checked(tmp_path):
     """A broken phrasing row names its file and line; keyword queries are phrasings in both languages."""
     import search as search_hook

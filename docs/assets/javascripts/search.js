@@ -297,9 +297,12 @@
           }
           if (lang === "en") {
             const s = stem(w);
-            // a stem that lunr's stemmer would change again is sent as the word (lunr stems it once)
-            const term = last || stem(s) === s ? s : w;
-            push(term, last ? "*" : "", boost, other);
+            // the worker stems the query once more (lunr's search pipeline), but not a term with a
+            // wildcard: a stem that the stemmer would change again (diffusion → diffus → diffu) is sent
+            // as a prefix (diffus*), which matches the index's word and which Material counts as
+            // matched (sent as the word, it matched, but was never counted: coverage, 2d)
+            const term = s;
+            push(term, last || stem(s) !== s ? "*" : "", boost, other);
             if (!other) units.set(term, { weight: boost, halves: null });
           } else {
             // the Chinese index is not stemmed: a prefix matches plurals, but not for short words (rl, tp)

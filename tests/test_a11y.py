@@ -172,3 +172,48 @@ def test_nav_toggles_get_the_section_title():
             '<span class="md-nav__icon md-icon"></span> 位置编码 &amp; RoPE </label></nav>')
     assert ('<span class="md-nav__icon md-icon"></span><span class="hb-visually-hidden">位置编码 &amp; RoPE</span>\n'
             '</label>') in a11y.name_nav_toggles(html)
+
+
+WRAPS = """() => [...document.querySelectorAll('.md-typeset__scrollwrap')].map(w => [
+    w.scrollWidth > w.clientWidth + 1, w.getAttribute('tabindex'), w.getAttribute('role'), w.getAttribute('aria-label')])"""
+
+
+def _wraps_consistent(page) -> bool:
+    """Every table wrapper that scrolls is a focusable, named region; no other one is."""
+    return all((tab, role, bool(name)) == (("0", "region", True) if scrolls else (None, None, False))
+               for scrolls, tab, role, name in page.evaluate(WRAPS))
+
+
+@pytest.mark.parametrize("lang", handbook.LANGS)
+def test_scrolling_tables_are_keyboard_regions(browser, server, lang):
+    """assets/javascripts/a11y.js: a table wrapper whose table is wider than it gets tabindex, role and a
+    name, and loses them when it no longer scrolls, whether the table grows or shrinks with no window
+    resize (a web font arriving, a cell filled in: the wrappers are watched with a ResizeObserver, not
+    measured once after load) or the window is resized (a phone turned sideways)."""
+    prefix = "" if lang == handbook.DEFAULT_LANG else f"{lang}/"
+    context, page = open_page(browser, server, prefix + "norms/rmsnorm/", "light", viewport=(1600, 900))
+    grow = ("(on) => { const td = document.querySelector('.md-typeset__scrollwrap td');"
+            " td.style.whiteSpace = on ? 'nowrap' : ''; td.dataset.text ??= td.textContent;"
+            " td.textContent = on ? td.dataset.text + ' x'.repeat(300) : td.dataset.text; }")
+    first = f"({WRAPS})()[0]"
+    try:
+        page.wait_for_function(f"({WRAPS})().length > 0 && ({WRAPS})().every(w => !w[0] && w[1] === null)",
+                               timeout=10_000)
+        page.evaluate(grow, True)                                  # wider than a 1600 px window
+        page.wait_for_function(f"{first}[1] === '0'", timeout=10_000)
+        assert _wraps_consistent(page)
+        page.evaluate(grow, False)
+        page.wait_for_function(f"{first}[1] === null", timeout=10_000)
+        assert _wraps_consistent(page)
+        page.evaluate("() => { const t = document.querySelector('.md-typeset__scrollwrap table');"
+                      " t.style.minWidth = '600px'; }")                       # fits 1600 px, not 360 px
+        page.wait_for_timeout(300)
+        assert page.evaluate(first)[1] is None
+        page.set_viewport_size({"width": 360, "height": 800})
+        page.wait_for_function(f"{first}[1] === '0'", timeout=10_000)
+        assert _wraps_consistent(page)
+        page.set_viewport_size({"width": 1600, "height": 900})
+        page.wait_for_function(f"{first}[1] === null", timeout=10_000)
+        assert _wraps_consistent(page)
+    finally:
+        context.close()

@@ -252,3 +252,99 @@ def test_diagram_labels_readable_on_a_phone(browser, server, built_site):
             assert not scrolls or (tabindex == "0" and name), f"{url}: a scrolling diagram box without tabindex/name"
             assert right <= 361, f"{url}: a diagram box spills {right - 360:.0f} px over the screen's edge"
     context.close()
+
+
+# ---------------------------------------------------------------- tables wrapped at build time (issue 19)
+
+def test_wrap_tables_unit():
+    """hooks/material_dom.py: a bare <table> goes into Material's wrapper, marked hb-table; a table with a class
+    (a notebook's dataframe) and a table inside a table are left alone; an unclosed table is an error."""
+    import material_dom as tables
+
+    html = ('<p>a</p><table><tr><td><table><tr><td>in</td></tr></table></td></tr></table>'
+            '<table class="dataframe"><tr><td>df</td></tr></table><table>\n<tr><td>b</td></tr></table>')
+    assert tables.wrap_tables(html, where="x.md") == (
+        '<p>a</p>' + tables.WRAP_OPEN + '<tr><td><table><tr><td>in</td></tr></table></td></tr>' + tables.WRAP_CLOSE +
+        '<table class="dataframe"><tr><td>df</td></tr></table>' + tables.WRAP_OPEN + '\n<tr><td>b</td></tr>' +
+        tables.WRAP_CLOSE)
+    assert tables.WRAP_OPEN == ('<div class="md-typeset__scrollwrap"><div class="md-typeset__table">'
+                                '<table class="hb-table">')
+    assert tables.wrap_tables("<p>x</p><table>", 0, 8) == "<p>x</p><table>"      # outside the range
+    with pytest.raises(ValueError, match=r"x\.md: a <table> is not closed"):
+        tables.wrap_tables("<table><tr><td>a", where="x.md")
+
+
+STYLES = """() => [...document.querySelectorAll('article table.hb-table')].slice(0, 3).flatMap(t => {
+    const els = [t.parentElement.parentElement, t.parentElement, t, t.querySelector('thead tr'),
+                 t.querySelector('th'), t.querySelector('tbody tr'), t.querySelector('td'), t.querySelector('td a')];
+    return els.filter(Boolean).map(el => { const cs = getComputedStyle(el), r = el.getBoundingClientRect();
+      return [el.tagName, Math.round(r.width), Math.round(r.height),
+              ...[...cs].filter(p => !p.startsWith('--')).map(p => p + ':' + cs.getPropertyValue(p))].join(';'); });
+})"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("path", ["questions/", "en/norms/rmsnorm/", "glossary/"])
+def test_tables_wrapped_at_build_time_look_like_materials(browser, server, path, scheme):
+    """The tables of hooks/material_dom.py arrive in Material's wrapper, so its script adds no wrapper after the
+    page has loaded (it moved the whole question index table: the longest task of that page's load), and
+    they look exactly as Material's own: every computed style of the wrappers, the table, a row, a header
+    and a cell, and their sizes, are the same as with the hb-table class removed (then Material's CSS for
+    table:not([class]) styles them), on a phone, in both colour schemes."""
+    context = browser.new_context(viewport={"width": 360, "height": 800}, color_scheme=scheme)
+    context.add_init_script("window.__wraps = null; document.addEventListener('readystatechange', () => {"
+                            " window.__wraps = 0; new MutationObserver(rs => { for (const r of rs) for (const n of r.addedNodes)"
+                            " if (n.classList && n.classList.contains('md-typeset__scrollwrap')) window.__wraps++;"
+                            " }).observe(document.body, {childList: true, subtree: true}); }, {once: true});")
+    page = context.new_page()
+    try:
+        page.goto(server + path, wait_until="networkidle")
+        page.wait_for_function("(s) => document.body.dataset.mdColorScheme === s",
+                               arg="slate" if scheme == "dark" else "default", timeout=10_000)
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__wraps") == 0, "Material wrapped a table after load"
+        assert page.locator("article table:not([class])").count() == 0
+        ours = page.evaluate(STYLES)
+        assert len(ours) >= 7
+        page.evaluate("document.querySelectorAll('article table.hb-table').forEach(t => t.removeAttribute('class'))")
+        page.wait_for_timeout(200)                                # transitions are 125 ms at most
+        materials = page.evaluate(STYLES.replace("table.hb-table", "table:not([class])"))
+        diff = [(a, b) for a, b in zip(ours, materials) if a != b]
+        assert len(ours) == len(materials) and not diff, [
+            sorted(set(a.split(";")) ^ set(b.split(";")))[:6] for a, b in diff[:2]]
+    finally:
+        context.close()
+
+
+def test_mark_code_unit():
+    import material_dom
+
+    html = ('<pre><span></span><code><span id="__span-0-1"><a id="__codelineno-0-1"></a>x\n</span></code></pre>'
+            '<pre><code>plain\n</code></pre><p><code>inline</code></p>')
+    assert material_dom.mark_code(html) == html.replace(
+        '<code><span id="__span-0-1">', '<code class="md-code__content"><span id="__span-0-1">', 1)
+
+
+@pytest.mark.parametrize("path", ["transformer/architecture/", "en/norms/rmsnorm/"])
+def test_code_blocks_marked_at_build_time(browser, server, built_site, path):
+    """Every code block with line anchors arrives with Material's md-code__content class (hooks/material_dom.py),
+    so Material's script changes no <code> element's class after load (it did: every line span of every block
+    restyled, most of a chapter page's longest task; setting the same value again costs nothing); the copy
+    button still works its way in."""
+    html = (built_site / path / "index.html").read_text(encoding="utf-8")
+    blocks = re.findall(r'<pre\b[^>]*>(?:<span></span>)?<code([^>]*)><span id="__span-', html)
+    assert blocks and all(attrs == ' class="md-code__content"' for attrs in blocks), blocks[:3]
+    context = browser.new_context(viewport={"width": 360, "height": 800})
+    context.add_init_script("window.__classes = null; document.addEventListener('readystatechange', () => {"
+                            " window.__classes = []; new MutationObserver(rs => { for (const r of rs)"
+                            " if (r.target.tagName === 'CODE' && r.oldValue !== r.target.className) window.__classes.push(r.oldValue + ' -> ' + r.target.className);"
+                            " }).observe(document.body, {attributes: true, attributeFilter: ['class'], attributeOldValue: true,"
+                            " subtree: true}); }, {once: true});")
+    page = context.new_page()
+    try:
+        page.goto(server + path, wait_until="networkidle")
+        page.wait_for_selector("article pre .md-clipboard, article pre .md-code__nav", state="attached", timeout=10_000)
+        assert page.evaluate("window.__classes") == []
+        assert page.locator("article pre > code.md-code__content").count() == len(blocks)
+    finally:
+        context.close()

@@ -177,3 +177,62 @@ def test_toggle_does_not_move_the_page(browser, server, lang):
     assert page.get_by_role("button", name=NAMES[lang]["toggle"], exact=True).is_visible()
     assert page.evaluate(where) == before
     context.close()
+
+
+# ---------------------------------------------------------------- answers wrapped at build time (issue 19)
+
+def test_wrap_answers_unit():
+    """hooks/hide_answers.py wraps each question's answer as the script did: up to the next h1/h2 child of
+    the article (not a nested one, and a stray end tag in the text does not end it), after the question's
+    hidden "Show answer" button; a question heading without an id is an error naming the page."""
+    import hide_answers
+
+    body = ('<h1 id="t">T</h1><p>intro</p>'
+            '<h2 id="q1" data-difficulty="1">Q1</h2><div class="admonition"><p>short</p></div>'
+            '<details><summary>s</summary><h2>nested</h2></details><p>a &lt;b&gt; </think> c<br></p>'
+            '<h2 id="plain">Not a question</h2><p>text</p>'
+            '<h2 id="q2" data-difficulty="3">Q2</h2><p>answer 2</p><!-- <h2> in a comment -->\n')
+    out = hide_answers.wrap_answers(body, 0, len(body), "en", "x.md")
+    assert out == ('<h1 id="t">T</h1><p>intro</p>'
+                   '<h2 id="q1" data-difficulty="1">Q1</h2>'
+                   '<button type="button" class="hb-reveal md-button" aria-controls="hb-answer-q1" '
+                   'aria-expanded="true" hidden>Show answer</button><div class="hb-answer" id="hb-answer-q1">'
+                   '<div class="admonition"><p>short</p></div>'
+                   '<details><summary>s</summary><h2>nested</h2></details><p>a &lt;b&gt; </think> c<br></p>'
+                   '</div>\n<h2 id="plain">Not a question</h2><p>text</p>'
+                   '<h2 id="q2" data-difficulty="3">Q2</h2>'
+                   '<button type="button" class="hb-reveal md-button" aria-controls="hb-answer-q2" '
+                   'aria-expanded="true" hidden>Show answer</button><div class="hb-answer" id="hb-answer-q2">'
+                   '<p>answer 2</p><!-- <h2> in a comment -->\n</div>\n')
+    assert hide_answers.wrap_answers("<p>x</p>", 0, 8, "zh") == "<p>x</p>"
+    with pytest.raises(ValueError, match=r"x\.md: a question heading without an id"):
+        hide_answers.wrap_answers('<h2 data-difficulty="1">Q</h2><p>a</p>', 0, 36, "zh", "x.md")
+    with pytest.raises(ValueError, match=r"x\.md: unclosed <div>"):
+        hide_answers.wrap_answers('<h2 id="q" data-difficulty="1">Q</h2><div>a', 0, 44, "zh", "x.md")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_answers_are_wrapped_in_the_html_not_in_the_browser(browser, server, lang):
+    """The page arrives with its answers wrapped, so setting up hide-answers moves no element of the
+    article (when the script wrapped them, every answer's content was moved after the first paint: one
+    more style recalculation and layout of the whole page). Watched with a MutationObserver installed
+    before the page's own scripts run; the wiring still works (a reveal button shows its answer)."""
+    context = browser.new_context()
+    # from the end of parsing (readyState "interactive": the deferred scripts have not run yet)
+    context.add_init_script("window.__added = null; document.addEventListener('readystatechange', () => {"
+                            " window.__added = []; new MutationObserver(rs => { for (const r of rs)"
+                            " for (const n of r.addedNodes) window.__added.push(n.nodeName + '.' + (n.className || ''));"
+                            " }).observe(document.querySelector('article.md-content__inner'), {childList: true});"
+                            " }, {once: true});")
+    page = context.new_page()
+    try:
+        _open(page, f"{server}{_prefix(lang)}{PAGE}/")
+        n = page.locator("article h2[data-difficulty]").count()
+        assert n >= 2 and _state(page) == [True] * n
+        # nothing is added to the article itself
+        assert page.evaluate("window.__added") == []
+        page.get_by_role("button", name=NAMES[lang]["toggle"], exact=True).click()
+        page.locator("button.hb-reveal").first.click()
+        assert _state(page) == [True] + [False] * (n - 1)
+    finally:
+        context.close()

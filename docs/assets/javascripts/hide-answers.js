@@ -15,12 +15,18 @@
   const save = (on) => { try { localStorage.setItem(KEY, on ? "1" : "0"); } catch (e) { /* private mode */ } };
 
   // Everything after a question heading up to the next h1/h2 is its answer (short-answer box,
-  // explanation, code, follow-ups, references), wrapped once in div.hb-answer.
+  // explanation, code, follow-ups, references), wrapped once in div.hb-answer. hooks/hide_answers.py
+  // does it at build time (h2, hidden button.hb-reveal, div.hb-answer), so normally only the buttons
+  // are wired up here; a page built without the hook is wrapped here.
   function wrapAnswers(article) {
     const questions = [];
     for (const h2 of article.querySelectorAll(":scope > h2[id][data-difficulty]")) {
       const done = h2.nextElementSibling;               // set up already: h2, button.hb-reveal, div.hb-answer
       let answer = done && done.classList.contains("hb-reveal") ? done.nextElementSibling : null;
+      if (answer && !done.dataset.wired) {
+        done.dataset.wired = "1";
+        done.addEventListener("click", () => reveal(done, answer, answer.hidden));
+      }
       if (!answer) {
         answer = document.createElement("div");
         answer.className = "hb-answer";
@@ -37,6 +43,7 @@
         button.type = "button";
         button.className = "hb-reveal md-button";
         button.setAttribute("aria-controls", answer.id);
+        button.dataset.wired = "1";
         button.addEventListener("click", () => reveal(button, answer, answer.hidden));
         h2.after(button);
       }

@@ -33,6 +33,20 @@ def test_padding_plus_causal_matches_sdpa_and_unpadded_run():
     torch.testing.assert_close(out[1:, :, :3], ref)
 
 
+def test_masked_keys_get_exactly_zero_weight_at_any_logit_scale():
+    # Logits of size 1e5 (large activations, or fp16 ranges): a finite "minus large" fill such as
+    # -1e4 or -1e9 + score no longer removes a key; -inf does, as in F.scaled_dot_product_attention.
+    torch.manual_seed(3)
+    q, k, v = (torch.randn(2, 1, 5, 4, dtype=torch.float64) for _ in range(3))
+    q = q * 1e3
+    k = k * 1e3
+    k[:, :, 0] = -q[:, :, 0]                      # query 0 sees only key 0, at a logit of about -1e6
+    mask = att.padding_mask(torch.tensor([5, 2]), 5) & att.causal_mask(5)
+    out, w = att.scaled_dot_product_attention(q, k, v, mask)
+    assert torch.all(w[~mask.expand_as(w)] == 0)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+
+
 def test_bottom_right_causal_mask_equals_last_rows_of_full_attention():
     torch.manual_seed(2)
     q, k, v = (torch.randn(1, 2, 9, 8) for _ in range(3))

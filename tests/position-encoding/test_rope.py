@@ -84,3 +84,16 @@ def test_rotate_half_matches_transformers_and_by_hand():
     assert torch.equal(rope.rotate_half(x), torch.tensor([-3.0, -4.0, 1.0, 2.0]))     # (x1, x2) -> (-x2, x1)
     y = torch.randn(2, 3, 5, 8, generator=torch.Generator().manual_seed(0))
     assert torch.equal(rope.rotate_half(y), hf_rotate_half(y))
+
+
+def test_output_keeps_the_input_dtype():
+    # The rotation is computed in float64 and cast back: a float32 / bfloat16 activation stays one
+    # (a float64 result would silently double the memory of q and k downstream).
+    torch.manual_seed(5)
+    x = torch.randn(2, 6, 16, dtype=torch.float64)
+    pos = torch.arange(6) * 1000
+    for dtype in (torch.float32, torch.bfloat16):
+        for fn in (rope.apply_rope_complex, rope.apply_rope_rotate_half):
+            out = fn(x.to(dtype), pos)
+            assert out.dtype == dtype
+            torch.testing.assert_close(out, fn(x.to(dtype).double(), pos).to(dtype))

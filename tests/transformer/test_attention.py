@@ -80,3 +80,27 @@ def test_softmax_gradient_vanishes_when_saturated():
         p = torch.softmax(factor * z, 0)
         torch.testing.assert_close(jac, torch.diag(p) - torch.outer(p, p))
         assert (jac.abs().max() < 1e-3) == small
+
+
+def test_max_weight_of_two_keys_against_numerical_integral():
+    # Two keys: the larger softmax weight is sigmoid(|z1 - z2|). Given q, z1 - z2 = q.(k1 - k2) is
+    # N(0, 2|q|^2) (divided by d_k when scaled), and |q|^2 is chi-square with d_k degrees of freedom:
+    # E[sigmoid(|z1 - z2|)] by numerical integration over both (scipy), against the experiment.
+    import numpy as np
+    from scipy import integrate, stats
+    t = np.linspace(0, 12, 6001)                                    # |N(0, 1)|: 2 * pdf on t >= 0
+    for d, scale in ((4, True), (16, False)):
+        r2 = stats.chi2(d).ppf((np.arange(400) + 0.5) / 400)        # quantiles of |q|^2
+        sd = np.sqrt(2 * r2 / (d if scale else 1))                  # std of z1 - z2 given q
+        inner = integrate.simpson(2 * stats.norm.pdf(t) / (1 + np.exp(-sd[:, None] * t)), x=t, axis=-1)
+        expected = inner.mean()
+        _, got = att.logit_std_and_max_weight(d, n_keys=2, scale=scale, trials=6000)
+        assert abs(got - expected) < 0.01                           # Monte Carlo sd < 0.003
+
+
+def test_logit_experiment_defaults_and_reproducibility():
+    # documented defaults: 64 keys, scaled, 200 trials, seed 0; a seeded experiment is reproducible
+    a = att.logit_std_and_max_weight(32)
+    assert a == att.logit_std_and_max_weight(32, n_keys=64, scale=True, trials=200, seed=0)
+    assert a == att.logit_std_and_max_weight(32)
+    assert a != att.logit_std_and_max_weight(32, seed=1)

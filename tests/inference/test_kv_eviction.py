@@ -140,3 +140,19 @@ def test_top_by_score_breaks_ties_towards_the_earlier_index():
     assert ev._top_by_score(score, 2).tolist() == [1, 3]                      # tie 0.5: index 1 before 3
     assert ev._top_by_score(score, 3).tolist() == [1, 3, 2]
     assert torch.equal(torch.sort(ev._top_by_score(score, 3)).values, torch.topk(score, 3).indices.sort().values)
+
+
+def test_h2o_greedy_tie_evicts_the_later_key():
+    # Budget 3 (2 heavy + window 1). Key 1 gets probability exactly 0 at step 1 (logit -1e4), then keys
+    # 1 and 2 get equal logits at steps 2 and 3, so their running scores are exactly equal (1/3 + 1/4,
+    # summed in the same order). At step 3 the older keys are 0, 1, 2; key 0 (score > 2) stays, and of
+    # the tied keys 1 and 2 the later one goes (docstring; the earlier position wins, as in h2o_keep).
+    s = torch.zeros(4, 4, dtype=torch.float64)
+    s[1, 1] = -1e4
+    assert ev.h2o_greedy(s, n_heavy=2, window=1) == [0, 1, 3]
+
+
+def test_eviction_saving_below_the_budget_saves_nothing():
+    # a sequence shorter than the budget keeps every token: 1000 tokens, budget 4096
+    full, kept = ev.eviction_saving(1000, 4096, layers=2, kv_heads=8, head_dim=128)
+    assert full == kept == 2 * 2 * 8 * 128 * 2 * 1000

@@ -157,3 +157,14 @@ def test_tiled_attention_in_float64_and_linear_attention_with_batch_ne_heads():
     phi_q, phi_k = F.elu(q) + 1, F.elu(k) + 1
     a = (phi_q @ phi_k.transpose(-2, -1)).tril()
     torch.testing.assert_close(ea.causal_linear_attention(q, k, v), (a @ v) / (a.sum(-1, keepdim=True) + 1e-6))
+
+
+def test_split_k_merge_with_large_logits():
+    # scores of several hundred: exp(lse) overflows float32 (above ~88), so the merge has to weight
+    # splits by exp(lse_i - L), never by exp(lse_i) itself
+    torch.manual_seed(13)
+    q, k, v = torch.randn(2, 3, 16) * 20, torch.randn(2, 40, 16) * 20, torch.randn(2, 40, 16)
+    parts = [ea.partial_attention(q, k[:, a:b], v[:, a:b]) for a, b in ((0, 15), (15, 40))]
+    out, lse = ea.merge_states([o for o, _ in parts], [l for _, l in parts])
+    assert lse.min() > 100
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v), atol=1e-5, rtol=1e-5)

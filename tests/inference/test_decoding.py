@@ -199,3 +199,12 @@ def test_beam_width_by_hand():
     # greedy: 0 (0.5), then 0 (0.4), then a three-way tie, which argmax breaks to the first index
     seq, score = dec.greedy_search(fn, [], 3)
     assert seq == [0, 0, 0] and math.isclose(score, math.log(0.5 * 0.4 / 3))
+
+
+def test_temperature_zero_or_negative_is_a_clear_error_and_penalties_default_off():
+    logits = torch.tensor([[1.0, 2.0]])
+    for t in (0.0, -0.5):
+        with pytest.raises(ValueError, match=r"^temperature must be > 0; use greedy decoding for T = 0$"):
+            dec.apply_temperature(logits, t)
+    # frequency and presence penalties default to 0: no change
+    assert torch.equal(dec.frequency_presence_penalty(logits, torch.tensor([[0, 0, 1]])), logits)

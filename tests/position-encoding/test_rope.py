@@ -21,6 +21,15 @@ def test_rotate_half_matches_transformers_llama():
     q_ref, k_ref = apply_rotary_pos_emb(q, k, emb.cos(), emb.sin())
     torch.testing.assert_close(rope.apply_rope_rotate_half(q, pos, base), q_ref)
     torch.testing.assert_close(rope.apply_rope_rotate_half(k, pos, base), k_ref)
+    # a non-default base (Llama 3: 500,000) must reach the frequencies, in both layouts
+    base = 500000.0
+    inv_freq = 1.0 / (base ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
+    emb = torch.cat([torch.outer(pos.double(), inv_freq)] * 2, dim=-1)[None]
+    q_ref, _ = apply_rotary_pos_emb(q, k, emb.cos(), emb.sin())
+    torch.testing.assert_close(rope.apply_rope_rotate_half(q, pos, base), q_ref)
+    torch.testing.assert_close(rope.interleaved_to_half(rope.apply_rope_complex(q, pos, base)),
+                               rope.apply_rope_rotate_half(rope.interleaved_to_half(q), pos, base))
+    assert not torch.allclose(rope.apply_rope_complex(q, pos, base), rope.apply_rope_complex(q, pos))
 
 
 def test_complex_form_is_2x2_rotation_per_pair():
@@ -73,7 +82,7 @@ def test_rope_preserves_norm_and_position_zero_is_identity():
 
 
 def test_inv_freq_closed_form():
-    f = rope.rope_inv_freq(128, 10000.0)
+    f = rope.rope_inv_freq(128)                        # default base 10000 (RoFormer, LLaMA 1/2)
     assert f[0] == 1.0 and len(f) == 64
     torch.testing.assert_close(f[-1], torch.tensor(10000.0 ** (-126 / 128), dtype=torch.float64))
 

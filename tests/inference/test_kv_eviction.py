@@ -156,3 +156,20 @@ def test_eviction_saving_below_the_budget_saves_nothing():
     # a sequence shorter than the budget keeps every token: 1000 tokens, budget 4096
     full, kept = ev.eviction_saving(1000, 4096, layers=2, kv_heads=8, head_dim=128)
     assert full == kept == 2 * 2 * 8 * 128 * 2 * 1000
+
+
+def test_defaults_short_inputs_and_decode_time_rows():
+    # StreamingLLM defaults: 4 sinks + the last 1020 positions
+    assert ev.streaming_keep(5000) == list(range(4)) + list(range(3980, 5000))
+    # a stream shorter than the window keeps everything, from position 0, sinks or not
+    assert ev.streaming_keep(3, n_sink=0, window=10) == [0, 1, 2]
+    # H2O on the last 2 queries only (q_len < k_len, decode time): column sums .2 .6 .2 .6 | .2 .2;
+    # window 2 keeps 4, 5; one heavy hitter among 0-3, a tie of keys 1 and 3 that goes to key 1
+    attn = torch.tensor([[.1, .5, .1, .1, .1, .1], [.1, .1, .1, .5, .1, .1]])
+    assert ev.h2o_keep(attn, n_heavy=1, window=2) == [1, 4, 5]
+    # fewer keys than the window: all are recent, none is a heavy hitter
+    assert ev.h2o_keep(torch.full((3, 3), 1 / 3), n_heavy=0, window=5) == [0, 1, 2]
+    # integer budgets, and bytes per element reach both totals
+    assert all(type(b) is int for b in ev.pyramid_budgets(100, 5))
+    assert ev.eviction_saving(1000, 100, layers=2, kv_heads=1, head_dim=4, bytes_per=1) == (2 * 2 * 4 * 1000,
+                                                                                          2 * 2 * 4 * 100)

@@ -1,6 +1,7 @@
 """Tests for snippets/inference/kv_eviction.py: kept-index sets against hand lists and brute-force
 loops (explicit sums, explicit pooling, Python sorted with an explicit tie rule), PyramidKV budgets
 against hand arithmetic, and memory against the closed form."""
+import pytest
 import torch
 
 from snippets import load
@@ -173,3 +174,14 @@ def test_defaults_short_inputs_and_decode_time_rows():
     assert all(type(b) is int for b in ev.pyramid_budgets(100, 5))
     assert ev.eviction_saving(1000, 100, layers=2, kv_heads=1, head_dim=4, bytes_per=1) == (2 * 2 * 4 * 1000,
                                                                                           2 * 2 * 4 * 100)
+
+
+def test_snapkv_default_kernel_and_bad_capacity():
+    g = torch.Generator().manual_seed(4)
+    obs = torch.rand(2, 4, 30, generator=g).softmax(-1)
+    assert torch.equal(ev.snapkv_keep(obs, 10, 4), ev.snapkv_keep(obs, 10, 4, kernel=5))   # default kernel 5
+    # the observation window must fit inside the capacity, and match attn_obs
+    with pytest.raises(AssertionError):
+        ev.snapkv_keep(obs, 4, 4)
+    with pytest.raises(AssertionError):
+        ev.snapkv_keep(obs, 10, 3)

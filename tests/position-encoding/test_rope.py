@@ -84,7 +84,8 @@ def test_rope_preserves_norm_and_position_zero_is_identity():
 def test_inv_freq_closed_form():
     f = rope.rope_inv_freq(128)                        # default base 10000 (RoFormer, LLaMA 1/2)
     assert f[0] == 1.0 and len(f) == 64
-    torch.testing.assert_close(f[-1], torch.tensor(10000.0 ** (-126 / 128), dtype=torch.float64))
+    torch.testing.assert_close(f[-1], torch.tensor(10000.0 ** (-126 / 128), dtype=torch.float64),
+                               rtol=1e-12, atol=0)     # f[-1] ~ 1e-4: an absolute tolerance would hide the base
 
 
 def test_rotate_half_matches_transformers_and_by_hand():

@@ -168,6 +168,8 @@ def test_defaults_short_inputs_and_decode_time_rows():
     # window 2 keeps 4, 5; one heavy hitter among 0-3, a tie of keys 1 and 3 that goes to key 1
     attn = torch.tensor([[.1, .5, .1, .1, .1, .1], [.1, .1, .1, .5, .1, .1]])
     assert ev.h2o_keep(attn, n_heavy=1, window=2) == [1, 4, 5]
+    # heavy hitters come from the older keys only, even when a recent key has the most attention
+    assert ev.h2o_keep(torch.tensor([[.1, .1, .1, .1, .1, .5]]), n_heavy=1, window=2) == [0, 4, 5]
     # fewer keys than the window: all are recent, none is a heavy hitter
     assert ev.h2o_keep(torch.full((3, 3), 1 / 3), n_heavy=0, window=5) == [0, 1, 2]
     # integer budgets, and bytes per element reach both totals

@@ -84,6 +84,53 @@ def test_sampling_frequencies_follow_filtered_distribution():
     torch.testing.assert_close(freq, torch.tensor([0.625, 0.375, 0.0, 0.0]), atol=0.02, rtol=0)
 
 
+def test_sample_next_is_transformers_generate_pipeline():
+    # transformers' generate() order: repetition penalty, then temperature, top-k, top-p, min-p
+    # (GenerationMixin._get_logits_processor), then softmax and torch.multinomial. Same generator
+    # state -> the same draws, row by row, only if every stage and its order agree.
+    from transformers import LogitsProcessorList
+    logits, prev = _random_case(7)
+    logits, prev = logits.repeat(300, 1), prev.repeat(300, 1)        # 1200 draws from 4 distributions
+    for kw in (dict(temperature=0.6, top_k=12, top_p=0.7, min_p=0.05, rep_penalty=1.5),
+               dict(temperature=1.8, top_p=0.5, rep_penalty=0.7),
+               dict(temperature=0.8, top_k=20, min_p=0.3)):
+        procs = LogitsProcessorList(
+            ([RepetitionPenaltyLogitsProcessor(kw["rep_penalty"])] if "rep_penalty" in kw else [])
+            + [TemperatureLogitsWarper(kw["temperature"])]
+            + ([TopKLogitsWarper(kw["top_k"])] if "top_k" in kw else [])
+            + ([TopPLogitsWarper(kw["top_p"])] if "top_p" in kw else [])
+            + ([MinPLogitsWarper(kw["min_p"])] if "min_p" in kw else []))
+        probs = torch.softmax(procs(prev, logits.clone()), -1)
+        expected = torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(1)).squeeze(-1)
+        got = dec.sample_next(logits, prev, generator=torch.Generator().manual_seed(1), **kw)
+        assert torch.equal(got, expected), kw
+    # without prev_ids there is nothing to penalise
+    g1, g2 = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+    assert torch.equal(dec.sample_next(logits, None, rep_penalty=1.5, generator=g1),
+                       torch.multinomial(torch.softmax(logits, -1), 1, generator=g2).squeeze(-1))
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p_exactly():
+    # Four equal logits: probabilities exactly 1/4 each, cumulative 1/4, 1/2, 3/4, 1 with no rounding.
+    # p = 1/2 is reached by two tokens, so exactly two survive; p just above 1/2 needs a third.
+    flat = torch.zeros(1, 4, dtype=torch.float64)
+    assert torch.isfinite(dec.top_p_filter(flat, 0.5)).sum() == 2
+    assert torch.isfinite(dec.top_p_filter(flat, 0.5 + 1e-9)).sum() == 3
+    assert torch.isfinite(dec.top_p_filter(flat, 1.0)).sum() == 4
+    # top-k ties with the k-th value are kept (docstring), min-p at exactly the threshold is kept
+    assert torch.isfinite(dec.top_k_filter(torch.tensor([[2.0, 1.0, 1.0, 0.0]]), 2)).sum() == 3
+    assert torch.isfinite(dec.min_p_filter(flat, 1.0)).all()
+
+
+def _reference_beam(fn, prompt, steps, width, vocab):
+    """Beam search by its definition: expand every kept prefix by every token, keep the best `width`."""
+    beams = [((), 0.0)]
+    for _ in range(steps):
+        cands = [(b + (t,), s + float(fn(list(prompt) + list(b))[t])) for b, s in beams for t in range(vocab)]
+        beams = sorted(cands, key=lambda c: c[1], reverse=True)[:width]
+    return list(beams[0][0]), beams[0][1]
+
+
 def _exhaustive_best(fn, prompt, steps, vocab):
     best = max(itertools.product(range(vocab), repeat=steps),
                key=lambda seq: _sequence_logprob(fn, prompt, seq))
@@ -113,6 +160,8 @@ def test_beam_search_vs_exhaustive_search(seed):
     # Narrow beams and greedy never beat the optimum, and report the true log-prob of what they return.
     for width in (1, 2, 3):
         seq_w, score_w = dec.beam_search(fn, [0], steps, beam_width=width)
+        ref_seq, ref_score = _reference_beam(fn, [0], steps, width, vocab)
+        assert seq_w == ref_seq and math.isclose(score_w, ref_score, abs_tol=1e-9)
         assert score_w <= best_score + 1e-9
         assert math.isclose(score_w, _sequence_logprob(fn, [0], seq_w), abs_tol=1e-9)
     g_seq, g_score = dec.greedy_search(fn, [0], steps)
@@ -123,6 +172,39 @@ def test_beam_search_vs_exhaustive_search(seed):
 def test_beam_beats_greedy_on_a_known_case():
     # Seed 10: greedy commits to token 0, whose continuations are poor; beam width 2 finds better.
     fn = dec.tiny_lm_logprob_fn(seed=10)
-    _, g_score = dec.greedy_search(fn, [0], 4)
+    g_seq, g_score = dec.greedy_search(fn, [0], 4)
     _, b_score = dec.beam_search(fn, [0], 4, beam_width=2)
     assert b_score > g_score + 0.1
+    # so here the width matters: width 1 is exactly greedy (one beam more would find the better one),
+    # and each width returns what the definition of beam search returns
+    b1_seq, b1_score = dec.beam_search(fn, [0], 4, beam_width=1)
+    assert b1_seq == g_seq and math.isclose(b1_score, g_score, abs_tol=1e-9)
+    for width in (1, 2, 3):
+        seq, score = dec.beam_search(fn, [0], 4, beam_width=width)
+        ref_seq, ref_score = _reference_beam(fn, [0], 4, width, 6)
+        assert seq == ref_seq and math.isclose(score, ref_score, abs_tol=1e-9)
+
+
+def test_beam_width_by_hand():
+    # A table model over 3 tokens (probabilities by context; unlisted contexts uniform). Width 2 keeps
+    # (1, 0) and (0, 0) after two steps and so never sees (0, 1), whose continuation is nearly certain:
+    # it returns (1, 0, 1), log(0.3 * 0.9 * 0.5); width 3 keeps (0, 1) too and finds log(0.5 * 0.35 * 0.98).
+    table = {(): [0.5, 0.3, 0.2], (0,): [0.4, 0.35, 0.25], (1,): [0.9, 0.05, 0.05],
+             (1, 0): [0.2, 0.5, 0.3], (0, 1): [0.01, 0.98, 0.01]}
+    fn = lambda ctx: torch.tensor(table.get(tuple(ctx), [1 / 3] * 3), dtype=torch.float64).log()  # noqa: E731
+    seq, score = dec.beam_search(fn, [], 3, beam_width=2)
+    assert seq == [1, 0, 1] and math.isclose(score, math.log(0.3 * 0.9 * 0.5))
+    seq, score = dec.beam_search(fn, [], 3, beam_width=3)
+    assert seq == [0, 1, 1] and math.isclose(score, math.log(0.5 * 0.35 * 0.98))
+    # greedy: 0 (0.5), then 0 (0.4), then a three-way tie, which argmax breaks to the first index
+    seq, score = dec.greedy_search(fn, [], 3)
+    assert seq == [0, 0, 0] and math.isclose(score, math.log(0.5 * 0.4 / 3))
+
+
+def test_temperature_zero_or_negative_is_a_clear_error_and_penalties_default_off():
+    logits = torch.tensor([[1.0, 2.0]])
+    for t in (0.0, -0.5):
+        with pytest.raises(ValueError, match=r"^temperature must be > 0; use greedy decoding for T = 0$"):
+            dec.apply_temperature(logits, t)
+    # frequency and presence penalties default to 0: no change
+    assert torch.equal(dec.frequency_presence_penalty(logits, torch.tensor([[0, 0, 1]])), logits)

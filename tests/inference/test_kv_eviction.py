@@ -1,6 +1,7 @@
 """Tests for snippets/inference/kv_eviction.py: kept-index sets against hand lists and brute-force
 loops (explicit sums, explicit pooling, Python sorted with an explicit tie rule), PyramidKV budgets
 against hand arithmetic, and memory against the closed form."""
+import pytest
 import torch
 
 from snippets import load
@@ -140,3 +141,49 @@ def test_top_by_score_breaks_ties_towards_the_earlier_index():
     assert ev._top_by_score(score, 2).tolist() == [1, 3]                      # tie 0.5: index 1 before 3
     assert ev._top_by_score(score, 3).tolist() == [1, 3, 2]
     assert torch.equal(torch.sort(ev._top_by_score(score, 3)).values, torch.topk(score, 3).indices.sort().values)
+
+
+def test_h2o_greedy_tie_evicts_the_later_key():
+    # Budget 3 (2 heavy + window 1). Key 1 gets probability exactly 0 at step 1 (logit -1e4), then keys
+    # 1 and 2 get equal logits at steps 2 and 3, so their running scores are exactly equal (1/3 + 1/4,
+    # summed in the same order). At step 3 the older keys are 0, 1, 2; key 0 (score > 2) stays, and of
+    # the tied keys 1 and 2 the later one goes (docstring; the earlier position wins, as in h2o_keep).
+    s = torch.zeros(4, 4, dtype=torch.float64)
+    s[1, 1] = -1e4
+    assert ev.h2o_greedy(s, n_heavy=2, window=1) == [0, 1, 3]
+
+
+def test_eviction_saving_below_the_budget_saves_nothing():
+    # a sequence shorter than the budget keeps every token: 1000 tokens, budget 4096
+    full, kept = ev.eviction_saving(1000, 4096, layers=2, kv_heads=8, head_dim=128)
+    assert full == kept == 2 * 2 * 8 * 128 * 2 * 1000
+
+
+def test_defaults_short_inputs_and_decode_time_rows():
+    # StreamingLLM defaults: 4 sinks + the last 1020 positions
+    assert ev.streaming_keep(5000) == list(range(4)) + list(range(3980, 5000))
+    # a stream shorter than the window keeps everything, from position 0, sinks or not
+    assert ev.streaming_keep(3, n_sink=0, window=10) == [0, 1, 2]
+    # H2O on the last 2 queries only (q_len < k_len, decode time): column sums .2 .6 .2 .6 | .2 .2;
+    # window 2 keeps 4, 5; one heavy hitter among 0-3, a tie of keys 1 and 3 that goes to key 1
+    attn = torch.tensor([[.1, .5, .1, .1, .1, .1], [.1, .1, .1, .5, .1, .1]])
+    assert ev.h2o_keep(attn, n_heavy=1, window=2) == [1, 4, 5]
+    # heavy hitters come from the older keys only, even when a recent key has the most attention
+    assert ev.h2o_keep(torch.tensor([[.1, .1, .1, .1, .1, .5]]), n_heavy=1, window=2) == [0, 4, 5]
+    # fewer keys than the window: all are recent, none is a heavy hitter
+    assert ev.h2o_keep(torch.full((3, 3), 1 / 3), n_heavy=0, window=5) == [0, 1, 2]
+    # integer budgets, and bytes per element reach both totals
+    assert all(type(b) is int for b in ev.pyramid_budgets(100, 5))
+    assert ev.eviction_saving(1000, 100, layers=2, kv_heads=1, head_dim=4, bytes_per=1) == (2 * 2 * 4 * 1000,
+                                                                                          2 * 2 * 4 * 100)
+
+
+def test_snapkv_default_kernel_and_bad_capacity():
+    g = torch.Generator().manual_seed(4)
+    obs = torch.rand(2, 4, 30, generator=g).softmax(-1)
+    assert torch.equal(ev.snapkv_keep(obs, 10, 4), ev.snapkv_keep(obs, 10, 4, kernel=5))   # default kernel 5
+    # the observation window must fit inside the capacity, and match attn_obs
+    with pytest.raises(AssertionError):
+        ev.snapkv_keep(obs, 4, 4)
+    with pytest.raises(AssertionError):
+        ev.snapkv_keep(obs, 10, 3)

@@ -21,6 +21,15 @@ def test_rotate_half_matches_transformers_llama():
     q_ref, k_ref = apply_rotary_pos_emb(q, k, emb.cos(), emb.sin())
     torch.testing.assert_close(rope.apply_rope_rotate_half(q, pos, base), q_ref)
     torch.testing.assert_close(rope.apply_rope_rotate_half(k, pos, base), k_ref)
+    # a non-default base (Llama 3: 500,000) must reach the frequencies, in both layouts
+    base = 500000.0
+    inv_freq = 1.0 / (base ** (torch.arange(0, d, 2, dtype=torch.float64) / d))
+    emb = torch.cat([torch.outer(pos.double(), inv_freq)] * 2, dim=-1)[None]
+    q_ref, _ = apply_rotary_pos_emb(q, k, emb.cos(), emb.sin())
+    torch.testing.assert_close(rope.apply_rope_rotate_half(q, pos, base), q_ref)
+    torch.testing.assert_close(rope.interleaved_to_half(rope.apply_rope_complex(q, pos, base)),
+                               rope.apply_rope_rotate_half(rope.interleaved_to_half(q), pos, base))
+    assert not torch.allclose(rope.apply_rope_complex(q, pos, base), rope.apply_rope_complex(q, pos))
 
 
 def test_complex_form_is_2x2_rotation_per_pair():
@@ -73,9 +82,10 @@ def test_rope_preserves_norm_and_position_zero_is_identity():
 
 
 def test_inv_freq_closed_form():
-    f = rope.rope_inv_freq(128, 10000.0)
+    f = rope.rope_inv_freq(128)                        # default base 10000 (RoFormer, LLaMA 1/2)
     assert f[0] == 1.0 and len(f) == 64
-    torch.testing.assert_close(f[-1], torch.tensor(10000.0 ** (-126 / 128), dtype=torch.float64))
+    torch.testing.assert_close(f[-1], torch.tensor(10000.0 ** (-126 / 128), dtype=torch.float64),
+                               rtol=1e-12, atol=0)     # f[-1] ~ 1e-4: an absolute tolerance would hide the base
 
 
 def test_rotate_half_matches_transformers_and_by_hand():
@@ -84,3 +94,16 @@ def test_rotate_half_matches_transformers_and_by_hand():
     assert torch.equal(rope.rotate_half(x), torch.tensor([-3.0, -4.0, 1.0, 2.0]))     # (x1, x2) -> (-x2, x1)
     y = torch.randn(2, 3, 5, 8, generator=torch.Generator().manual_seed(0))
     assert torch.equal(rope.rotate_half(y), hf_rotate_half(y))
+
+
+def test_output_keeps_the_input_dtype():
+    # The rotation is computed in float64 and cast back: a float32 / bfloat16 activation stays one
+    # (a float64 result would silently double the memory of q and k downstream).
+    torch.manual_seed(5)
+    x = torch.randn(2, 6, 16, dtype=torch.float64)
+    pos = torch.arange(6) * 1000
+    for dtype in (torch.float32, torch.bfloat16):
+        for fn in (rope.apply_rope_complex, rope.apply_rope_rotate_half):
+            out = fn(x.to(dtype), pos)
+            assert out.dtype == dtype
+            torch.testing.assert_close(out, fn(x.to(dtype).double(), pos).to(dtype))

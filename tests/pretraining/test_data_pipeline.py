@@ -1,10 +1,26 @@
 """MinHash vs exact Jaccard, LSH vs its closed-form candidate probability, mixing weights by hand."""
+import itertools
+import signal
+
 import numpy as np
 import pytest
 
 from snippets import load
 
 dp = load("pretraining/data_pipeline")
+
+
+@pytest.fixture(autouse=True)
+def no_endless_loop():
+    """The suffix-array and keep-first loops advance an index by hand; a wrong step never returns.
+    A 20 s alarm turns such a hang into a failure that names the test instead of a stuck run."""
+    def hang(signum, frame):
+        raise TimeoutError("no result after 20 s: an endless loop in snippets/pretraining/data_pipeline.py?")
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
 def make_pair(rng, n_words, n_edits):
@@ -53,6 +69,20 @@ def test_minhash_is_unbiased_over_hash_seeds():
     assert np.mean(ests) == pytest.approx(exact, abs=0.03)
 
 
+def test_minhash_positions_are_independent_hash_functions():
+    # Small sets make a shortcut visible: if the num_perm hash functions were not drawn independently
+    # (one multiplier a shared by all, say), the positions would agree or disagree together and the
+    # estimate would spread far more than the Binomial(k, J) / k of k independent min-wise hashes.
+    A = {f"x{i}" for i in range(10)}
+    B = {f"x{i}" for i in range(5, 15)}
+    J, k = 5 / 15, 64
+    est = np.array([dp.estimate_jaccard(dp.minhash_signature(A, k, seed=s), dp.minhash_signature(B, k, seed=s))
+                    for s in range(100)])
+    assert est.mean() == pytest.approx(J, abs=3 * np.sqrt(J * (1 - J) / k / 100))
+    # sample variance over 100 seeds vs J(1-J)/k: its relative standard error is sqrt(2/99) ~ 0.14
+    assert 0.6 < est.var(ddof=1) / (J * (1 - J) / k) < 1.6
+
+
 def test_lsh_candidate_rate_matches_closed_form():
     rng = np.random.default_rng(3)
     a, b = make_pair(rng, 300, 22)
@@ -99,12 +129,25 @@ def test_suffix_array_matches_sorted_suffixes(seed):
     sa = dp.suffix_array(seq)
     assert sa == sorted(range(len(seq)), key=lambda i: seq[i:])
     lcp = dp.lcp_array(seq, sa)
+    assert lcp[0] == 0                           # the smallest suffix has no predecessor
     for r in range(1, len(seq)):                 # LCP by direct comparison
         a, b = seq[sa[r - 1]:], seq[sa[r]:]
         n = 0
         while n < min(len(a), len(b)) and a[n] == b[n]:
             n += 1
         assert lcp[r] == n
+
+
+def test_lcp_array_by_hand():
+    # all suffixes of "5 5 5" are prefixes of each other: sorted shortest first, LCPs 0, 1, 2
+    assert dp.suffix_array([5, 5, 5]) == [2, 1, 0]
+    assert dp.lcp_array([5, 5, 5], [2, 1, 0]) == [0, 1, 2]
+    # distinct tokens: no two suffixes share a first token, every LCP is 0 (Kasai must restart at 0
+    # after the smallest suffix, position 0 here)
+    assert dp.lcp_array([0, 1, 2], [0, 1, 2]) == [0, 0, 0]
+    # "2 1 0 1 0": sorted 0 | 0 1 0 | 1 0 | 1 0 1 0 | 2 1 0 1 0
+    assert dp.suffix_array([2, 1, 0, 1, 0]) == [4, 2, 3, 1, 0]
+    assert dp.lcp_array([2, 1, 0, 1, 0], [4, 2, 3, 1, 0]) == [0, 1, 0, 2, 0]
 
 
 def brute_force_mask(docs, k):
@@ -183,6 +226,8 @@ def test_hyperplane_bit_disagreement_is_theta_over_pi(cos):
     z /= np.linalg.norm(z)
     y = cos * x + np.sqrt(1 - cos ** 2) * z      # exactly the requested cosine with x
     planes = rng.standard_normal((n_bits, dim))
+    # bit b = [r_b . x > 0], strictly: the zero vector lies on no plane's positive side
+    assert not dp.hyperplane_bits(np.zeros(dim), planes).any()
     rate = np.mean(dp.hyperplane_bits(x, planes) != dp.hyperplane_bits(y, planes))
     p = np.arccos(cos) / np.pi                   # Charikar: P[bit differs] = theta / pi
     se = np.sqrt(p * (1 - p) / n_bits)           # binomial standard error of the rate
@@ -196,6 +241,16 @@ def test_simhash_equals_sign_of_pm1_projection():
     R = np.array([[1.0 if (dp._hash64(f) >> b) & 1 else -1.0 for f in names] for b in range(64)])
     bits = R @ np.array([feats[f] for f in names]) > 0
     assert dp.simhash(feats) == sum(1 << b for b in range(64) if bits[b])
+    # Any real weights, negative ones too (the hyperplane scheme works for every vector): with a
+    # negative total weight a bit the hash never sets (bit 64 of a 64-bit hash) would get a positive
+    # total, so the fingerprint must stop at `bits` bits.
+    signed = {f: w * (-1) ** i - 1.0 for i, (f, w) in enumerate(feats.items())}
+    bits = R @ np.array([signed[f] for f in names]) > 0
+    assert sum(signed.values()) < 0
+    assert dp.simhash(signed) == sum(1 << b for b in range(64) if bits[b]) < 1 << 64
+    h = dp._hash64("x")
+    assert dp.simhash({"x": -2.0}) == ~h & (1 << 64) - 1          # one feature, negative: its hash, inverted
+    assert dp.simhash({"x": 2.0}) == h
 
 
 def test_simhash_near_duplicates_close_unrelated_far():
@@ -219,6 +274,37 @@ def test_simhash_candidates_find_every_close_pair():
                  if bin(fps[i] ^ fps[j]).count("1") <= max_dist}
         assert dp.simhash_candidates(fps, max_dist) == brute
         assert brute                              # the test is not vacuous
+
+
+@pytest.mark.parametrize("max_dist", [1, 2, 3, 4, 5])
+def test_simhash_candidates_flips_at_block_edges(max_dist):
+    # Pigeonhole over max_dist + 1 blocks: flipped bits placed on the first and last bit of blocks are
+    # where a block that is a bit too wide, too narrow or shifted would lose a pair.
+    rng = np.random.default_rng(max_dist)
+    blocks = max_dist + 1
+    edges = [round(i * 64 / blocks) for i in range(blocks + 1)]       # the blocks the docstring describes
+    edge_bits = sorted({e for e in edges[1:-1]} | {e - 1 for e in edges[1:]} | {0})
+    v = int(rng.integers(0, 2 ** 63, dtype=np.int64)) | 1 << 63
+    for flips in itertools.combinations(edge_bits, max_dist):
+        w = v ^ sum(1 << b for b in flips)
+        assert dp.simhash_candidates([v, w], max_dist) == {(0, 1)}, flips
+    # one flip more than max_dist is not a candidate
+    w = v ^ sum(1 << b for b in edge_bits[:max_dist + 1])
+    assert dp.simhash_candidates([v, w], max_dist) == set()
+
+
+def test_simhash_candidates_compare_few_pairs(monkeypatch):
+    # The point of the blocks: unrelated fingerprints share no block, so few pairs are verified.
+    # 300 random fingerprints, 4 blocks of 16 bits: expected pairs sharing a block
+    # 4 * C(300, 2) / 2^16 ~ 2.7, against 44,850 pairs in all.
+    rng = np.random.default_rng(5)
+    fps = [int(v) for v in rng.integers(0, 2 ** 63, 300, dtype=np.int64)]
+    fps = [v | (int(b) << 63) for v, b in zip(fps, rng.integers(0, 2, 300))]
+    calls = []
+    real = dp.hamming
+    monkeypatch.setattr(dp, "hamming", lambda a, b: calls.append(1) or real(a, b))
+    assert dp.simhash_candidates(fps, 3) == set()
+    assert len(calls) < 30
 
 
 def test_minhash_defaults_and_hash_family():

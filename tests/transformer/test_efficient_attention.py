@@ -127,3 +127,44 @@ def test_long_context_memory_by_hand():
     assert lin == mib and ea.decode_state_bytes(10 * n, ["linear"]) == lin     # independent of length
     assert ea.decode_state_bytes(n, ["linear"] * 24 + ["full"] * 8) == 4 * gib + 24 * mib
     assert ea.decode_state_bytes(n, ["linear"] * 28 + ["full"] * 4) == 2 * gib + 28 * mib
+
+
+def test_online_softmax_any_leading_dims_and_first_element():
+    # "softmax over the last dim": leading dims (2, 3) as well as (rows,), and a flat row, where the
+    # first element carries exactly 1/37 of the mass (a block loop that skips it would give 1/36).
+    torch.manual_seed(5)
+    x = torch.randn(2, 3, 37, dtype=torch.float64) * 3
+    x[0, 0] = 0.0
+    x[1, 2, 0] = 40.0                                          # the first element is the maximum
+    for block in (1, 5, 37):
+        out = ea.online_softmax(x, block)
+        assert out.dtype == torch.float64
+        torch.testing.assert_close(out, torch.softmax(x, -1))
+        torch.testing.assert_close(out[0, 0], torch.full((37,), 1 / 37, dtype=torch.float64))
+
+
+def test_tiled_attention_in_float64_and_linear_attention_with_batch_ne_heads():
+    # float64 inputs give float64 outputs and logsumexp, exact to float64 rounding
+    torch.manual_seed(6)
+    q, k, v = (torch.randn(2, 3, 21, 8, dtype=torch.float64) for _ in range(3))
+    out, lse = ea.tiled_attention(q, k, v, 4, 6, causal=True)
+    assert out.dtype == lse.dtype == torch.float64
+    scores = (q @ k.transpose(-2, -1) / 8 ** 0.5).masked_fill(torch.ones(21, 21, dtype=torch.bool).triu(1),
+                                                              float("-inf"))
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(lse, torch.logsumexp(scores, -1), rtol=1e-12, atol=1e-12)
+    # batch 2, 3 heads: the recurrent state is per (batch, head)
+    phi_q, phi_k = F.elu(q) + 1, F.elu(k) + 1
+    a = (phi_q @ phi_k.transpose(-2, -1)).tril()
+    torch.testing.assert_close(ea.causal_linear_attention(q, k, v), (a @ v) / (a.sum(-1, keepdim=True) + 1e-6))
+
+
+def test_split_k_merge_with_large_logits():
+    # scores of several hundred: exp(lse) overflows float32 (above ~88), so the merge has to weight
+    # splits by exp(lse_i - L), never by exp(lse_i) itself
+    torch.manual_seed(13)
+    q, k, v = torch.randn(2, 3, 16) * 20, torch.randn(2, 40, 16) * 20, torch.randn(2, 40, 16)
+    parts = [ea.partial_attention(q, k[:, a:b], v[:, a:b]) for a, b in ((0, 15), (15, 40))]
+    out, lse = ea.merge_states([o for o, _ in parts], [l for _, l in parts])
+    assert lse.min() > 100
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v), atol=1e-5, rtol=1e-5)

@@ -189,3 +189,16 @@ def test_kv_bytes_for_real_configs_by_hand():
     for (layers, kv, dh), expected in cases.values():
         assert layers * mh.attention_layer_costs(4096, 32, kv, dh, 1)["kv_bytes"] == expected
         assert mh.kv_cache_bytes_per_token(layers, kv, dh) == expected
+
+
+def test_cache_sizes_with_defaults_batch_and_bad_head_counts():
+    # MLA default bf16: DeepSeek-V2's 576 elements per token per layer = 1,152 bytes; 60 layers = 69,120
+    assert mh.mla_cache_bytes_per_token(1, 512, 64) == 1152
+    assert mh.mla_cache_bytes_per_token(60, 512, 64, bytes_per_elem=2) == 69_120
+    # the cache grows linearly with the batch: 4 sequences of 1,000 tokens, 2 layers, 8 x 128, bf16
+    assert mh.kv_cache_bytes(2, 8, 128, 1000, batch=4) == 2 * 2 * 8 * 128 * 2 * 1000 * 4
+    # query heads must split evenly into KV groups, and d_model into heads
+    with pytest.raises(AssertionError):
+        mh.GroupedQueryAttention(48, 6, 4)
+    with pytest.raises(AssertionError):
+        mh.GroupedQueryAttention(50, 6, 3)

@@ -2,8 +2,10 @@
 because the build runs them too). Each returns a list of ``path[:line]: message`` strings."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -12,6 +14,21 @@ from pathlib import Path
 INCLUDE_RE = re.compile(r"""--8<--\s+["']snippets/([^"':]+?)\.py(?::[^"']*)?["']""")
 LOAD_RE = re.compile(r"""\bload\(\s*["']([^"']+?)(?:\.py)?["']\s*\)""")
 IMPORT_RE = re.compile(r"""(?:from|import)\s+snippets\.([\w.]+)""")
+
+
+@contextlib.contextmanager
+def fail_after(seconds: int, snippet: str):
+    """A hang becomes a failure that names the test: for snippets whose loops advance an index by hand,
+    where a wrong step (a mutant, a plausible bug) never returns. SIGALRM, so the main thread only."""
+    def hang(signum, frame):
+        raise TimeoutError(f"no result after {seconds} s: an endless loop in snippets/{snippet}.py?")
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def snippet_files(root: Path) -> list[Path]:

@@ -1,9 +1,10 @@
 """MinHash vs exact Jaccard, LSH vs its closed-form candidate probability, mixing weights by hand."""
 import itertools
-import signal
 
 import numpy as np
 import pytest
+
+from checks import fail_after
 
 from snippets import load
 
@@ -14,13 +15,8 @@ dp = load("pretraining/data_pipeline")
 def no_endless_loop():
     """The suffix-array and keep-first loops advance an index by hand; a wrong step never returns.
     A 20 s alarm turns such a hang into a failure that names the test instead of a stuck run."""
-    def hang(signum, frame):
-        raise TimeoutError("no result after 20 s: an endless loop in snippets/pretraining/data_pipeline.py?")
-    previous = signal.signal(signal.SIGALRM, hang)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    with fail_after(20, "pretraining/data_pipeline"):
+        yield
 
 
 def make_pair(rng, n_words, n_edits):

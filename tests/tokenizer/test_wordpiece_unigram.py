@@ -1,8 +1,9 @@
 """WordPiece and Unigram tokenization vs Hugging Face `tokenizers` models with the same vocabulary."""
 import math
-import signal
 
 import pytest
+
+from checks import fail_after
 
 from tokenizers import Tokenizer, models, pre_tokenizers
 
@@ -16,13 +17,8 @@ def _fail_instead_of_hanging():
     """Every test here runs in well under a second; the snippet's while loops (greedy WordPiece,
     Viterbi backtrace, BPE-dropout) spin forever on some bugs (e.g. ``end -= 1`` -> ``end += 1``).
     A 20 s alarm turns such a hang into a failure that names the test instead of a stuck run."""
-    def hang(signum, frame):
-        raise TimeoutError("no result after 20 s: an endless loop in snippets/tokenizer/wordpiece_unigram.py?")
-    previous = signal.signal(signal.SIGALRM, hang)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    with fail_after(20, "tokenizer/wordpiece_unigram"):
+        yield
 
 WP_VOCAB = ["[UNK]", "un", "##aff", "##able", "aff", "able", "play", "##ing", "##ed", "##s",
             "token", "##izer", "##ize", "u", "##n", "t", "##o", "##k", "##e"]

@@ -259,7 +259,9 @@ def check_docs(docs: Path, root: Path | None = None) -> list[str]:
     - the same snippet includes, in the same order, in both languages;
     - every include names an existing file under ``snippets/`` and a section marked in it (never
       line numbers), so the error points at the page rather than at a pymdownx traceback;
-    - pages of the chapters in ``data/chapters.tsv`` carry ``tags`` in their front matter.
+    - pages of the chapters in ``data/chapters.tsv`` carry ``tags`` in their front matter;
+    - no raw tag outside code that is not an HTML element of prose (``<think>``, ``<eos>``, ``<s>``
+      written bare vanish from the rendered page, or strike it through): such tokens go in backticks.
     """
     root = root or docs.parent
     chapter_slugs = {row["slug"] for row in chapters(root)}
@@ -308,6 +310,7 @@ def check_docs(docs: Path, root: Path | None = None) -> list[str]:
         for lang in LANGS:
             if (rel, lang) in pages:
                 problems += _include_problems(pages[(rel, lang)], root)
+                problems += _raw_tag_problems(pages[(rel, lang)], root)
         zh, en = pages.get((rel, "zh")), pages.get((rel, "en"))
         if zh is None or en is None:
             continue
@@ -317,6 +320,37 @@ def check_docs(docs: Path, root: Path | None = None) -> list[str]:
         zh_inc, en_inc = [t for t, _ in zh.includes], [t for t, _ in en.includes]
         if zh_inc != en_inc:
             problems.append(_first_include_difference(zh, en, root))
+    return problems
+
+
+# HTML elements a page may write inline (links, keys, anchors, line breaks, …); any other ``<name>`` or
+# ``</name>`` outside code is a token meant as text (``<think>``, ``<eos>``, ``<s>``, ``<|im_end|>`` is
+# not matched: it does not start with a letter).
+PROSE_TAGS = {"a", "abbr", "b", "br", "code", "del", "details", "div", "em", "figcaption", "figure", "i",
+              "img", "ins", "kbd", "mark", "p", "small", "span", "strong", "sub", "summary", "sup",
+              "table", "tbody", "td", "th", "thead", "tr", "u"}
+_FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,})")
+_CODE_SPAN_RE = re.compile(r"(`+)(?:(?!\1).)+?\1|\$\$.*?\$\$|\$[^$]+\$|\\\(.*?\\\)")
+_RAW_TAG_RE = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?=[\s/>])")
+
+
+def _raw_tag_problems(page: Page, root: Path) -> list[str]:
+    problems, fence = [], None
+    for number, line in enumerate(page.path.read_text(encoding="utf-8").splitlines(), 1):
+        opened = _FENCE_RE.match(line)
+        if opened:
+            marker = opened.group(1)
+            if fence is None:
+                fence = marker
+            elif marker[0] == fence[0] and len(marker) >= len(fence):
+                fence = None
+            continue
+        if fence is not None:
+            continue
+        for tag in _RAW_TAG_RE.finditer(_CODE_SPAN_RE.sub("", line)):
+            if tag.group(1).lower() not in PROSE_TAGS:
+                problems.append(f"{_loc(page, number, root)}: raw tag {tag.group(0)}> is not shown on the "
+                                f"page; put it in backticks (`{tag.group(0)}>`)")
     return problems
 
 

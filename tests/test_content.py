@@ -130,6 +130,16 @@ def test_short_answer_is_plain_text(tree):
     assert handbook.plain_text("In practice: **$\\gamma=1$ and `lr`, then GRPO.**") == "In practice: $\\gamma=1$ and lr, then GRPO."
 
 
+def test_raw_token_tag_outside_code(tree):
+    """A chat-template token written bare (``</think>``) vanishes from the rendered page: an error at its
+    line. The same token in a code span or a code block, and the HTML a page may write, pass."""
+    edit(tree / "docs/demo/page.en.md", "Body.", "Body: the model writes `</think>` and <kbd>Enter</kbd>,\n"
+         "then a bare </think> or <eos>.\n\n```text\n<think>fine in code</think>\n```")
+    assert problems(tree) == [
+        "docs/demo/page.en.md:32: raw tag </think> is not shown on the page; put it in backticks (`</think>`)",
+        "docs/demo/page.en.md:32: raw tag <eos> is not shown on the page; put it in backticks (`<eos>`)"]
+
+
 def test_references_marker_without_items(tree):
     edit(tree / "docs/demo/page.en.md", "- Official docs.", "Official docs, no list.")
     assert problems(tree) == [

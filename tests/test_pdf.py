@@ -4,7 +4,8 @@ Checked with poppler: fonts embedded (a CJK font by name), every question title 
 the right language, no raw LaTeX or mermaid source, an outline (bookmarks) down to the questions,
 a plausible page count, at most 15 MB; with pikepdf and poppler's text of each page: every question's
 bookmark and every internal link (the contents link to every page) opens the page its target's title is
-printed on; and a chapter missing from the print page stops the build.
+printed on; every page carries its number in the whole document; the font subsets of the printed chunks
+are merged; and a chapter missing from the print page, or anything wider than the paper, stops the print.
 """
 from __future__ import annotations
 
@@ -108,6 +109,92 @@ def test_fonts_are_embedded(pdfs, lang):
     # unnamed Type 3 font (each one is a per-page copy of glyph outlines: they made the PDFs 30 MB).
     type3 = [row for row in rows if "Type 3" in row]
     assert type3 == [], f"{len(type3)} Type 3 fonts:\n" + "\n".join(type3[:5])
+
+
+@pytest.mark.parametrize("lang", handbook.LANGS)
+def test_font_subsets_are_merged(pdfs, lang):
+    """The document is printed in chunks, each with its own subset of every face; print_pdf.finish()
+    merges the subsets of a face, so merging the finished PDF again finds nothing left to merge, and
+    most faces have one program."""
+    import collections
+
+    import pikepdf
+
+    programs = collections.defaultdict(set)
+    with pikepdf.open(pdfs[lang]) as pdf:
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/FontDescriptor" and "/FontFile2" in obj:
+                programs[str(obj.FontName).split("+", 1)[-1]].add(obj.FontFile2.objgen)
+        left = print_pdf._merge_font_subsets(pdf)
+    print(f"\n{lang}: font programs per face: { {face: len(found) for face, found in programs.items()} }")
+    assert left == 0, f"{lang}: {left} font programs could still be merged"
+    assert sum(len(found) for found in programs.values()) <= len(programs) + 3, dict(programs)
+
+
+def test_font_subsets_merge_into_one_program(tmp_path):
+    """Two subsets of DejaVu Sans that keep the face's glyph ids (as Chromium writes them), made by
+    fontTools' own subsetter, become one program holding both subsets' glyphs, each identical to the
+    face's; a subset of another face with the same name is kept apart."""
+    import io
+
+    import pikepdf
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    face = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    if not face.exists():
+        pytest.skip("fonts-dejavu-core is not installed")
+
+    def cut(text: str, source: Path = face) -> bytes:
+        font = TTFont(source)
+        options = subset.Options()
+        options.retain_gids, options.notdef_outline = True, True
+        sub = subset.Subsetter(options)
+        sub.populate(text=text)
+        sub.subset(font)
+        out = io.BytesIO()
+        font.save(out)
+        return out.getvalue()
+
+    pdf = pikepdf.new()
+    descriptors = []
+    for name, data in (("AAAAAA+DejaVuSans", cut("Attention")), ("BAAAAA+DejaVuSans", cut("Qwen 2026")),
+                       ("CAAAAA+DejaVuSans", cut("xyz", Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")))):
+        descriptors.append(pdf.make_indirect(pikepdf.Dictionary(
+            Type=pikepdf.Name.FontDescriptor, FontName=pikepdf.Name("/" + name),
+            FontFile2=pdf.make_stream(data))))
+    pdf.Root.Fonts = pikepdf.Array(descriptors)            # reachable, like fonts on a page
+    assert print_pdf._merge_font_subsets(pdf) == 1
+    a, b, bold = (d.FontFile2 for d in descriptors)
+    assert a.objgen == b.objgen and bold.objgen != a.objgen
+    merged, original = TTFont(io.BytesIO(a.read_bytes())), TTFont(face)
+    cmap, order = original.getBestCmap(), original.getGlyphOrder()
+    for char in "AttenionQw2026":
+        gid = order.index(cmap[ord(char)])
+        mine = merged["glyf"][merged.getGlyphOrder()[gid]]
+        theirs = original["glyf"][cmap[ord(char)]]
+        assert mine.numberOfContours > 0
+        assert mine.getCoordinates(merged["glyf"])[0] == theirs.getCoordinates(original["glyf"])[0], char
+    gid_z = order.index(cmap[ord("z")])                   # only the bold subset has it
+    assert gid_z >= len(merged.getGlyphOrder()) or merged["glyf"][merged.getGlyphOrder()[gid_z]].numberOfContours == 0
+
+
+def test_anything_wider_than_the_paper_stops_the_print(browser):
+    """A table wider than the paper's text area (Material's 5rem header cells, 9 columns) would make
+    Chromium shrink the whole print; check_width names it and its section instead."""
+    page = browser.new_context(java_script_enabled=False, viewport=print_pdf.PAPER_VIEWPORT).new_page()
+    page.emulate_media(media="print")
+    cells = "".join(f"<th style='min-width: 5rem'>column {i}</th>" for i in range(9))
+    page.set_content("<div id='print-site-page'><section class='print-page' id='demo-page'><p>Text.</p>"
+                     f"<table><tr>{cells}</tr></table></section></div>")
+    with pytest.raises(print_pdf.PrintError, match=r"<table> of \d+ px in section demo-page"):
+        print_pdf.check_width(page)
+    # the same wide content in a scroll box, or a narrow table, is fine
+    page.set_content("<div id='print-site-page'><section class='print-page' id='demo-page'>"
+                     "<div style='overflow: auto'><pre style='width: 2000px'>x</pre></div>"
+                     "<table><tr><th>a</th></tr></table></section></div>")
+    print_pdf.check_width(page)
+    page.context.close()
 
 
 # Issue 19's goal. Chromium prints untagged (no structure tree: it was ~190,000 objects, most of the
@@ -236,8 +323,11 @@ def test_internal_links_go_to_the_right_page(pdfs, lang):
                 action = annot.get("/A")
                 if dest is None and action is not None and action.get("/S") == "/GoTo":
                     dest = action.get("/D")
-                if dest is None:
-                    continue                                      # a link to a web address
+                if dest is None:                                  # a link to a web address
+                    uri = bytes(action.get("/URI", b"")) if action is not None else b""
+                    if uri.startswith(print_pdf.LINK_MARK.encode()):
+                        dangling.append((number + 1, uri.decode()))   # a link between chunks left unjoined
+                    continue
                 target = _target(pdf, dest, pages)
                 if target is None:
                     dangling.append((number + 1, str(dest)))
@@ -251,3 +341,13 @@ def test_internal_links_go_to_the_right_page(pdfs, lang):
     assert not wrong, f"{lang}: links that open a page without their target's title (page, id, target page): {wrong[:5]}"
     unlinked = sorted(sections - checked)
     assert not unlinked, f"{lang}: pages of the handbook no link of the PDF goes to: {unlinked[:5]}"
+
+
+@pytest.mark.parametrize("lang", handbook.LANGS)
+def test_pages_are_numbered_through_the_whole_document(pdfs, lang):
+    """The PDF is printed in chunks and joined (tools/print_pdf.py); each page still carries "n / N" with
+    n its place in the whole document and N the page count, as the @page rule of extra.css prints it."""
+    pages = _text(pdfs[lang]).split("\f")[:-1]
+    wrong = [(n, page.split("\n")[-3:]) for n, page in enumerate(pages, 1)
+             if not re.search(rf"(?<!\d){n} / {len(pages)}\s*$", page)]
+    assert len(pages) > 300 and not wrong, f"{lang}: pages without their number (page, last lines): {wrong[:3]}"

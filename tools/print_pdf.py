@@ -180,9 +180,11 @@ SHOW_CHUNK_JS = """([i, mark]) => {
   root.append(nav);
   return leaving;
 }"""
-# Elements per chunk: print time per chunk grows faster than linearly with its size, and a chunk costs
-# ~0.3 s of its own; 30,000 elements (one or two chapters) was the fastest of the sizes tried.
-CHUNK_NODES = int(os.environ.get("PRINT_CHUNK_NODES", "30000"))
+# Elements per chunk: print time per chunk grows faster than linearly with its size. A chapter larger
+# than this is a chunk of its own, so 15,000 means about one chapter per chunk (22 chunks for the English
+# handbook, December 2026): browser CPU for printing it was 52–62 s, against 90–107 s with 30,000 (13
+# chunks) and 185 s in one piece; 7,500 gives the same 22 chunks.
+CHUNK_NODES = int(os.environ.get("PRINT_CHUNK_NODES", "15000"))
 # The page numbers, printed alone with the same @page rule as the handbook (docs/assets/stylesheets/
 # extra.css) and stamped onto the joined chunks: "page / pages" over the whole document.
 NUMBERS_HTML = """<!doctype html><html><head><meta charset="utf-8"><style>

@@ -38,6 +38,38 @@ def test_fixed_size_overlap_and_coverage(size, overlap):
 def test_fixed_size_rejects_bad_overlap():
     with pytest.raises(ValueError):
         ch.fixed_size_chunks("abc", 4, 4)
+    with pytest.raises(ValueError):
+        ch.fixed_size_chunks("abc", 4, -1)                  # negative overlap would leave gaps
+    with pytest.raises(ValueError):
+        ch.fixed_size_chunks("abc", 0, 0)
+    assert ch.fixed_size_chunks("abc", 1) == [(0, "a"), (1, "b"), (2, "c")]   # the smallest legal size
+
+
+def test_fixed_size_stops_when_the_text_is_covered():
+    # the last window ends exactly at the end: no further (shorter or empty) window
+    assert ch.fixed_size_chunks("abcdefgh", 4) == [(0, "abcd"), (4, "efgh")]
+    assert ch.fixed_size_chunks("abcdefg", 4, 1) == [(0, "abcd"), (3, "defg")]
+    assert ch.fixed_size_chunks("abc", 4, 2) == [(0, "abc")]
+
+
+def test_recursive_split_fills_a_chunk_to_exactly_size():
+    # greedy merge: "ab. " + "cd. " is 8 chars and fits size 8; "ef" goes to the next chunk
+    assert ch.recursive_split("ab. cd. ef", size=8, separators=(". ", "")) == ["ab. cd. ", "ef"]
+    # every chunk but the last is as full as the next atom allows (random text, coarse separators)
+    rng = random.Random(3)
+    for _ in range(30):
+        words = ["x" * rng.randint(1, 6) + " " for _ in range(rng.randint(5, 40))]
+        size = rng.randint(7, 20)
+        chunks = ch.recursive_split("".join(words), size, separators=(" ", ""))
+        for c, nxt in zip(chunks, chunks[1:]):
+            first_word = nxt[:nxt.index(" ") + 1]
+            assert len(c) + len(first_word) > size
+
+
+def test_recursive_split_hard_cut_without_an_empty_separator():
+    # no separator occurs and "" is not in the list: still cut by characters, never longer than size
+    assert ch.recursive_split("abcdefgh", 3, separators=("\n\n",)) == ["abc", "def", "gh"]
+    assert ch._atoms("abcdefgh", 3, ("\n\n", "。")) == ["abc", "def", "gh"]
 
 
 def test_recursive_split_respects_sentences_and_size():
@@ -92,6 +124,8 @@ def test_span_intact_rate_matches_brute_force_over_fixed_chunks(size, overlap, s
 def test_size_rule_and_overlap_cost_by_hand():
     assert ch.max_chunk_tokens(4000, 8, 512) == 500                  # budget binds: 4000 // 8
     assert ch.max_chunk_tokens(4000, 4, 512, header_tokens=20) == 492  # embedder binds
+    n = ch.max_chunk_tokens(4000, 3, 4096)                          # 3 x 1333 <= 4000 < 3 x 1334
+    assert n == 1333 and isinstance(n, int)
     assert ch.span_intact_rate(512, 0, 60) == pytest.approx(453 / 512)  # 0.885
     assert ch.span_intact_rate(512, 64, 60) == 1.0                   # overlap >= span - 1
     assert ch.index_growth(512, 64) == pytest.approx(512 / 448)      # 14% more vectors

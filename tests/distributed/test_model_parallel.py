@@ -34,12 +34,25 @@ def test_pipeline_bubble_by_hand():
     assert math.isclose(frac / (1 - frac), 7 / (4 * 16))
 
 
-@pytest.mark.parametrize("cp", [1, 2, 3, 4, 6])
+@pytest.mark.parametrize("cp", [1, 2, 3, 4, 6, 12])                      # 12: one token per rank
 def test_context_parallel_attention_equals_sdpa(cp):
     torch.manual_seed(cp)
     q, k, v = (torch.randn(2, 3, 12, 8, dtype=torch.float64) for _ in range(3))
     ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     torch.testing.assert_close(mp_.context_parallel_attention(q, k, v, cp), ref)
+
+
+@pytest.mark.parametrize("cp", [2, 3, 4, 12])
+def test_context_parallel_skips_future_blocks(cp):
+    # rank i computes only K/V blocks 0..i: cp (cp + 1) / 2 blocks, each two matmuls (QK^T and PV)
+    # of 2 * b * h * c * c * d FLOPs, counted by torch's FlopCounterMode
+    from torch.utils.flop_counter import FlopCounterMode
+    b, h, seq, d = 1, 2, 12, 8
+    c = seq // cp
+    q, k, v = (torch.randn(b, h, seq, d, dtype=torch.float64) for _ in range(3))
+    with FlopCounterMode(display=False) as counter:
+        mp_.context_parallel_attention(q, k, v, cp)
+    assert counter.get_total_flops() == cp * (cp + 1) // 2 * 2 * (2 * b * h * c * c * d)
 
 
 # --- MFU and checkpoint interval -------------------------------------------------------------
@@ -117,6 +130,7 @@ def test_young_minimises_first_order_waste_and_cluster_mtbf():
     # 2048 nodes of 8 GPUs, node MTBF 6,350 h -> about 3.1 h for the job
     assert mp_.cluster_mtbf(6350.0, 2048) == pytest.approx(3.1006, abs=1e-3)
     assert mp_.daly_interval(10.0, 4.0) == 4.0          # delta >= 2M: checkpoint every M
+    assert mp_.daly_interval(8.0, 4.0) == 4.0           # delta = 2M is already capped
 
 
 # --- context-parallel cost and the 3D plan ---------------------------------------------------
@@ -161,6 +175,11 @@ def test_cp_comm_bytes_ring_and_ulysses():
         r = mp_.cp_comm_bytes_per_layer(131072, 8192, 1024, c, scheme="ring")
         u = mp_.cp_comm_bytes_per_layer(131072, 8192, 1024, c, scheme="ulysses")
         assert (r < u) == ring_cheaper
+
+
+def test_cp_comm_bytes_unknown_scheme_is_an_error():
+    with pytest.raises(ValueError, match="allgather"):
+        mp_.cp_comm_bytes_per_layer(1024, 64, 16, 4, scheme="allgather")
 
 
 def test_ring_min_chunk_balances_compute_and_transfer():
@@ -210,3 +229,34 @@ def test_checkpoint_formulas_are_shared_with_system_design():
     assert mp_.young_interval is rel.young_interval
     assert mp_.cluster_mtbf is rel.cluster_mtbf
     assert mp_.wasted_fraction is rel.wasted_fraction
+
+
+def test_plan_3d_with_context_parallel_and_micro_batch_2_agrees_with_memory_accounting():
+    # CP 2 and 2 sequences per micro-batch: Adam states sharded over DP x CP, each GPU holds seq / CP
+    # tokens of 2 sequences; m = 32 / (2 * dp) = 4 micro-batches < pp = 8 in flight on the first stage
+    mem = load("distributed/memory")
+    dpm = load("distributed/data_parallel")
+    p = mp_.plan_3d(12e9, 24, 4096, 4096, 32, 256, tp=4, pp=8, cp=2, micro_batch=2)
+    assert p["dp"] == 4 and p["micro_batches"] == 4
+    ref = mem.model_state_bytes(12e9 / 32, n_gpus=8, zero_stage=1)
+    assert p["states"] == pytest.approx(ref["total"])
+    per_layer = mem.activation_bytes_per_layer(2048, 2, 4096, 32, tp=4, sequence_parallel=True,
+                                               recompute="selective")
+    assert p["activations"] == pytest.approx(per_layer * 3 * 4)                # 3 layers, 4 in flight
+    assert p["bubble"] == pytest.approx(7 / 11)
+    # full recomputation: act_coeff = 2 keeps only each layer's input
+    full = mp_.plan_3d(12e9, 24, 4096, 4096, 32, 256, tp=4, pp=8, cp=2, micro_batch=2, act_coeff=2.0)
+    assert full["activations"] == pytest.approx(3 * 4 * mem.activation_bytes_per_layer(
+        2048, 2, 4096, 32, tp=4, sequence_parallel=True, recompute="full"))
+    # gradients are reduced over the DP x CP = 8 ranks: the simulated ring's traffic per element
+    _, sent = dpm.ring_allreduce([torch.ones(64) for _ in range(8)])
+    assert p["dp_bytes"] == pytest.approx(2 * 12e9 / 32 * sent / 64)
+    # one bf16 activation of 2048 tokens x 2 sequences x 4096 out and its gradient back, sharded by TP
+    assert p["pp_bytes"] == pytest.approx(2 * 2 * 2048 * 2 * 4096 / 4 * 4)
+
+
+def test_plan_3d_rejects_a_world_the_plan_does_not_divide():
+    with pytest.raises(AssertionError):
+        mp_.plan_3d(12e9, 24, 4096, 4096, 64, 100, tp=4, pp=2, cp=2)   # 100 % 16 != 0
+    with pytest.raises(AssertionError):
+        mp_.plan_3d(12e9, 25, 4096, 4096, 64, 64, tp=4, pp=2)          # 25 layers over 2 stages

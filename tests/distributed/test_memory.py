@@ -74,7 +74,7 @@ def test_defaults_are_one_gpu_and_no_zero():
 
 
 def test_recompute_under_tensor_and_sequence_parallelism_by_hand():
-    s, b, h, a, t = 2048, 1, 4096, 32, 8
+    s, b, h, a, t = 2048, 2, 4096, 32, 8
     sbh = s * b * h
     # full recompute keeps the layer input 2sbh: replicated over TP ranks, sharded by SP
     assert mem.activation_bytes_per_layer(s, b, h, a, tp=t, recompute="full") == 2 * sbh

@@ -26,6 +26,25 @@ def test_green_list_size_and_determinism():
     assert not torch.equal(m, hl.green_list(8, 1000, 0.25))
 
 
+def test_green_list_depends_on_the_secret_key():
+    assert torch.equal(hl.green_list(7, 1000, 0.25), hl.green_list(7, 1000, 0.25, key=15485863))
+    assert not torch.equal(hl.green_list(7, 1000, 0.25), hl.green_list(7, 1000, 0.25, key=104729))
+    assert int(hl.green_list(7, 1000, 0.5, key=104729).sum()) == 500
+
+
+def test_soft_watermark_green_rate_matches_closed_form():
+    # uniform LM (all logits 0): adding delta to gamma V green logits makes a token green with probability
+    # gamma e^delta / (gamma e^delta + 1 - gamma) (Kirchenbauer et al., 2023): 0.711 for gamma 0.25, delta 2
+    V, T = 40, 3000
+    table = torch.zeros(V, V)
+    for gamma, delta in ((0.25, 2.0), (0.5, 1.0)):
+        toks = hl.generate(table, T, gamma=gamma, delta=delta, seed=1)
+        green = sum(bool(hl.green_list(p, V, gamma)[t]) for p, t in zip(toks[:-1], toks[1:])) / T
+        p = gamma * math.exp(delta) / (gamma * math.exp(delta) + 1 - gamma)
+        assert abs(green - p) < 4 * math.sqrt(p * (1 - p) / T)
+    assert torch.equal(table, torch.zeros(V, V))                        # the LM itself is not modified
+
+
 def test_z_score_matches_formula_by_hand():
     V, gamma = 50, 0.25
     # build a sequence where we know the green count: pick green tokens for the first 6 steps,

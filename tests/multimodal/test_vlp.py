@@ -24,6 +24,26 @@ def test_itc_with_momentum_targets_matches_soft_label_cross_entropy():
         F.cross_entropy(sim, target).item())                              # PyTorch's probability targets
 
 
+def test_itc_gradient_reaches_only_the_online_similarities():
+    # the momentum model's similarities are a target: no gradient may flow into them
+    torch.manual_seed(1)
+    sim = torch.randn(4, 4, dtype=torch.float64, requires_grad=True)
+    sim_m = torch.randn(4, 4, dtype=torch.float64, requires_grad=True)
+    vlp.itc_loss_with_momentum_targets(sim, sim_m, 0.4).backward()
+    assert sim_m.grad is None
+    # d loss / d sim = (softmax(sim) - target) / n, the soft-label cross-entropy gradient
+    target = 0.6 * torch.eye(4, dtype=torch.float64) + 0.4 * F.softmax(sim_m.detach(), dim=1)
+    torch.testing.assert_close(sim.grad, (F.softmax(sim.detach(), dim=1) - target) / 4)
+
+
+def test_ema_default_momentum_is_0_995():
+    online, momentum = nn.Linear(1, 1), nn.Linear(1, 1)
+    with torch.no_grad():
+        online.weight.fill_(2.0), momentum.weight.fill_(1.0)
+    vlp.ema_update(momentum, online)
+    assert momentum.weight.item() == pytest.approx(0.995 * 1.0 + 0.005 * 2.0, rel=1e-6)
+
+
 def test_ema_update_by_hand():
     online, momentum = nn.Linear(1, 1), nn.Linear(1, 1)
     with torch.no_grad():

@@ -58,6 +58,10 @@ def test_image_token_count_by_hand():
     assert un.image_token_count(384, 384, 16) == 24 * 24              # Janus generation
     with pytest.raises(ValueError):
         un.image_token_count(500, 500, 16)
+    with pytest.raises(ValueError):
+        un.image_token_count(512, 500, 16)                             # the width is checked too
+    with pytest.raises(ValueError):
+        un.image_token_count(256, 264, 8, patch=2)                     # 33 latent columns, patch 2
 
 
 def test_qk_norm_logits_are_scale_invariant_and_bounded():
@@ -88,6 +92,7 @@ def test_z_loss_breaks_the_shift_invariance_of_cross_entropy():
     torch.testing.assert_close(F.cross_entropy(shifted, target), F.cross_entropy(logits, target))
     log_z = torch.logsumexp(logits, -1)
     torch.testing.assert_close(un.z_loss(logits, 1e-4), 1e-4 * log_z.pow(2).mean())
+    torch.testing.assert_close(un.z_loss(logits), 1e-4 * log_z.pow(2).mean())   # PaLM's default coefficient
     torch.testing.assert_close(un.z_loss(shifted, 1e-4), 1e-4 * (log_z + 4.0).pow(2).mean())
     x = logits.clone().requires_grad_()
     un.z_loss(x, 0.5).backward()

@@ -66,6 +66,9 @@ def test_mixed_text_counts_every_instance():
     red, counts = pv.redact_pii(text)
     assert red == "call [PHONE] or [PHONE], mail [EMAIL], id [ID], again [PHONE]"
     assert counts == {"ID": 1, "EMAIL": 1, "PHONE": 3}
+    id2 = "44030419900101123" + check_digit_by_hand("44030419900101123")
+    red, counts = pv.redact_pii(f"{id_} and {id2}; mails a@example.com, b@example.org")
+    assert red == "[ID] and [ID]; mails [EMAIL], [EMAIL]" and counts == {"ID": 2, "EMAIL": 2, "PHONE": 0}
 
 
 def test_numeric_email_is_one_email_not_a_phone():

@@ -45,11 +45,11 @@ def test_fixed_size_overlap_and_coverage(size, overlap):
 
 
 def test_fixed_size_rejects_bad_overlap():
-    with pytest.raises(ValueError, match=r"need size > 0 and 0 <= overlap < size"):
+    with pytest.raises(ValueError, match=r"^need size > 0 and 0 <= overlap < size$"):
         ch.fixed_size_chunks("abc", 4, 4)
-    with pytest.raises(ValueError, match=r"need size > 0 and 0 <= overlap < size"):
+    with pytest.raises(ValueError, match=r"^need size > 0 and 0 <= overlap < size$"):
         ch.fixed_size_chunks("abc", 4, -1)                  # negative overlap would leave gaps
-    with pytest.raises(ValueError, match=r"need size > 0 and 0 <= overlap < size"):
+    with pytest.raises(ValueError, match=r"^need size > 0 and 0 <= overlap < size$"):
         ch.fixed_size_chunks("abc", 0, 0)
     assert ch.fixed_size_chunks("abc", 1) == [(0, "a"), (1, "b"), (2, "c")]   # the smallest legal size
 

@@ -82,9 +82,10 @@ def run_data_parallel(world: int = 2, timeout: float = 60.0) -> list[list[torch.
 def ring_allreduce(chunks_per_rank: list[torch.Tensor]) -> tuple[list[torch.Tensor], int]:
     """Simulate ring all-reduce over N ranks: N-1 reduce-scatter steps, then N-1 all-gather steps.
     Each rank's tensor is split into N chunks; in every step each rank sends one chunk to its
-    right neighbour. Returns (every rank's result, elements sent per rank) = (sums, 2 (N-1) M / N)."""
+    right neighbour. Returns (every rank's result, elements rank 0 sent) = (sums, 2 (N-1) M / N when N
+    divides M). tensor_split, not chunk: chunk(N) can return fewer than N pieces (6 elements, N = 4)."""
     n = len(chunks_per_rank)
-    bufs = [list(t.clone().chunk(n)) for t in chunks_per_rank]
+    bufs = [list(t.clone().tensor_split(n)) for t in chunks_per_rank]
     sent = 0
     for step in range(n - 1):                                  # reduce-scatter
         msgs = [(r, (r - step) % n, bufs[r][(r - step) % n].clone()) for r in range(n)]

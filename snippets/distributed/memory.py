@@ -35,6 +35,8 @@ def activation_bytes_per_layer(seq: int, batch: int, hidden: int, heads: int, tp
     softmax and dropout mask (quadratic in s). recompute="selective" drops that term
     (FlashAttention has the same effect); "full" keeps only the layer input, 2*s*b*h bytes.
     """
+    if recompute not in ("none", "selective", "full"):
+        raise ValueError(f"recompute must be 'none', 'selective' or 'full', not {recompute!r}")
     s, b, h, a, t = seq, batch, hidden, heads, tp
     if recompute == "full":
         return 2 * s * b * h / (t if sequence_parallel else 1)

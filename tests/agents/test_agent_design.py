@@ -67,6 +67,10 @@ def test_fanout_hand_numbers():
     assert multi == {"input_tokens": 2_578_000, "peak_context": 54_000, "wall_s": 146.0}
     # uneven split: 10 calls over 3 workers -> the slowest worker makes 4 calls
     assert mem.fanout(10, 3, 100, 10, 50, step_s=1.0, lead_s=2.0)["wall_s"] == 2 + 4 + 2
+    # many workers with long summaries: the lead's synthesis call is the largest context
+    wide = mem.fanout(10, 10, 100, 10, 500, step_s=1.0, lead_s=2.0)
+    # each worker: 1 call of 100 tokens; lead reads 100 + 10 x 500 = 5,100
+    assert wide == {"input_tokens": 10 * 100 + 5_100, "peak_context": 5_100, "wall_s": 2 + 1 + 2}
 
 
 def test_memory_scores_by_hand():

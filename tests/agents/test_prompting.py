@@ -21,6 +21,18 @@ def test_few_shot_matches_langchain():
     assert pr.few_shot_prompt(EXAMPLES, "7 + 8?", prefix="Answer with a number.") == ref
 
 
+def test_custom_separator_matches_langchain():
+    ref = FewShotPromptTemplate(
+        examples=EXAMPLES,
+        example_prompt=PromptTemplate.from_template("Q: {question}\nA: {answer}"),
+        prefix="Be brief.",
+        suffix="Q: {query}\nA:",
+        input_variables=["query"],
+        example_separator="\n---\n",
+    ).format(query="1 + 1?")
+    assert pr.few_shot_prompt(EXAMPLES, "1 + 1?", prefix="Be brief.", sep="\n---\n") == ref
+
+
 def test_zero_shot_is_the_bare_query():
     assert pr.few_shot_prompt([], "7 + 8?") == "Q: 7 + 8?\nA:"
 

@@ -2,9 +2,11 @@
 single-process full-batch gradient; ring all-reduce == sum with 2(N-1)/N traffic; the sharded
 AdamW step == torch.optim.AdamW."""
 import multiprocessing as mp
+import queue
 
 import pytest
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 
 from snippets import load
@@ -13,11 +15,20 @@ dp = load("distributed/data_parallel")
 
 
 def test_two_process_gloo_gradients_equal_single_process():
-    grads = dp.run_data_parallel(world=2, timeout=60.0)      # bounded: queue timeout + join/kill
-    assert not mp.active_children()                          # no process left behind
     model = dp.make_model()
     x, y = dp.make_batch()
     nn.functional.mse_loss(model(x), y).backward()           # oracle: one process, whole batch
+    # world = 1 in this process first: the whole batch, all-reduce over one rank. (It also makes this
+    # test the one `make mutation` runs for ddp_worker's mutants: calls in spawned processes are not
+    # seen by mutmut's per-test coverage, but the spawned ranks below do run the mutant.)
+    one = queue.Queue()
+    dp.ddp_worker(0, 1, dp.free_port(), one)
+    rank, alone = one.get_nowait()
+    assert rank == 0 and not dist.is_initialized()           # the process group is torn down
+    for g, p in zip(alone, model.parameters()):
+        torch.testing.assert_close(torch.from_numpy(g), p.grad, atol=1e-6, rtol=1e-5)
+    grads = dp.run_data_parallel(world=2, timeout=60.0)      # bounded: queue timeout + join/kill
+    assert not mp.active_children()                          # no process left behind
     for rank_grads in grads:
         for g, p in zip(rank_grads, model.parameters()):
             torch.testing.assert_close(g, p.grad, atol=1e-6, rtol=1e-5)
@@ -37,11 +48,46 @@ def test_ring_allreduce_equals_sum_and_traffic(n):
     assert sent == 2 * (n - 1) * m // n                      # 2 (N-1)/N * M elements per rank
 
 
+@pytest.mark.parametrize("m", [6, 7, 10])
+def test_ring_allreduce_uneven_split_by_hand(m):
+    # 4 ranks, M not divisible by 4: pieces of 2,2,1,1 (M = 6), 2,2,2,1 (M = 7) or 3,3,2,2 (M = 10). Rank 0 sends pieces
+    # 0, 3, 2 in reduce-scatter and 1, 0, 3 in all-gather: 2+1+1 + 2+2+1 = 9, 2+1+2 + 2+2+1 = 10, 3+2+2 + 3+3+2 = 15
+    torch.manual_seed(m)
+    xs = [torch.randn(m, dtype=torch.float64) for _ in range(4)]
+    total = torch.stack(xs).sum(0)
+    before = [x.clone() for x in xs]
+    outs, sent = dp.ring_allreduce(xs)
+    for o in outs:
+        torch.testing.assert_close(o, total)
+    assert sent == {6: 9, 7: 10, 10: 15}[m]
+    for x, b in zip(xs, before):                              # the inputs are left alone
+        assert torch.equal(x, b)
+
+
+def test_parameter_server_versions_count_updates():
+    ps = dp.ParameterServer(torch.tensor([1.0, 2.0]), lr=0.5)
+    x, version = ps.pull()
+    assert version == 0 and x.tolist() == [1.0, 2.0]
+    ps.push(torch.tensor([2.0, 0.0]))
+    ps.push(torch.tensor([0.0, 2.0]))
+    x, version = ps.pull()
+    assert version == 2 and x.tolist() == [0.0, 1.0]
+
+
+def test_delayed_gd_first_steps_by_hand():
+    # tau = 0: x halves each step; tau = 1 (x_{-1} = x_0 = 1): 1, 1 - .5 = .5, .5 - .5*1 = 0, 0 - .5*.5
+    assert dp.delayed_gd(0.5, 0, 3) == [1.0, 0.5, 0.25, 0.125]
+    assert dp.delayed_gd(0.5, 1, 3) == [1.0, 0.5, 0.0, -0.25]
+
+
 def test_allreduce_time_by_hand():
     # 14 GB over 8 ranks at 100 GB/s per link: 2 * 7 * (14e9 / 8) / 100e9 = 0.245 s
     assert abs(dp.allreduce_seconds(14e9, 8, 100e9) - 0.245) < 1e-12
     # bandwidth term approaches 2 M / B as N grows: barely depends on N
     assert dp.allreduce_seconds(1e9, 1024, 1e9) < 2.0 and dp.allreduce_seconds(1e9, 1024, 1e9) > 1.99
+    # the latency is paid on each of the 2 (N-1) steps: 4 ranks, 1 ms per hop, 1 GB at 1 GB/s
+    # -> 6 * (1e-3 + 0.25) = 1.506 s
+    assert dp.allreduce_seconds(1e9, 4, 1e9, latency=1e-3) == pytest.approx(1.506, rel=1e-12)
 
 
 def test_sharded_adamw_equals_torch_adamw():
@@ -57,6 +103,24 @@ def test_sharded_adamw_equals_torch_adamw():
         mine = dp.sharded_adamw_step(mine, g, state, 3, step, lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1)
     torch.testing.assert_close(mine, ref.detach())
     assert all(s["m"].numel() == 10 for s in state)           # each rank holds 1/3 of the state
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-8])                # tiny gradients: eps is as large as sqrt(v)
+def test_sharded_adamw_defaults_equal_torch_adamw_defaults(scale):
+    # no hyper-parameter passed on either side: the snippet's defaults must be torch.optim.AdamW's
+    # (lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0.01); 31 parameters over 4 ranks: uneven slices
+    torch.manual_seed(1)
+    p0 = torch.randn(31, dtype=torch.float64)
+    ref = nn.Parameter(p0.clone())
+    opt = torch.optim.AdamW([ref])
+    mine, state = p0.clone(), [{} for _ in range(4)]
+    for step in range(1, 4):
+        g = scale * torch.randn(31, dtype=torch.float64)
+        ref.grad = g.clone()
+        opt.step()
+        mine = dp.sharded_adamw_step(mine, g, state, 4, step)
+    torch.testing.assert_close(mine, ref.detach(), rtol=1e-12, atol=1e-15)
+    assert [s["m"].numel() for s in state] == [8, 8, 8, 7]
 
 
 # --- asynchronous SGD with stale gradients ------------------------------------------------------

@@ -2,6 +2,8 @@
 figures printed in the ZeRO and Megatron activation-recomputation papers."""
 import math
 
+import pytest
+
 from snippets import load
 
 mem = load("distributed/memory")
@@ -51,3 +53,38 @@ def test_activations_grow_linearly_in_batch_and_superlinearly_in_seq():
 def test_inference_weights():
     assert mem.inference_weight_bytes(7e9) == 14e9
     assert mem.inference_weight_bytes(70e9, 4) == 35e9
+
+
+def test_each_zero_stage_shards_its_own_state():
+    # unequal bytes per component (fp32 weights 4, fp16 grads 2, optimizer 12) and N = 4, so each
+    # component is identifiable: stage 1 divides the optimizer, 2 also the grads, 3 also the weights
+    n, N = 1e9, 4
+    expect = [(4e9, 2e9, 12e9), (4e9, 2e9, 3e9), (4e9, 0.5e9, 3e9), (1e9, 0.5e9, 3e9)]
+    for stage, (w, g, o) in enumerate(expect):
+        m = mem.model_state_bytes(n, N, stage, weight_bytes=4, grad_bytes=2, optim_bytes=12)
+        assert (m["weights"], m["grads"], m["optimizer"]) == (w, g, o), stage
+        assert m["total"] == w + g + o
+
+
+def test_defaults_are_one_gpu_and_no_zero():
+    # one GPU holds everything whatever the stage; several GPUs without ZeRO (plain DDP) replicate it
+    for stage in range(4):
+        assert mem.model_state_bytes(7e9, zero_stage=stage)["total"] == 112e9
+    assert mem.model_state_bytes(7e9, n_gpus=8)["total"] == 112e9
+
+
+def test_recompute_under_tensor_and_sequence_parallelism_by_hand():
+    s, b, h, a, t = 2048, 2, 4096, 32, 8
+    sbh = s * b * h
+    # full recompute keeps the layer input 2sbh: replicated over TP ranks, sharded by SP
+    assert mem.activation_bytes_per_layer(s, b, h, a, tp=t, recompute="full") == 2 * sbh
+    assert mem.activation_bytes_per_layer(s, b, h, a, tp=t, sequence_parallel=True, recompute="full") == 2 * sbh / t
+    # selective: the 5as/h term is gone; TP alone shards 24 of the 34, SP shards all 34
+    assert mem.activation_bytes_per_layer(s, b, h, a, tp=t, recompute="selective") == sbh * (10 + 24 / t)
+    assert mem.activation_bytes_per_layer(s, b, h, a, tp=t, sequence_parallel=True,
+                                          recompute="selective") == sbh * 34 / t
+
+
+def test_unknown_recompute_mode_is_an_error():
+    with pytest.raises(ValueError, match="recompute"):
+        mem.activation_bytes_per_layer(2048, 1, 4096, 32, recompute="Full")

@@ -117,6 +117,9 @@ def test_dynamic_loss_scale_schedule_by_hand():
     s2 = ms.DynamicLossScaler(init_scale=1024.0)
     assert s2.unscale_and_check(grads) and grads[0].tolist() == [1.0, 2.0]
     assert not s2.unscale_and_check([torch.tensor([float("inf")])]) and s2.scale == 512.0
+    # one non-finite value in any of the tensors skips the step
+    assert not s2.unscale_and_check([torch.tensor([1.0]), torch.tensor([2.0, float("nan")])])
+    assert s2.scale == 256.0
 
 
 def test_checkpoint_function_recomputes_once_and_matches_autograd():
@@ -138,3 +141,63 @@ def test_checkpoint_function_recomputes_once_and_matches_autograd():
     torch.tanh(x @ w).sum().backward()                                 # plain autograd
     torch.testing.assert_close(gx, x.grad)
     torch.testing.assert_close(gw, w.grad)
+
+
+def test_loss_scaler_follows_torch_gradscaler():
+    # oracle: torch.amp.GradScaler on CPU, fed the same scaled gradients (inf on some steps): after every
+    # step the same scale, the same skip decision and the same unscaled gradient
+    p = nn.Parameter(torch.zeros(3))
+    opt = torch.optim.SGD([p], lr=0.1)
+    ref = torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=3)
+    mine = ms.DynamicLossScaler(init_scale=1024.0, growth_interval=3)
+    g = torch.Generator().manual_seed(0)
+    pattern = [True] * 4 + [False, False] + [True] * 7 + [False] + [True] * 3 + [False, True, True, True]
+    for finite in pattern:
+        direction = torch.randn(3, generator=g)
+        opt.zero_grad()
+        (ref.scale((p * direction).sum()) * (1.0 if finite else float("inf"))).backward()
+        mine_grad = [p.grad.clone()]                                 # the same scaled gradient
+        before = p.detach().clone()
+        ref.unscale_(opt)
+        ref_grad = p.grad.clone()
+        ref.step(opt)
+        ref.update()
+        took = mine.unscale_and_check(mine_grad)
+        assert took == (not torch.equal(before, p.detach())) == finite
+        assert mine.scale == ref.get_scale()
+        if finite:
+            torch.testing.assert_close(mine_grad[0], ref_grad, rtol=0, atol=0)
+
+
+def test_loss_scaler_defaults_are_gradscalers():
+    ref = torch.amp.GradScaler("cpu")                                 # init 2^16, growth every 2000 clean steps
+    s = ms.DynamicLossScaler()
+    assert s.scale == ref.get_scale() == 2.0**16
+    for _ in range(ref.get_growth_interval() - 1):
+        s.update(True)
+    assert s.scale == 2.0**16                                         # 1999 clean steps: not yet
+    s.update(True)
+    assert s.scale == 2.0**17
+
+
+def test_checkpoint_with_a_parameter_the_block_does_not_use():
+    # e.g. a module holding weights this input never reaches: plain autograd leaves its grad None
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4).double()
+            self.unused = nn.Parameter(torch.ones(4, dtype=torch.float64))
+
+        def forward(self, x):
+            return torch.tanh(self.lin(x))
+
+    torch.manual_seed(3)
+    block = Block()
+    x = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    ms.checkpointed(block, x).sum().backward()
+    got = [x.grad.clone(), block.lin.weight.grad.clone()]
+    assert block.unused.grad is None
+    x.grad = block.lin.weight.grad = None
+    block(x).sum().backward()
+    torch.testing.assert_close(got[0], x.grad)
+    torch.testing.assert_close(got[1], block.lin.weight.grad)

@@ -34,12 +34,38 @@ def test_pipeline_bubble_by_hand():
     assert math.isclose(frac / (1 - frac), 7 / (4 * 16))
 
 
-@pytest.mark.parametrize("cp", [1, 2, 3, 4, 6])
+@pytest.mark.parametrize("cp", [1, 2, 3, 4, 6, 12])                      # 12: one token per rank
 def test_context_parallel_attention_equals_sdpa(cp):
     torch.manual_seed(cp)
     q, k, v = (torch.randn(2, 3, 12, 8, dtype=torch.float64) for _ in range(3))
     ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
     torch.testing.assert_close(mp_.context_parallel_attention(q, k, v, cp), ref)
+
+
+@pytest.mark.parametrize("cp", [1, 2, 4])
+def test_context_parallel_is_stable_when_rows_have_very_different_scores(cp):
+    # query 0 scores ~2800 against every key, the others ~0: each row needs its own running max
+    # (one max over the block would underflow exp() of the small rows to 0 and give 0 / 0)
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 1, 8, 8, dtype=torch.float64) for _ in range(3))
+    k = k.abs() + 1.0
+    q[0, 0, 0] = 1000.0
+    q[0, 0, 1:] = 0.01 * q[0, 0, 1:]
+    out = mp_.context_parallel_attention(q, k, v, cp)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True))
+
+
+@pytest.mark.parametrize("cp", [2, 3, 4, 12])
+def test_context_parallel_skips_future_blocks(cp):
+    # rank i computes only K/V blocks 0..i: cp (cp + 1) / 2 blocks, each two matmuls (QK^T and PV)
+    # of 2 * b * h * c * c * d FLOPs, counted by torch's FlopCounterMode
+    from torch.utils.flop_counter import FlopCounterMode
+    b, h, seq, d = 1, 2, 12, 8
+    c = seq // cp
+    q, k, v = (torch.randn(b, h, seq, d, dtype=torch.float64) for _ in range(3))
+    with FlopCounterMode(display=False) as counter:
+        mp_.context_parallel_attention(q, k, v, cp)
+    assert counter.get_total_flops() == cp * (cp + 1) // 2 * 2 * (2 * b * h * c * c * d)
 
 
 # --- MFU and checkpoint interval -------------------------------------------------------------
@@ -117,6 +143,10 @@ def test_young_minimises_first_order_waste_and_cluster_mtbf():
     # 2048 nodes of 8 GPUs, node MTBF 6,350 h -> about 3.1 h for the job
     assert mp_.cluster_mtbf(6350.0, 2048) == pytest.approx(3.1006, abs=1e-3)
     assert mp_.daly_interval(10.0, 4.0) == 4.0          # delta >= 2M: checkpoint every M
+    assert mp_.daly_interval(8.0, 4.0) == 4.0           # delta = 2M is already capped
+    # Daly (2006), eq. 37: sqrt(2 delta M) (1 + sqrt(r) / 3 + r / 9) - delta with r = delta / (2M);
+    # delta = 0.5, M = 1: r = 1/4 -> 1 * (1 + 1/6 + 1/36) - 1/2 = 25/36
+    assert mp_.daly_interval(0.5, 1.0) == pytest.approx(25 / 36, rel=1e-12)
 
 
 # --- context-parallel cost and the 3D plan ---------------------------------------------------
@@ -130,6 +160,7 @@ def test_causal_pairs_per_rank_match_mask_count(seq, cp):
     chunks = torch.arange(seq).chunk(2 * cp)
     zig = [int(mask[torch.cat([chunks[i], chunks[2 * cp - 1 - i]])].sum()) for i in range(cp)]
     assert mp_.causal_pairs_per_rank(seq, cp, zigzag=True) == zig
+    assert all(type(n) is int for n in mp_.causal_pairs_per_rank(seq, cp, False) + mp_.causal_pairs_per_rank(seq, cp, True))
     assert len(set(zig)) == 1 and sum(zig) == seq * (seq + 1) // 2
 
 
@@ -156,11 +187,18 @@ def test_cp_comm_bytes_ring_and_ulysses():
     seq, q_heads, kv_heads, cp = 64, 8, 4, 4
     sent = 2 * _all_to_all_bytes_sent(seq, q_heads, cp) + 2 * _all_to_all_bytes_sent(seq, kv_heads, cp)
     assert mp_.cp_comm_bytes_per_layer(seq, q_heads, kv_heads, cp, scheme="ulysses", bytes_per_elem=1) == sent
+    # TP 2 splits the heads: each GPU re-lays out half of them
+    assert mp_.cp_comm_bytes_per_layer(seq, q_heads, kv_heads, cp, tp=2, scheme="ulysses", bytes_per_elem=1) == sent / 2
     # with GQA 64:8 Ulysses only beats the ring when cp > 1 + h / h_kv = 9
     for c, ring_cheaper in ((8, True), (16, False)):
         r = mp_.cp_comm_bytes_per_layer(131072, 8192, 1024, c, scheme="ring")
         u = mp_.cp_comm_bytes_per_layer(131072, 8192, 1024, c, scheme="ulysses")
         assert (r < u) == ring_cheaper
+
+
+def test_cp_comm_bytes_unknown_scheme_is_an_error():
+    with pytest.raises(ValueError, match="allgather"):
+        mp_.cp_comm_bytes_per_layer(1024, 64, 16, 4, scheme="allgather")
 
 
 def test_ring_min_chunk_balances_compute_and_transfer():
@@ -176,6 +214,8 @@ def test_plan_3d_70b_on_1024_gpus_by_hand():
     p = mp_.plan_3d(n, 80, 8192, 8192, 512, 1024, tp=8, pp=4)
     shard = n / 32
     assert p["dp"] == 32 and p["micro_batches"] == 16
+    assert type(p["dp"]) is int and type(p["micro_batches"]) is int    # counts of ranks and micro-batches
+    assert p["params_per_gpu"] == pytest.approx(n / 32)
     assert p["states"] == pytest.approx(16 * shard - 12 * shard * 31 / 32)        # 9.65 GB
     assert p["states"] / 1e9 == pytest.approx(9.646, abs=1e-3)
     assert p["activations"] == pytest.approx(80 * 34 * 8192 * 8192 / 8)         # 22.8 GB
@@ -198,6 +238,8 @@ def test_plan_3d_agrees_with_memory_accounting_and_ring_simulation():
     per_layer = mem.activation_bytes_per_layer(4096, 1, 4096, 32, tp=4, sequence_parallel=True,
                                                recompute="selective")
     assert p["activations"] == pytest.approx(per_layer * 12 * 2)               # 12 layers, 2 in flight
+    # two stages: one bf16 activation (4096 x 4096) out and its gradient back per micro-batch, / TP
+    assert p["pp_bytes"] == pytest.approx(2 * 2 * 4096 * 4096 / 4 * 8)
     # the DP factor 2 (n-1)/n is what a simulated ring all-reduce sends per rank
     small = mp_.plan_3d(24 * 4, 2, 8, 8, 4, 4, tp=1, pp=1)                    # 96 params, dp = 4
     _, sent = dpm.ring_allreduce([torch.ones(96) for _ in range(4)])
@@ -210,3 +252,34 @@ def test_checkpoint_formulas_are_shared_with_system_design():
     assert mp_.young_interval is rel.young_interval
     assert mp_.cluster_mtbf is rel.cluster_mtbf
     assert mp_.wasted_fraction is rel.wasted_fraction
+
+
+def test_plan_3d_with_context_parallel_and_micro_batch_2_agrees_with_memory_accounting():
+    # CP 2 and 2 sequences per micro-batch: Adam states sharded over DP x CP, each GPU holds seq / CP
+    # tokens of 2 sequences; m = 32 / (2 * dp) = 4 micro-batches < pp = 8 in flight on the first stage
+    mem = load("distributed/memory")
+    dpm = load("distributed/data_parallel")
+    p = mp_.plan_3d(12e9, 24, 4096, 4096, 32, 256, tp=4, pp=8, cp=2, micro_batch=2)
+    assert p["dp"] == 4 and p["micro_batches"] == 4
+    ref = mem.model_state_bytes(12e9 / 32, n_gpus=8, zero_stage=1)
+    assert p["states"] == pytest.approx(ref["total"])
+    per_layer = mem.activation_bytes_per_layer(2048, 2, 4096, 32, tp=4, sequence_parallel=True,
+                                               recompute="selective")
+    assert p["activations"] == pytest.approx(per_layer * 3 * 4)                # 3 layers, 4 in flight
+    assert p["bubble"] == pytest.approx(7 / 11)
+    # full recomputation: act_coeff = 2 keeps only each layer's input
+    full = mp_.plan_3d(12e9, 24, 4096, 4096, 32, 256, tp=4, pp=8, cp=2, micro_batch=2, act_coeff=2.0)
+    assert full["activations"] == pytest.approx(3 * 4 * mem.activation_bytes_per_layer(
+        2048, 2, 4096, 32, tp=4, sequence_parallel=True, recompute="full"))
+    # gradients are reduced over the DP x CP = 8 ranks: the simulated ring's traffic per element
+    _, sent = dpm.ring_allreduce([torch.ones(64) for _ in range(8)])
+    assert p["dp_bytes"] == pytest.approx(2 * 12e9 / 32 * sent / 64)
+    # one bf16 activation of 2048 tokens x 2 sequences x 4096 out and its gradient back, sharded by TP
+    assert p["pp_bytes"] == pytest.approx(2 * 2 * 2048 * 2 * 4096 / 4 * 4)
+
+
+def test_plan_3d_rejects_a_world_the_plan_does_not_divide():
+    with pytest.raises(AssertionError):
+        mp_.plan_3d(12e9, 24, 4096, 4096, 64, 100, tp=4, pp=2, cp=2)   # 100 % 16 != 0
+    with pytest.raises(AssertionError):
+        mp_.plan_3d(12e9, 25, 4096, 4096, 64, 64, tp=4, pp=2)          # 25 layers over 2 stages

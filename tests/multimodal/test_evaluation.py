@@ -76,6 +76,14 @@ def test_paired_diff_worked_numbers_by_hand():
     assert ev.paired_accuracy_diff(a, a) == (0.0, 0.0, 0.0)
 
 
+def test_paired_diff_needs_the_same_questions():
+    # results on different question sets cannot be paired: an error, not a silently truncated zip
+    with pytest.raises(ValueError):
+        ev.paired_accuracy_diff([True, False, True], [True, False])
+    with pytest.raises(ValueError):
+        ev.paired_accuracy_diff([True], [False, True])
+
+
 def test_paired_se_matches_a_paired_bootstrap():
     g = torch.Generator().manual_seed(0)
     n = 1000

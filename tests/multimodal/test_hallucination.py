@@ -49,6 +49,25 @@ def test_pope_metrics_match_sklearn(seed):
     assert m["yes_ratio"] == pytest.approx(sum(pred) / len(pred))
 
 
+def test_pope_always_no_model_matches_sklearn_zero_division():
+    # no "yes" at all: precision, recall and F1 are 0 (sklearn's zero_division=0), not a crash
+    label = [1, 0] * 50
+    m = h.pope_metrics([0] * 100, label)
+    assert m["precision"] == precision_score(label, [0] * 100, zero_division=0) == 0.0
+    assert m["recall"] == 0.0 and m["f1"] == f1_score(label, [0] * 100, zero_division=0) == 0.0
+    assert m["accuracy"] == 0.5 and m["yes_ratio"] == 0.0
+    # no object present and none claimed: recall has no positives to find
+    m = h.pope_metrics([0, 0], [0, 0])
+    assert m["recall"] == recall_score([0, 0], [0, 0], zero_division=0) == 0.0 and m["accuracy"] == 1.0
+
+
+def test_mismatched_lengths_are_errors():
+    with pytest.raises(ValueError):
+        h.chair([["dog"], ["cat"]], [{"dog"}])
+    with pytest.raises(ValueError):
+        h.pope_metrics([1, 0, 1], [1, 0])
+
+
 def test_pope_always_yes_model():
     # POPE is balanced (half the questions ask about absent objects): "always yes" scores
     # accuracy 0.5, recall 1, F1 2/3 and yes-ratio 1 -- the yes-ratio exposes it.

@@ -38,6 +38,15 @@ def test_token_budget_rejects_ragged_sides():
         mm.vit_tokens(14 * 3, 14 * 4, 14, merge=2)     # 3 x 4 patches cannot be merged 2 x 2
     with pytest.raises(ValueError):
         mm.video_tokens(1.5, 2, 336, 336)               # 3 frames, temporal patch 2
+    with pytest.raises(ValueError):
+        mm.vit_tokens(336, 340, 14)                     # the width is checked too
+    with pytest.raises(ValueError, match="audio"):
+        mm.mrope_position_ids([("text", 2), ("audio", 5)])
+
+
+def test_video_frame_count_survives_floating_point():
+    # 2.32 s x 25 fps = 57.99999999999999 in floating point: still 58 frames = 29 temporal patches
+    assert mm.video_tokens(2.32, 25, 336, 336) == 29 * 144
 
 
 # ---------- pixel shuffle ----------

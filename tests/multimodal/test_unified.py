@@ -30,7 +30,7 @@ def test_text_only_is_the_causal_mask_and_adjacent_images_stay_separate():
     m = un.transfusion_mask([("image", 2), ("image", 2)])
     assert not m[0, 2] and not m[1, 3]       # image 1 cannot see image 2
     assert m[0, 1] and m[2, 3] and m[3, 0]    # inside-image both ways; image 2 sees image 1
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="audio"):
         un.transfusion_mask([("audio", 3)])
 
 
@@ -58,6 +58,27 @@ def test_image_token_count_by_hand():
     assert un.image_token_count(384, 384, 16) == 24 * 24              # Janus generation
     with pytest.raises(ValueError):
         un.image_token_count(500, 500, 16)
+    with pytest.raises(ValueError):
+        un.image_token_count(512, 500, 16)                             # the width is checked too
+    with pytest.raises(ValueError, match=r"^image size must be divisible by downsample \* patch$"):
+        un.image_token_count(256, 264, 8, patch=2)                     # 33 latent columns, patch 2
+    with pytest.raises(ValueError, match=r"^image size must be divisible by downsample \* patch$"):
+        un.image_token_count(264, 256, 8, patch=2)                     # 33 latent rows, patch 2
+    assert type(un.image_token_count(256, 256, 8, patch=2)) is int    # a count of positions
+
+
+def test_qk_norm_with_gains_and_default_eps_matches_layer_norm():
+    # oracle: F.layer_norm with the gains as its weight and its default eps 1e-5 (also the snippet's);
+    # unequal gains matter here: with a plain LayerNorm on one side, a constant offset on the other
+    # side would cancel in the dot product
+    torch.manual_seed(4)
+    d = 16
+    q, k = torch.randn(2, 3, 5, d, dtype=torch.float64) + 2, torch.randn(2, 3, 7, d, dtype=torch.float64) - 1
+    gq, gk = torch.rand(d, dtype=torch.float64) + 0.5, torch.rand(d, dtype=torch.float64) + 0.5
+    ref = F.layer_norm(q, (d,), gq) @ F.layer_norm(k, (d,), gk).transpose(-2, -1) / d ** 0.5
+    torch.testing.assert_close(un.attention_logits(q, k, True, gq, gk), ref)
+    ref_plain = F.layer_norm(q, (d,)) @ F.layer_norm(k, (d,)).transpose(-2, -1) / d ** 0.5
+    torch.testing.assert_close(un.attention_logits(q, k, True), ref_plain)
 
 
 def test_qk_norm_logits_are_scale_invariant_and_bounded():
@@ -88,7 +109,10 @@ def test_z_loss_breaks_the_shift_invariance_of_cross_entropy():
     torch.testing.assert_close(F.cross_entropy(shifted, target), F.cross_entropy(logits, target))
     log_z = torch.logsumexp(logits, -1)
     torch.testing.assert_close(un.z_loss(logits, 1e-4), 1e-4 * log_z.pow(2).mean())
+    torch.testing.assert_close(un.z_loss(logits), 1e-4 * log_z.pow(2).mean())   # PaLM's default coefficient
     torch.testing.assert_close(un.z_loss(shifted, 1e-4), 1e-4 * (log_z + 4.0).pow(2).mean())
+    batched = torch.randn(2, 5, 11, dtype=torch.float64)                      # (batch, positions, vocab)
+    torch.testing.assert_close(un.z_loss(batched, 1e-4), 1e-4 * torch.logsumexp(batched, -1).pow(2).mean())
     x = logits.clone().requires_grad_()
     un.z_loss(x, 0.5).backward()
     torch.testing.assert_close(x.grad, 2 * 0.5 * log_z[:, None] * logits.softmax(-1) / 5)

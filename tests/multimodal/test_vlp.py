@@ -24,6 +24,26 @@ def test_itc_with_momentum_targets_matches_soft_label_cross_entropy():
         F.cross_entropy(sim, target).item())                              # PyTorch's probability targets
 
 
+def test_itc_gradient_reaches_only_the_online_similarities():
+    # the momentum model's similarities are a target: no gradient may flow into them
+    torch.manual_seed(1)
+    sim = torch.randn(4, 4, dtype=torch.float64, requires_grad=True)
+    sim_m = torch.randn(4, 4, dtype=torch.float64, requires_grad=True)
+    vlp.itc_loss_with_momentum_targets(sim, sim_m, 0.4).backward()
+    assert sim_m.grad is None
+    # d loss / d sim = (softmax(sim) - target) / n, the soft-label cross-entropy gradient
+    target = 0.6 * torch.eye(4, dtype=torch.float64) + 0.4 * F.softmax(sim_m.detach(), dim=1)
+    torch.testing.assert_close(sim.grad, (F.softmax(sim.detach(), dim=1) - target) / 4)
+
+
+def test_ema_default_momentum_is_0_995():
+    online, momentum = nn.Linear(1, 1), nn.Linear(1, 1)
+    with torch.no_grad():
+        online.weight.fill_(2.0), momentum.weight.fill_(1.0)
+    vlp.ema_update(momentum, online)
+    assert momentum.weight.item() == pytest.approx(0.995 * 1.0 + 0.005 * 2.0, rel=1e-6)
+
+
 def test_ema_update_by_hand():
     online, momentum = nn.Linear(1, 1), nn.Linear(1, 1)
     with torch.no_grad():
@@ -77,6 +97,22 @@ def test_sampling_frequencies_and_never_a_positive():
     assert torch.all(counts.diagonal() == 0)
     e = math.e
     assert counts[0, 1].item() / draws == pytest.approx(e / (e + 1), abs=0.08)   # 3.5 standard errors
+    # the image side honours ids too: text 0 and text 2 share an image, so neither gets image 0 or 2
+    counts_img = torch.zeros(4, 4)
+    for _ in range(200):
+        _, neg_image = vlp.sample_itm_negatives(sim, g, ids)
+        counts_img[torch.arange(4), neg_image] += 1
+    assert counts_img[0, 0] == counts_img[0, 2] == counts_img[2, 0] == counts_img[2, 2] == 0
+
+
+def test_sampling_uses_the_given_generator():
+    sim = torch.randn(40, 40, generator=torch.Generator().manual_seed(3))
+    first = vlp.sample_itm_negatives(sim, torch.Generator().manual_seed(7))
+    torch.manual_seed(0)                                   # the global RNG must not matter
+    second = vlp.sample_itm_negatives(sim, torch.Generator().manual_seed(7))
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    other = vlp.sample_itm_negatives(sim, torch.Generator().manual_seed(8))
+    assert not (torch.equal(first[0], other[0]) and torch.equal(first[1], other[1]))
 
 
 def test_query_cross_attention_matches_multihead_attention():
@@ -99,6 +135,13 @@ def test_query_cross_attention_matches_multihead_attention():
         torch.testing.assert_close(out, expected)
 
 
+def test_queries_start_small():
+    # BLIP-2 initialises the query tokens with std 0.02 (its initializer_range)
+    torch.manual_seed(0)
+    std = vlp.QueryCrossAttention(32, 768, 1408, 12).queries.std().item()
+    assert std == pytest.approx(0.02, rel=0.05)
+
+
 def test_blip2_masks_written_out():
     # sequence = [q0, q1, t0, t1, t2]; 1 = row may attend to column
     itc = [[1, 1, 0, 0, 0],
@@ -116,5 +159,5 @@ def test_blip2_masks_written_out():
         got = vlp.qformer_self_attention_mask(2, 3, name)
         assert got.dtype == torch.bool
         assert got.int().tolist() == expected, name
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="mlm"):
         vlp.qformer_self_attention_mask(2, 3, "mlm")

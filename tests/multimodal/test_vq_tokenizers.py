@@ -57,6 +57,15 @@ def test_vq_loss_gradients_follow_the_stop_gradients():
     torch.testing.assert_close(cb.grad, expected)
 
 
+def test_default_commitment_weight_is_a_quarter():
+    # VQ-VAE (van den Oord et al., 2017) uses beta = 0.25: loss = 1.25 x mean squared distance
+    torch.manual_seed(4)
+    cb = torch.randn(5, 4, dtype=torch.float64)
+    z_e = torch.randn(7, 4, dtype=torch.float64)
+    _, idx, loss = vq.vector_quantize(z_e, cb)
+    torch.testing.assert_close(loss, 1.25 * F.mse_loss(z_e, cb[idx]))
+
+
 def test_usage_and_perplexity_by_hand():
     # counts (K = 4): [2, 2, 0, 0] -> 50 % used, perplexity exp(ln 2) = 2
     used, ppl = vq.codebook_usage(torch.tensor([0, 1, 0, 1]), 4)
@@ -82,6 +91,26 @@ def test_ema_update_by_hand():
     torch.testing.assert_close(cb, torch.tensor([[4 / 3, 0.0], [0.0, 1.5], [5.0, 5.0]], dtype=torch.float64))
 
 
+def test_ema_update_with_smoothing_and_unequal_decay_by_hand():
+    z = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    idx = torch.tensor([0, 0, 1])
+    size = torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64)
+    embed_sum = torch.tensor([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0]], dtype=torch.float64)
+    cb, size2, sum2 = vq.ema_codebook_update(z, idx, size, embed_sum, decay=0.9, eps=1.0)
+    # N = 0.9*[1,1,1] + 0.1*[2,1,0] = [1.1, 1.0, 0.9]; m = 0.9*m + 0.1*[(4,0), (0,2), (0,0)]
+    torch.testing.assert_close(size2, torch.tensor([1.1, 1.0, 0.9], dtype=torch.float64))
+    torch.testing.assert_close(sum2, torch.tensor([[0.4, 0.0], [0.0, 1.1], [4.5, 4.5]], dtype=torch.float64))
+    # Laplace: (N_k + eps) / (n + K eps) * n with n = 3, K = 3, eps = 1 -> (N + 1) / 2 = [1.05, 1.0, 0.95]
+    torch.testing.assert_close(cb, torch.tensor([[0.4 / 1.05, 0.0], [0.0, 1.1], [4.5 / 0.95, 4.5 / 0.95]],
+                                                dtype=torch.float64))
+    # the defaults are decay 0.99, eps 1e-5
+    for a, b in zip(vq.ema_codebook_update(z, idx, size, embed_sum),
+                    vq.ema_codebook_update(z, idx, size, embed_sum, decay=0.99, eps=1e-5)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.equal(vq.ema_codebook_update(z, idx, size, embed_sum)[0],
+                           vq.ema_codebook_update(z, idx, size, embed_sum, decay=0.99, eps=1e-3)[0])
+
+
 def test_restart_touches_only_dead_codes():
     torch.manual_seed(3)
     cb = torch.randn(6, 3)
@@ -92,3 +121,8 @@ def test_restart_touches_only_dead_codes():
     torch.testing.assert_close(new[~dead], cb[~dead])
     for row in new[dead]:                                   # every restarted code is a batch vector
         assert (z == row).all(dim=1).any()
+    before = cb.clone()
+    new2, dead2 = vq.restart_dead_codes(cb, size, z)        # default threshold 1.0
+    assert dead2.tolist() == dead.tolist() and torch.equal(cb, before)   # the caller's codebook is untouched
+    same, none = vq.restart_dead_codes(cb, torch.full((6,), 2.0), z)
+    assert not none.any() and torch.equal(same, cb)

@@ -3,9 +3,18 @@ import random
 
 import pytest
 
+from checks import fail_after
 from snippets import load
 
 ch = load("rag/chunking")
+
+
+@pytest.fixture(autouse=True)
+def no_endless_loop():
+    """fixed_size_chunks advances its start by hand; a wrong step never returns (and fills memory).
+    A 3 s alarm (the whole file runs in well under 1 s) turns such a hang into a failure naming the test."""
+    with fail_after(3, "rag/chunking"):
+        yield
 
 
 def test_fixed_size_hand_example():
@@ -36,8 +45,41 @@ def test_fixed_size_overlap_and_coverage(size, overlap):
 
 
 def test_fixed_size_rejects_bad_overlap():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^need size > 0 and 0 <= overlap < size$"):
         ch.fixed_size_chunks("abc", 4, 4)
+    with pytest.raises(ValueError, match=r"^need size > 0 and 0 <= overlap < size$"):
+        ch.fixed_size_chunks("abc", 4, -1)                  # negative overlap would leave gaps
+    with pytest.raises(ValueError, match=r"^need size > 0 and 0 <= overlap < size$"):
+        ch.fixed_size_chunks("abc", 0, 0)
+    assert ch.fixed_size_chunks("abc", 1) == [(0, "a"), (1, "b"), (2, "c")]   # the smallest legal size
+
+
+def test_fixed_size_stops_when_the_text_is_covered():
+    # the last window ends exactly at the end: no further (shorter or empty) window
+    assert ch.fixed_size_chunks("abcdefgh", 4) == [(0, "abcd"), (4, "efgh")]
+    assert ch.fixed_size_chunks("abcdefg", 4, 1) == [(0, "abcd"), (3, "defg")]
+    assert ch.fixed_size_chunks("abc", 4, 2) == [(0, "abc")]
+
+
+def test_recursive_split_fills_a_chunk_to_exactly_size():
+    # greedy merge: "ab. " + "cd. " is 8 chars and fits size 8; "ef" goes to the next chunk
+    assert ch.recursive_split("ab. cd. ef", size=8, separators=(". ", "")) == ["ab. cd. ", "ef"]
+    # every chunk but the last is as full as the next atom allows (random text, coarse separators)
+    rng = random.Random(3)
+    for _ in range(30):
+        words = ["x" * rng.randint(1, 6) + " " for _ in range(rng.randint(5, 40))]
+        size = rng.randint(7, 20)
+        chunks = ch.recursive_split("".join(words), size, separators=(" ", ""))
+        for c, nxt in zip(chunks, chunks[1:]):
+            first_word = nxt[:nxt.index(" ") + 1]
+            assert len(c) + len(first_word) > size
+
+
+def test_recursive_split_hard_cut_without_an_empty_separator():
+    # no separator occurs and "" is not in the list: still cut by characters, never longer than size
+    assert ch.recursive_split("abcdefgh", 3, separators=("\n\n",)) == ["abc", "def", "gh"]
+    assert ch._atoms("abcdefgh", 3, ("\n\n", "。")) == ["abc", "def", "gh"]
+    assert ch._atoms("abc def", 7, (" ", "")) == ["abc def"]             # exactly size: one atom, not split
 
 
 def test_recursive_split_respects_sentences_and_size():
@@ -92,6 +134,9 @@ def test_span_intact_rate_matches_brute_force_over_fixed_chunks(size, overlap, s
 def test_size_rule_and_overlap_cost_by_hand():
     assert ch.max_chunk_tokens(4000, 8, 512) == 500                  # budget binds: 4000 // 8
     assert ch.max_chunk_tokens(4000, 4, 512, header_tokens=20) == 492  # embedder binds
+    assert ch.max_chunk_tokens(4000, 4, 512) == 512                  # no header by default
+    n = ch.max_chunk_tokens(4000, 3, 4096)                          # 3 x 1333 <= 4000 < 3 x 1334
+    assert n == 1333 and isinstance(n, int)
     assert ch.span_intact_rate(512, 0, 60) == pytest.approx(453 / 512)  # 0.885
     assert ch.span_intact_rate(512, 64, 60) == 1.0                   # overlap >= span - 1
     assert ch.index_growth(512, 64) == pytest.approx(512 / 448)      # 14% more vectors
@@ -102,17 +147,19 @@ def test_duplicate_hit_rate_by_hand():
     hits = [("a", 0), ("a", 400), ("b", 0), ("a", 1200), ("b", 400)]
     assert ch.duplicate_hit_rate(hits, 500) == pytest.approx(2 / 5)
     assert ch.duplicate_hit_rate([("a", 0), ("a", 500)], 500) == 0.0  # touching, not overlapping
+    assert ch.duplicate_hit_rate([("a", 0), ("b", 100)], 500) == 0.0  # same offsets, other document
+    assert ch.duplicate_hit_rate([("a", 1200), ("a", 1000)], 500) == 0.5   # later hit starts earlier
 
 
 def test_strategy_cost_by_hand():
-    assert ch.index_gb(1e6, 1024) == pytest.approx(4.096)            # 1M x 1024 x 4 B
+    assert ch.index_gb(1e6, 1024) == pytest.approx(4.096, rel=1e-12)            # 1M x 1024 x 4 B
     assert ch.index_gb(257e6 / 41e6 * 1e6, 1024) == pytest.approx(25.67, abs=0.01)  # Dense X ratio
     # 400-token chunk ~ 300 words = 3 Dense X 100-word passages: 1M x 3 x 257/41 = 18.80M vectors
     props = 1e6 * 3 * 257 / 41
     assert props == pytest.approx(18.80e6, rel=1e-3)
     assert ch.index_gb(props, 1024) == pytest.approx(77.02, abs=0.01)    # 18.80M x 1024 x 4 B
     # 1M calls at Claude Sonnet 5.5 (Dec 2026): (500 + 400) in at $2/M = $1,800; 400 out at $10/M = $4,000
-    assert ch.llm_chunking_usd(1e6, 400, 500, 400, 2, 10) == pytest.approx(5800)
+    assert ch.llm_chunking_usd(1e6, 400, 500, 400, 2, 10) == pytest.approx(5800, rel=1e-12)
 
 
 @pytest.mark.parametrize("chunk,expected", [
@@ -146,7 +193,7 @@ def test_contextual_retrieval_cost_by_hand():
     # per 8k document, cached: write 8,000 x 0.30 + 10 reads x 8,000 x 0.03
     # + 10 calls x (850 x 0.25 + 100 x 1.25) = 2,400 + 2,400 + 3,375 = 8,175 (x 1e-6 $)
     # -> x 125 documents per million tokens = $1.021875
-    assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU3) == pytest.approx(1.021875)
+    assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU3) == pytest.approx(1.021875, rel=1e-12)
     # uncached: 10 x 8,000 x 0.25 = 20,000 instead of 4,800 -> 23,375 x 125 / 1e6
     assert ch.contextual_retrieval_usd(8_000, 800, 50, 100, **HAIKU3, cached=False) == pytest.approx(2.921875)
     # Claude Haiku 4.5: 10,000 + 8,000 + 10 x (850 + 500) = 31,500 -> $3.9375

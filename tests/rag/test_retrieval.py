@@ -59,6 +59,12 @@ def test_rrf_by_hand():
     assert fused["d"] == pytest.approx(1 / 63)
     order = [d for d, _ in rt.reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]], k=60)]
     assert order == ["a", "c", "b", "d"]
+    # the default k is 60 (Cormack et al.); equal scores are ordered by document id
+    assert rt.reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]]) == \
+        rt.reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]], k=60)
+    assert dict(rt.reciprocal_rank_fusion([["x"]]))["x"] == pytest.approx(1 / 61)
+    assert rt.reciprocal_rank_fusion([["b", "a"], ["a", "b"]], k=1) == [("a", 1 / 2 + 1 / 3), ("b", 1 / 2 + 1 / 3)]
+    assert [d for d, _ in rt.reciprocal_rank_fusion([["z", "y"], ["y", "z"]])] == ["y", "z"]
 
 
 def test_mmr_matches_langchain_core_and_hand_example():
@@ -162,6 +168,12 @@ def test_rag_fusion_changes_the_winner_by_hand():
     assert alone[0] == ("recovery", pytest.approx(2 / 61))
 
 
+def test_rag_fusion_default_k_is_60():
+    retrieve = rt.bm25_retriever(list(FAQ), list(FAQ.values()))
+    assert rt.rag_fusion(QUESTION, lambda q: VARIANTS, retrieve) == \
+        rt.rag_fusion(QUESTION, lambda q: VARIANTS, retrieve, k=60)
+
+
 def test_rag_fusion_output_feeds_the_rag_prompt():
     pipeline = load("rag/pipeline")
     retrieve = rt.bm25_retriever(list(FAQ), list(FAQ.values()))
@@ -169,6 +181,16 @@ def test_rag_fusion_output_feeds_the_rag_prompt():
     chunks = [pipeline.Chunk(FAQ[d], d, s) for d, s in fused]
     user = pipeline.build_rag_messages(QUESTION, chunks)[1]["content"]
     assert user.index("[1] (recovery)") < user.index("[2] (policy)")
+
+
+def test_dense_search_k_larger_than_the_corpus_returns_every_document():
+    g = torch.Generator().manual_seed(0)
+    docs = torch.nn.functional.normalize(torch.randn(4, 8, generator=g), dim=-1)
+    q = torch.nn.functional.normalize(torch.randn(2, 8, generator=g), dim=-1)
+    scores, idx = rt.dense_search(q, docs, k=10)
+    assert idx.shape == (2, 4)
+    for i in range(2):                                          # all four, best first
+        assert idx[i].tolist() == torch.argsort(q[i] @ docs.T, descending=True).tolist()
 
 
 def test_index_bytes_by_hand():
@@ -201,6 +223,9 @@ def test_rerank_cost_by_hand():
     assert gpus == 32                                          # 31.7 rounded up
     sec8, gpus8 = rt.rerank_gpus(100, rt.rerank_flops(8e9, 100, 330))
     assert sec8 == pytest.approx(sec * 8 / 0.6) and gpus8 == 424
+    assert rt.rerank_gpus(10, flops)[1] == 4                    # 3.17 GPUs of work: 4, not 3
+    # exactly 1 s per query at the default peak and MFU: 10 qps needs 10 GPUs, not 11
+    assert rt.rerank_gpus(10, 312e12 * 0.4) == (1.0, 10)
 
 
 def test_ndcg_matches_sklearn_and_hand_value():
@@ -217,6 +242,7 @@ def test_ndcg_matches_sklearn_and_hand_value():
     # one relevant chunk at first-stage rank 3, reranked to rank 1: nDCG@5 from 1/log2(4) = 0.5 to 1
     assert rt.ndcg_at_k([0, 0, 1, 0, 0], [5, 4, 3, 2, 1], 5) == pytest.approx(0.5)
     assert rt.ndcg_at_k([0, 0, 1, 0, 0], [4, 3, 5, 2, 1], 5) == pytest.approx(1.0)
+    assert rt.ndcg_at_k([0, 0, 0], [3, 2, 1], 3) == 0.0           # no relevant document: 0, not 0 / 0
 
 
 def test_pool_size_stops_where_recall_per_ms_flattens():
@@ -227,6 +253,11 @@ def test_pool_size_stops_where_recall_per_ms_flattens():
     assert rt.pick_pool_size(ranks, [10, 20, 30, 50, 100], 1.0, 0.005) == 30
     # a stricter bar stops at the first step
     assert rt.pick_pool_size(ranks, [10, 20, 30, 50, 100], 1.0, 0.02) == 10
+    # exact binary fractions: recall 0.25, 0.5, 0.75 at 4, 8, 16; 0.25 ms per candidate -> gains per ms
+    # of 0.25 and 0.125. A gain exactly at the bar is still paid for ("at or above")
+    ranks4 = [1, 5, 12, None]
+    assert rt.pick_pool_size(ranks4, [16, 4, 8], 0.25, 0.125) == 16       # sizes in any order
+    assert rt.pick_pool_size(ranks4, [4, 8, 16], 0.25, 0.2) == 8
 
 
 def test_embedding_budget_against_numpy_and_hand():
@@ -259,6 +290,9 @@ def test_truncation_makes_tails_invisible(encoder):
     sa, sb = rt.embed(["Refunds take five days.", "Passwords expire after 90 days."], tok, model)
     assert float(sa @ sb) < 0.9                           # short texts do differ
     assert rt.truncated_share([a, "short chunk"], tok, 256) == 0.5
+    # the default max_length is MiniLM's 256 word pieces
+    va2, vb2 = rt.embed([a, b], tok, model)
+    assert torch.allclose(va2, vb2, atol=1e-6) and torch.allclose(va2, va, atol=1e-6)
 
 
 @pytest.mark.parametrize("query,history,route", [

@@ -26,6 +26,45 @@ def test_green_list_size_and_determinism():
     assert not torch.equal(m, hl.green_list(8, 1000, 0.25))
 
 
+def test_green_list_depends_on_the_secret_key():
+    assert torch.equal(hl.green_list(7, 1000, 0.25), hl.green_list(7, 1000, 0.25, key=15485863))
+    assert not torch.equal(hl.green_list(7, 1000, 0.25), hl.green_list(7, 1000, 0.25, key=104729))
+    assert int(hl.green_list(7, 1000, 0.5, key=104729).sum()) == 500
+
+
+def test_soft_watermark_green_rate_matches_closed_form():
+    # uniform LM (all logits 0): adding delta to gamma V green logits makes a token green with probability
+    # gamma e^delta / (gamma e^delta + 1 - gamma) (Kirchenbauer et al., 2023): 0.711 for gamma 0.25, delta 2
+    V, T = 40, 3000
+    table = torch.zeros(V, V)
+    for gamma, delta in ((0.25, 2.0), (0.5, 1.0)):
+        toks = hl.generate(table, T, gamma=gamma, delta=delta, seed=1)
+        green = sum(bool(hl.green_list(p, V, gamma)[t]) for p, t in zip(toks[:-1], toks[1:])) / T
+        p = gamma * math.exp(delta) / (gamma * math.exp(delta) + 1 - gamma)
+        assert abs(green - p) < 4 * math.sqrt(p * (1 - p) / T)
+    assert torch.equal(table, torch.zeros(V, V))                        # the LM itself is not modified
+
+
+def test_generation_is_reproducible_from_its_seed():
+    torch.manual_seed(0)
+    table = torch.randn(30, 30)
+    a = hl.generate(table, 40)
+    torch.manual_seed(123)                                  # the global RNG must not matter
+    assert hl.generate(table, 40) == a == hl.generate(table, 40, gamma=0.25, delta=2.0, seed=0)
+    assert hl.generate(table, 40, seed=1) != a
+    assert a[0] == 0 and len(a) == 41
+
+
+def test_z_score_counts_the_last_step():
+    V, gamma = 50, 0.25
+    toks = [0]
+    for step in range(8):                                   # red, then green on the last step only
+        mask = hl.green_list(toks[-1], V, gamma)
+        toks.append(int(torch.nonzero(mask if step == 7 else ~mask).flatten()[0]))
+    expected = (1 - gamma * 8) / math.sqrt(8 * gamma * (1 - gamma))
+    assert math.isclose(hl.watermark_z_score(toks, V, gamma), expected, rel_tol=1e-9)
+
+
 def test_z_score_matches_formula_by_hand():
     V, gamma = 50, 0.25
     # build a sequence where we know the green count: pick green tokens for the first 6 steps,
@@ -80,7 +119,7 @@ def test_threshold_by_hand():
     # tied scores cannot be split: cutting at 0.2 answers all three
     assert hl.pick_abstain_threshold([0.1, 0.2, 0.2], [False, False, True], 0.4) == pytest.approx((0.2, 1.0, 1 / 3))
     assert hl.pick_abstain_threshold([0.1, 0.2, 0.2], [False, False, True], 0.2) == pytest.approx((0.1, 1 / 3, 0.0))
-    assert hl.pick_abstain_threshold([0.5], [True], 0.1)[1] == 0.0
+    assert hl.pick_abstain_threshold([0.5], [True], 0.1) == (float("-inf"), 0.0, 0.0)   # answer nothing
 
 
 def test_threshold_matches_brute_force():

@@ -60,6 +60,30 @@ def test_negative_cases_are_left_alone(text):
     assert red == text and sum(counts.values()) == 0
 
 
+def test_mixed_text_counts_every_instance():
+    id_ = "11010519491231002" + check_digit_by_hand("11010519491231002")
+    text = f"call 13800138000 or +44 20 7946 0958, mail a@example.com, id {id_}, again 139-1234-5678"
+    red, counts = pv.redact_pii(text)
+    assert red == "call [PHONE] or [PHONE], mail [EMAIL], id [ID], again [PHONE]"
+    assert counts == {"ID": 1, "EMAIL": 1, "PHONE": 3}
+    id2 = "44030419900101123" + check_digit_by_hand("44030419900101123")
+    red, counts = pv.redact_pii(f"{id_} and {id2}; mails a@example.com, b@example.org")
+    assert red == "[ID] and [ID]; mails [EMAIL], [EMAIL]" and counts == {"ID": 2, "EMAIL": 2, "PHONE": 0}
+
+
+def test_numeric_email_is_one_email_not_a_phone():
+    # QQ mail addresses are often a mobile number: e-mails are redacted before phones
+    assert pv.redact_pii("mail 13800138000@qq.com") == ("mail [EMAIL]", {"ID": 0, "EMAIL": 1, "PHONE": 0})
+
+
+@pytest.mark.parametrize("date", ["19900001", "19901301", "19901900", "19900100", "19900132"])
+def test_id_shape_with_an_impossible_date_is_not_an_id(date):
+    # month 00, 13, 19 or day 00, 32: not a birth date, even with a valid check digit
+    first17 = "110105" + date + "123"
+    red, counts = pv.redact_pii("no " + first17 + check_digit_by_hand(first17))
+    assert counts["ID"] == 0
+
+
 def test_known_miss_is_documented():
     # Rules miss PII written in words or obfuscated; this is why NER models are used on top.
     red, counts = pv.redact_pii("my number is one three eight, zero zero one three, eight zero zero zero")
@@ -80,6 +104,8 @@ def test_span_scores_by_hand():
     assert s["ID"] == (1.0, 1.0)
     assert s["EMAIL"] == (1.0, 0.0)            # nothing predicted: precision 1, recall 0
     assert pv.span_scores(gold, gold) == {k: (1.0, 1.0) for k in ("PHONE", "ID", "EMAIL")}
+    # a type that only the detector produced: every prediction is wrong, nothing of it was missed
+    assert pv.span_scores({(0, 4, "NAME")}, set()) == {"NAME": (0.0, 1.0)}
 
 
 def test_pseudonym_is_keyed_hmac_and_deterministic():

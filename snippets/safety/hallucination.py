@@ -8,6 +8,7 @@ Pages: docs/safety/hallucination.{zh,en}.md
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections import Counter
@@ -75,9 +76,10 @@ def expected_coverage(max_risk: float, p_wrong: float = 0.25, d: float = 1.2) ->
 
 # --8<-- [start:watermark]
 def green_list(prev_token: int, vocab: int, gamma: float, key: int = 15485863) -> torch.Tensor:
-    """Boolean mask (vocab,) of the 'green' tokens for this step, seeded by the previous token
+    """Boolean mask (vocab,) of the 'green' tokens for this step, seeded by a hash of the previous token
     and a secret key. Exactly round(gamma * vocab) tokens are green."""
-    g = torch.Generator().manual_seed(key * prev_token + 1)
+    digest = hashlib.sha256(f"{key}:{prev_token}".encode()).digest()
+    g = torch.Generator().manual_seed(int.from_bytes(digest[:8], "big"))
     perm = torch.randperm(vocab, generator=g)
     mask = torch.zeros(vocab, dtype=torch.bool)
     mask[perm[: round(gamma * vocab)]] = True

@@ -28,8 +28,12 @@ def test_green_list_size_and_determinism():
 
 def test_green_list_depends_on_the_secret_key():
     assert torch.equal(hl.green_list(7, 1000, 0.25), hl.green_list(7, 1000, 0.25, key=15485863))
-    assert not torch.equal(hl.green_list(7, 1000, 0.25), hl.green_list(7, 1000, 0.25, key=104729))
     assert int(hl.green_list(7, 1000, 0.5, key=104729).sum()) == 500
+    # for every previous token, token 0 included (a seed of key * prev + c would ignore the key after 0),
+    # and for keys that differ in one unit
+    for prev in (0, 1, 7, 999):
+        lists = [hl.green_list(prev, 1000, 0.25, key=k) for k in (15485863, 104729, 15485864)]
+        assert not torch.equal(lists[0], lists[1]) and not torch.equal(lists[0], lists[2]), prev
 
 
 def test_soft_watermark_green_rate_matches_closed_form():

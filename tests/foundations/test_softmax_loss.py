@@ -21,6 +21,16 @@ def test_softmax_and_logsumexp_match_torch_on_huge_inputs(scale):
     assert torch.isfinite(sl.softmax(x)).all()
 
 
+@pytest.mark.parametrize("dim", [0, 1, -2])
+def test_softmax_family_along_other_dims(dim):
+    torch.manual_seed(3)
+    x = torch.randn(3, 4, 5) * 50
+    torch.testing.assert_close(sl.softmax(x, dim), torch.softmax(x, dim))
+    torch.testing.assert_close(sl.logsumexp(x, dim), torch.logsumexp(x, dim))
+    torch.testing.assert_close(sl.log_softmax(x, dim), torch.log_softmax(x, dim))
+    torch.testing.assert_close(sl.naive_softmax(x / 50, dim), torch.softmax(x / 50, dim))
+
+
 def test_naive_softmax_overflows_where_stable_does_not():
     x = torch.tensor([1e4, 1e4 - 1.0])
     assert torch.isnan(sl.naive_softmax(x)).all()
@@ -40,6 +50,16 @@ def test_cross_entropy_matches_f_cross_entropy_with_ignore_index():
     y[0, :2] = -100                                                  # e.g. prompt tokens not trained on
     ref = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), ignore_index=-100)
     torch.testing.assert_close(sl.cross_entropy(logits, y), ref)
+
+
+def test_cross_entropy_of_bf16_logits_is_computed_in_float32():
+    # bf16 keeps 8 bits of mantissa: a log-softmax in bf16 is off by ~1e-2; the loss must come from float32
+    torch.manual_seed(4)
+    logits, y = (torch.randn(2, 6, 30) * 8).bfloat16(), torch.randint(0, 30, (2, 6))
+    ref = F.cross_entropy(logits.float().reshape(-1, 30), y.reshape(-1))
+    out = sl.cross_entropy(logits, y)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref)
 
 
 def test_perplexity_closed_forms():
@@ -65,6 +85,11 @@ def test_kl_matches_f_kl_div_both_directions_and_is_nonnegative():
     assert (sl.kl_divergence(logp, logq) >= 0).all()
     assert not torch.allclose(fwd, rev)                               # KL is not symmetric
     assert sl.kl_divergence(logp, logp).abs().max() < 1e-6
+    # p with zero entries (log p = -inf): 0 log 0 = 0, so KL = sum over p's support, as scipy computes it
+    p = torch.tensor([0.0, 0.25, 0.75, 0.0], dtype=torch.float64)
+    q = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    kl = sl.kl_divergence(p.log(), q.log())
+    assert float(kl) == pytest.approx(0.25 * math.log(0.25 / 0.2) + 0.75 * math.log(0.75 / 0.3), abs=1e-12)
 
 
 def test_forward_kl_is_mode_covering_reverse_is_mode_seeking():

@@ -89,3 +89,19 @@ def test_pre_tokenize_matches_the_tokenizers_byte_level_pre_tokenizer():
     oracle = ByteLevel(add_prefix_space=False, use_regex=True)
     for text in ["Hello world!", "it's 2026, 大模型 rocks\n\n  ok", "naïve café's   tabs\tand  spaces"]:
         assert bpe.pre_tokenize(text) == [piece for piece, _ in oracle.pre_tokenize_str(text)], text
+
+
+@pytest.mark.parametrize("min_frequency", [2, 4])
+def test_training_stops_at_min_frequency_like_hf(min_frequency):
+    # a vocabulary size the corpus cannot fill: training ends when the best pair occurs < min_frequency times
+    hf_tok, hf_merges = hf_byte_level_bpe(CORPUS, 256 + 5000, min_frequency)
+    mine = bpe.train_bpe(CORPUS, 256 + 5000, min_frequency)
+    assert len(mine) < 5000 and mine == hf_merges
+
+
+def test_decode_of_a_cut_character_matches_hf_lossy_decoding():
+    # the first 3 of the emoji's 4 bytes are not valid UTF-8: both replace them with U+FFFD
+    hf_tok, merges = hf_byte_level_bpe(CORPUS, 256 + 50)
+    syms = bpe.encode("a🤗", [])                             # one symbol per byte
+    cut = syms[:-1]
+    assert bpe.decode(cut) == hf_tok.decoder.decode(cut) == "a\ufffd"

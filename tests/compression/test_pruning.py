@@ -18,6 +18,16 @@ def test_magnitude_mask_matches_torch_l1_unstructured():
         assert int((pr.magnitude_mask(w, amount) == 0).sum()) == round(amount * w.numel())
 
 
+def test_magnitude_mask_rounds_like_torch():
+    # 0.29 * 100 = 28.999999999999996 in floating point: torch prunes round() = 29 weights, not int() = 28
+    torch.manual_seed(6)
+    layer = nn.Linear(10, 10)
+    w = layer.weight.detach().clone()
+    prune.l1_unstructured(layer, "weight", amount=0.29)
+    torch.testing.assert_close(pr.magnitude_mask(w, 0.29), layer.weight_mask)
+    assert int((pr.magnitude_mask(w, 0.29) == 0).sum()) == 29
+
+
 def test_row_mask_matches_torch_ln_structured():
     torch.manual_seed(1)
     layer = nn.Linear(24, 16)
@@ -40,6 +50,19 @@ def test_two_four_mask_by_hand_and_invariants():
     kept_min = torch.where(mg, g, torch.inf).amin(-1)
     dropped_max = torch.where(~mg, g, -torch.inf).amax(-1)
     assert (kept_min >= dropped_max).all()
+
+
+def test_other_n_m_patterns():
+    w = torch.tensor([[0.1, -3.0, 2.0, 0.5, 4.0, -0.2, 0.3, -1.0]])
+    assert pr.n_m_mask(w, 1, 4).tolist() == [[0, 1, 0, 0, 1, 0, 0, 0]]          # 1:4
+    assert pr.n_m_mask(w, 4, 8).tolist() == [[0, 1, 1, 0, 1, 0, 0, 1]]          # 4:8, one group of 8
+    assert pr.n_m_mask(w, 3, 4).tolist() == [[0, 1, 1, 1, 1, 0, 1, 1]]          # 3:4
+
+
+def test_pack_2_4_keeps_positions_in_ascending_order():
+    # sparse tensor-core metadata lists each group's 2 positions in ascending order, values alike
+    vals, idx = pr.pack_2_4(torch.tensor([[0.0, 3.0, 0.0, 5.0, -7.0, 0.0, 0.0, 1.0]]))
+    assert vals.tolist() == [[3.0, 5.0, -7.0, 1.0]] and idx.tolist() == [[1, 3, 0, 3]]
 
 
 def test_wanda_uses_activation_norms():

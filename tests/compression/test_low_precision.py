@@ -17,6 +17,8 @@ def test_float_max_matches_torch_finfo():
     assert lp.float_max(4, 3, "fn") == torch.finfo(torch.float8_e4m3fn).max == 448.0
     assert lp.float_max(5, 2, "ieee") == torch.finfo(torch.float8_e5m2).max == 57344.0
     assert lp.float_max(2, 1, "finite") == 6.0 == GRID[-1]
+    # OCP MX v1.0 FP6 formats (no Inf/NaN): E2M3 max 7.5, E3M2 max 28
+    assert lp.float_max(2, 3, "finite") == 7.5 and lp.float_max(3, 2, "finite") == 28.0
     # and against a dtype round trip: the max is representable, the next step up is not kept
     assert torch.tensor(448.0).to(torch.float8_e4m3fn).float().item() == 448.0
 
@@ -79,6 +81,18 @@ def test_nvfp4_block_scales_and_grid():
         blk, rblk = x[16 * b:16 * (b + 1)], rt[16 * b:16 * (b + 1)]
         i = blk.abs().argmax()
         assert abs(rblk[i] - blk[i]) <= 2 ** -4 * abs(blk[i]) + 1e-9
+
+
+def test_nvfp4_all_zero_block_stays_zero():
+    # a block of zeros (e.g. pruned or padded) gets block scale 0: it must decode to 0, not 0/0 = nan
+    x = torch.cat([torch.zeros(16), torch.linspace(-3, 3, 16)])
+    q, bs, s = lp.nvfp4_quantize(x)
+    assert bs[0].item() == 0.0 and torch.equal(q[0], torch.zeros(16))
+    rt = lp.nvfp4_dequantize(q, bs, s, x.shape)
+    assert torch.isfinite(rt).all() and torch.equal(rt[:16], torch.zeros(16))
+    # MX too: an all-zero block decodes to zeros
+    qm, sm = lp.mxfp4_quantize(torch.zeros(32))
+    assert torch.equal(lp.mx_dequantize(qm, sm, torch.Size([32])), torch.zeros(32))
 
 
 def test_outlier_per_tensor_vs_block_hand_counts():

@@ -22,6 +22,10 @@ def test_vectorwise_int8_matches_torch_fake_quant():
     x, w = torch.randn(16, 64, dtype=torch.float64), torch.randn(64, 32, dtype=torch.float64)
     ref = _fq_rows(x.float()).double() @ _fq_cols(w.float()).double()
     torch.testing.assert_close(lq.int8_vectorwise_matmul(x, w), ref, atol=1e-5, rtol=1e-5)
+    # small magnitudes (|x| << 1): the scales come from the data, not from the 1e-12 guard
+    xs, ws = x * 1e-3, w * 1e-3
+    ref = _fq_rows(xs.float()).double() @ _fq_cols(ws.float()).double()
+    torch.testing.assert_close(lq.int8_vectorwise_matmul(xs, ws), ref, atol=1e-10, rtol=1e-5)
 
 
 def test_llm_int8_outlier_columns_are_full_precision():
@@ -50,6 +54,8 @@ def test_llm_int8_threshold_is_strict():
     w = torch.randn(3, 4, dtype=torch.float64)
     _, mask = lq.llm_int8_matmul(x, w, threshold=6.0)
     assert mask.tolist() == [False, False, True]
+    x[0, 1] = 6.5                                           # the paper's default threshold is 6.0
+    assert lq.llm_int8_matmul(x, w)[1].tolist() == [False, True, True]
 
 
 def test_smoothquant_is_exact_and_balances_ranges():
@@ -65,6 +71,10 @@ def test_smoothquant_is_exact_and_balances_ranges():
     # hand check of the scale formula
     s = lq.smoothquant_scales(torch.tensor([16.0]), torch.tensor([0.25]), alpha=0.5)
     torch.testing.assert_close(s, torch.tensor([8.0]))                      # 16^0.5 / 0.25^0.5
+    s = lq.smoothquant_scales(torch.tensor([0.25]), torch.tensor([0.04]))    # default alpha 0.5, maxima < 1
+    torch.testing.assert_close(s, torch.tensor([2.5]))                      # 0.5 / 0.2
+    d_xs, d_ws = lq.smooth(x, w)
+    torch.testing.assert_close(d_xs.abs().amax(0), target)                   # default alpha 0.5
     s = lq.smoothquant_scales(torch.tensor([16.0]), torch.tensor([0.25]), alpha=0.75)
     torch.testing.assert_close(s, torch.tensor([8.0 / 0.25 ** 0.25]))      # 16^0.75 / 0.25^0.25 = 8 * sqrt(2)
     # alpha = 0.75 moves more of the range to the weights: max|X_j / s_j| = max|X_j|^0.25 * max|W_j|^0.25
@@ -111,6 +121,10 @@ def test_gptq_matches_obq_style_reference_with_damping():
     for bits, damp in ((4, 0.01), (3, 0.1), (4, 1.0)):
         torch.testing.assert_close(lq.gptq_quantize(w, x, bits, damp), _gptq_reference(w, x, bits, damp),
                                    atol=1e-9, rtol=0)
+    # defaults: 4 bits, damp 0.01; small weights (row max << 1) keep their own grid
+    torch.testing.assert_close(lq.gptq_quantize(w * 1e-3, x), _gptq_reference(w * 1e-3, x, 4, 0.01),
+                               atol=1e-12, rtol=0)
+    assert lq.gptq_quantize(w.float(), x.float()).dtype == torch.float32     # returned in x's dtype
 
 
 def test_gptq_on_grid_and_better_than_rtn_on_correlated_inputs():
@@ -131,6 +145,7 @@ def test_deploy_cost_by_hand():
     assert lq.bits_per_weight(4, 128, 16, 16) == 4.25          # 4 + 32/128
     assert lq.bits_per_weight(4, 128, 16) == 4.125             # scale only (symmetric)
     assert lq.bits_per_weight(3) == 3.0
+    assert lq.bits_per_weight(4, 64) == 4.25                   # default fp16 scale: 4 + 16/64
     assert lq.weight_gb(175e9, 16) == 350.0                      # GPT-3/OPT-175B in FP16
     assert lq.weight_gb(175e9, 8) == 175.0
     assert abs(lq.weight_gb(175e9, 3) - 65.625) < 1e-9           # 3-bit fits one 80 GB GPU

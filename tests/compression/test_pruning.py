@@ -35,6 +35,9 @@ def test_row_mask_matches_torch_ln_structured():
     prune.ln_structured(layer, "weight", amount=0.25, n=2, dim=0)
     torch.testing.assert_close(pr.row_mask(w, 0.25), layer.weight_mask)
     assert int((pr.row_mask(w, 0.25).sum(1) == 0).sum()) == 4              # 4 whole rows gone
+    # a single row: 0.25 of 4 rows
+    w4 = torch.tensor([[3.0, 0.0], [0.1, 0.1], [1.0, 1.0], [0.0, -2.0]])
+    assert pr.row_mask(w4, 0.25).tolist() == [[1, 1], [0, 0], [1, 1], [1, 1]]
 
 
 def test_two_four_mask_by_hand_and_invariants():
@@ -94,6 +97,11 @@ def test_pack_2_4_roundtrip_and_bit_count():
     sparse = w * pr.n_m_mask(w)
     vals, idx = pr.pack_2_4(sparse)
     assert vals.shape == (16, 16) and int(idx.max()) <= 3
+    assert idx.dtype == torch.uint8                                         # positions stored as bytes
+    for dtype in (torch.float16, torch.float64):                            # unpack keeps the value dtype
+        v, i = pr.pack_2_4(sparse.to(dtype))
+        assert v.dtype == dtype and pr.unpack_2_4(v, i).dtype == dtype
+        assert torch.equal(pr.unpack_2_4(v, i), sparse.to(dtype))
     torch.testing.assert_close(pr.unpack_2_4(vals, idx), sparse)          # lossless for a 2:4 matrix
     dense_bits = sparse.numel() * 16
     packed_bits = vals.numel() * 16 + idx.numel() * 2                      # 2-bit index per kept value

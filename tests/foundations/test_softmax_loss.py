@@ -153,6 +153,8 @@ def test_nll_minus_entropy_is_kl_vs_scipy():
         assert kl == pytest.approx(scipy_entropy(p_hat.numpy(), q.numpy()), abs=1e-12)
         assert kl >= -1e-15                      # the data's own frequencies are never beaten
     assert float(sl.entropy(p_hat)) == pytest.approx(scipy_entropy(p_hat.numpy()))
+    with_zero = torch.tensor([0.0, 0.6, 0.4], dtype=torch.float64)             # 0 log 0 = 0
+    assert float(sl.entropy(with_zero)) == pytest.approx(scipy_entropy(with_zero.numpy()), abs=1e-15)
 
 
 def test_bits_per_byte_by_hand():
@@ -198,6 +200,12 @@ def test_adaptive_softmax_flops_match_torch_module():
     # the full distribution needs every cluster: head + both tails
     assert everything == per_cluster[1] + per_cluster[2] - per_cluster[0]
     assert full == 2 * d * vocab
+
+
+def test_zipf_mass_small_vocab_by_hand():
+    # ranks 1..4, weights 1, 1/2, 1/3, 1/4 (sum 25/12); clusters [0,1), [1,2), [2,4)
+    mass = sl.zipf_cluster_mass(4, [1, 2])
+    assert mass == pytest.approx([12 / 25, 6 / 25, 7 / 25], rel=1e-14, abs=0)
 
 
 def test_zipf_mass_and_152k_example_by_hand():

@@ -40,6 +40,19 @@ def test_init_std_rejects_unknown_scheme():
         st.init_std(4, 4, "lecun")
 
 
+def test_depth_scan_is_reproducible_and_any_width():
+    # all randomness from the function's own seeded generator: the global RNG state does not matter
+    torch.manual_seed(0)
+    a = st.activation_scale_through_depth(3, 64, 0.1, seed=5)
+    torch.manual_seed(1)
+    assert st.activation_scale_through_depth(3, 64, 0.1, seed=5) == a
+    assert st.activation_scale_through_depth(3, 64, 0.1, seed=6) != a
+    assert st.activation_scale_through_depth(3, 64, 0.1) == st.activation_scale_through_depth(3, 64, 0.1, seed=0)
+    # width 64, kaiming std: the second moment stays put layer to layer (factor 64 * 2/64 / 2 = 1)
+    rms = st.activation_scale_through_depth(8, 64, st.init_std(64, 64, "kaiming"))
+    assert len(rms) == 8 and 0.5 < rms[-1] / rms[0] < 2.0
+
+
 def test_clip_hand_example_keeps_direction():
     clipped, norm = st.clip_grad_norm([torch.tensor([3.0]), torch.tensor([4.0])], 1.0, eps=0.0)
     assert norm == 5.0

@@ -47,18 +47,20 @@ def test_expansion_on_overlapping_corpus_appends_only_missing_merges():
     # HF tokenizers' BpeTrainer with the same settings (test_bpe checks the two agree).
     base = bpe.train_bpe(lt.EN_CORPUS, 256 + 150)
     mixed = lt.EN_CORPUS + lt.ZH_CORPUS
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tok.train_from_iterator(mixed, trainers.BpeTrainer(
-        vocab_size=256 + 120, min_frequency=2, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        special_tokens=[], show_progress=False))
-    hf_learned = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
-                  for m in json.loads(tok.to_str())["model"]["merges"]]
-    merges = lt.expand_merges(base, mixed, 120)
-    shared = [m for m in hf_learned if m in set(base)]
-    assert shared                                                # the corpora do overlap
-    assert merges == base + [m for m in hf_learned if m not in set(base)]
-    assert len(set(merges)) == len(merges)
+    for n_new in (40, 120):
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        tok.train_from_iterator(mixed, trainers.BpeTrainer(
+            vocab_size=256 + n_new, min_frequency=2, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            special_tokens=[], show_progress=False))
+        hf_learned = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
+                      for m in json.loads(tok.to_str())["model"]["merges"]]
+        assert len(hf_learned) == n_new                              # n_new merges learned, then filtered
+        merges = lt.expand_merges(base, mixed, n_new)
+        shared = [m for m in hf_learned if m in set(base)]
+        assert shared                                                # the corpora do overlap
+        assert merges == base + [m for m in hf_learned if m not in set(base)]
+        assert len(set(merges)) == len(merges)
 
 
 CHATML_TEMPLATE = (

@@ -74,7 +74,7 @@ def test_unigram_viterbi_ties_and_unsegmentable_text():
     hf = Tokenizer(models.Unigram([("<unk>", 0.0)] + list(lp.items()), unk_id=0, byte_fallback=False))
     for text in ["ab", "abc", "aab", "abab", "cab", "bcab"]:
         assert wu.unigram_viterbi(text, lp) == hf.encode(text).tokens, text
-    with pytest.raises(ValueError, match="cannot be segmented"):
+    with pytest.raises(ValueError, match="^text cannot be segmented with this vocabulary$"):
         wu.unigram_viterbi("abd", lp)                                 # no piece covers "d"
 
 
@@ -121,6 +121,13 @@ def test_bpe_dropout_length_closed_form():
     expected = 3 * p + 2 * p * (1 - p) + (1 - p) ** 2                # 1.29
     assert wu.mean_tokens(["low"], MERGES, p, samples=40_000) == pytest.approx(expected, abs=0.01)
     assert wu.mean_tokens(WORDS, MERGES, 0.0, samples=1) == sum(len(_hf_bpe().encode(w).tokens) for w in WORDS) / 5
+
+
+def test_mean_tokens_is_seeded_and_reproducible():
+    # its own random.Random(seed): the same call gives the same number; defaults are 20 samples, seed 0
+    a = wu.mean_tokens(WORDS, MERGES, 0.3)
+    assert wu.mean_tokens(WORDS, MERGES, 0.3) == a == wu.mean_tokens(WORDS, MERGES, 0.3, samples=20, seed=0)
+    assert wu.mean_tokens(WORDS, MERGES, 0.3, seed=1) != a
 
 
 def test_bpe_dropout_length_close_to_hf_dropout():

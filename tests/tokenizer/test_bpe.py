@@ -3,11 +3,21 @@ import json
 import random
 
 import pytest
+from checks import fail_after
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from snippets import load
 
 bpe = load("tokenizer/bpe")
+
+
+@pytest.fixture(autouse=True)
+def _fail_instead_of_hanging():
+    """Every test here takes well under a second; train_bpe's and merge_pair's while loops spin forever
+    on some bugs (a merge that never shortens the words, an index that does not advance). A 20 s alarm
+    turns such a hang into a failure that names the test."""
+    with fail_after(20, "tokenizer/bpe"):
+        yield
 
 CORPUS = [
     "low lower lowest newer newest wider widest",

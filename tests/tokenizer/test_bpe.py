@@ -101,12 +101,23 @@ def test_pre_tokenize_matches_the_tokenizers_byte_level_pre_tokenizer():
         assert bpe.pre_tokenize(text) == [piece for piece, _ in oracle.pre_tokenize_str(text)], text
 
 
-@pytest.mark.parametrize("min_frequency", [2, 4])
+@pytest.mark.parametrize("min_frequency", [2, 5])
 def test_training_stops_at_min_frequency_like_hf(min_frequency):
     # a vocabulary size the corpus cannot fill: training ends when the best pair occurs < min_frequency times
     hf_tok, hf_merges = hf_byte_level_bpe(CORPUS, 256 + 5000, min_frequency)
     mine = bpe.train_bpe(CORPUS, 256 + 5000, min_frequency)
     assert len(mine) < 5000 and mine == hf_merges
+    # CORPUS repeats every text 4 times, so all counts are multiples of 4: min_frequency 5 stops the training
+    # early, 2 only when no pair is left. One copy has pairs seen once: the default min_frequency (2) stops it
+    _, hf_once = hf_byte_level_bpe(CORPUS[:6], 256 + 5000, 2)
+    assert bpe.train_bpe(CORPUS[:6], 256 + 5000) == hf_once
+
+
+def test_training_ends_when_no_pair_is_left():
+    # "abab ab": after a few merges every word is a single symbol, long before 300 tokens
+    _, hf_merges = hf_byte_level_bpe(["abab ab"], 300, min_frequency=1)
+    mine = bpe.train_bpe(["abab ab"], 300, min_frequency=1)
+    assert mine == hf_merges and 0 < len(mine) < 5
 
 
 def test_decode_of_a_cut_character_matches_hf_lossy_decoding():

@@ -4,6 +4,7 @@ against a brute-force nearest-value search with the spec's tie rule, an MXFP4 bl
 per-tensor vs block-wise error on a tensor with an outlier against hand-computed counts."""
 import math
 
+import pytest
 import torch
 
 from snippets import load
@@ -81,6 +82,23 @@ def test_nvfp4_block_scales_and_grid():
         blk, rblk = x[16 * b:16 * (b + 1)], rt[16 * b:16 * (b + 1)]
         i = blk.abs().argmax()
         assert abs(rblk[i] - blk[i]) <= 2 ** -4 * abs(blk[i]) + 1e-9
+
+
+def test_mxfp4_scale_exponent_is_clamped_to_e8m0_range():
+    # E8M0 encodes 2^-127 .. 2^127. A block of tiny values (amax 2^-130, float32 subnormal) gets the
+    # smallest scale 2^-127, not 2^-132: its elements are 2^-3 of a scale step and round to 0
+    q, scale = lp.mxfp4_quantize(torch.full((32,), 2.0 ** -130))
+    assert scale.item() == 2.0 ** -127 and torch.equal(q, torch.zeros(1, 32))
+    # a normal block next to it is not affected: amax 3 -> X = 2^(1 - 2) = 0.5
+    q, scale = lp.mxfp4_quantize(torch.cat([torch.full((32,), 2.0 ** -130), torch.full((32,), -3.0)]))
+    assert scale.flatten().tolist() == [2.0 ** -127, 0.5] and q[1].tolist() == [-6.0] * 32
+
+
+def test_fp8_round_trip_saturates_both_signs():
+    s = lp.delayed_scale([11.0])
+    assert lp.fp8_round_trip(torch.tensor([-60.0, 60.0]), s).tolist() == pytest.approx([-11.0, 11.0], rel=1e-6)
+    # a smaller fp8_max (E4M3 at 240, as some hardware uses) saturates there
+    assert lp.fp8_round_trip(torch.tensor([-1000.0]), 1.0, fp8_max=240.0).item() == -240.0
 
 
 def test_nvfp4_all_zero_block_stays_zero():

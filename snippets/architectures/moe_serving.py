@@ -66,8 +66,8 @@ def count_a2a_bytes(expert_ids: torch.Tensor, token_device: torch.Tensor, expert
 # --8<-- [start:eplb]
 def replicate_experts(load: list[float], num_slots: int) -> list[int]:
     """Give `num_slots` physical slots to experts (each gets >= 1); every extra slot goes to the
-    expert with the largest load per replica. Returns replicas per expert. This greedy minimises
-    the maximum per-replica load (a replica's share is load / replicas)."""
+    expert with the largest load per replica (on a tie, the lowest expert id). Returns replicas per
+    expert. This greedy minimises the maximum per-replica load (a replica's share is load / replicas)."""
     counts = [1] * len(load)
     for _ in range(num_slots - len(load)):
         i = max(range(len(load)), key=lambda e: (load[e] / counts[e], -e))

@@ -19,6 +19,15 @@ def test_forward_matches_hand_composition():
     torch.testing.assert_close(block(x), expected)
 
 
+def test_forward_uses_the_given_activation():
+    torch.manual_seed(1)
+    block = ffn.DenseFFN(6, 10, activation=F.gelu, bias=False)
+    assert block.w1.bias is None and block.w2.bias is None
+    x = torch.randn(2, 3, 6)
+    expected = F.gelu(x @ block.w1.weight.T) @ block.w2.weight.T
+    torch.testing.assert_close(block(x), expected)
+
+
 def test_default_hidden_size_is_4d():
     block = ffn.DenseFFN(24)
     assert block.w1.out_features == 96 and block.w2.in_features == 96

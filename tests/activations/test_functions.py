@@ -21,6 +21,7 @@ def test_gelu_tanh_matches_torch():
 
 def test_silu_matches_torch():
     torch.testing.assert_close(act.silu(X), F.silu(X))
+    torch.testing.assert_close(act.swish(X), F.silu(X))          # swish's default beta = 1 is SiLU
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.5, 1.0, 1.702, 4.0])

@@ -30,8 +30,34 @@ def test_matches_dense_computation_of_selected_experts(k, n_shared):
     torch.manual_seed(k + 10 * n_shared)
     layer = moe.MoELayer(d_model=12, d_ff=20, n_experts=6, k=k, n_shared=n_shared).double()
     x = torch.randn(2, 9, 12, dtype=torch.float64)
-    y, _, _ = layer(x)
-    torch.testing.assert_close(y.reshape(-1, 12), dense_reference(layer, x))
+    y, _, idx = layer(x)
+    assert idx.shape == (18, k) and len(layer.shared) == n_shared
+    # router d*N + (routed + shared experts) * 3 SwiGLU matrices of d*d_ff, no biases
+    assert sum(p.numel() for p in layer.parameters()) == 12 * 6 + (6 + n_shared) * 3 * 12 * 20
+    ref = dense_reference(layer, x)
+    torch.testing.assert_close(y.reshape(-1, 12), ref)
+    # the gate weights carry the router's gradient (nothing detached): same gradient as the dense version
+    g = torch.randn_like(ref)
+    grad, = torch.autograd.grad((y.reshape(-1, 12) * g).sum(), layer.router.weight)
+    grad_ref, = torch.autograd.grad((ref * g).sum(), layer.router.weight)
+    assert grad.abs().sum() > 0
+    torch.testing.assert_close(grad, grad_ref)
+
+
+def test_layer_balance_loss_uses_unbiased_probs_and_biased_choice():
+    torch.manual_seed(3)
+    layer = moe.MoELayer(d_model=8, d_ff=8, n_experts=4, k=2).double()
+    with torch.no_grad():
+        layer.bias.copy_(torch.tensor([0.0, 0.3, -0.2, 0.5], dtype=torch.float64))
+    x = torch.randn(1, 10, 8, dtype=torch.float64)
+    _, aux, idx = layer(x)
+    probs = torch.softmax(x.reshape(10, 8) @ layer.router.weight.T, dim=-1)          # no bias
+    chosen = (probs + layer.bias).topk(2, dim=-1).indices                            # bias only picks
+    assert torch.equal(idx.sort(-1).values, chosen.sort(-1).values)
+    f = torch.stack([(chosen == e).sum() for e in range(4)]).double() / 20           # 10 tokens x 2 slots
+    torch.testing.assert_close(aux, 4 * (f * probs.mean(0)).sum())
+    _, _, p = moe.top_k_route(torch.tensor([[1.0, 0.0, -1.0]]), 2, bias=torch.tensor([0.0, 2.0, 0.0]))
+    torch.testing.assert_close(p, torch.softmax(torch.tensor([[1.0, 0.0, -1.0]]), -1))
 
 
 def test_switch_loss_on_hand_built_routing():
@@ -77,6 +103,16 @@ def test_capacity_drops_overflow_tokens():
     assert cap == math.ceil(12 / 4) == 3
     nonzero = y.reshape(12, 8).abs().sum(-1) > 0
     assert nonzero.tolist() == [True] * cap + [False] * (12 - cap)   # the first `cap` tokens, in order
+    # without a capacity factor no token is dropped, even when one expert gets more tokens than d_model
+    layer.capacity_factor = None
+    y, _, idx = layer(x)
+    assert (idx == 2).all() and (y.reshape(12, 8).abs().sum(-1) > 0).all()
+
+
+def test_default_is_top_2():
+    layer = moe.MoELayer(d_model=4, d_ff=4, n_experts=5)
+    _, _, idx = layer(torch.randn(1, 3, 4))
+    assert idx.shape == (3, 2) and (idx[:, 0] != idx[:, 1]).all()
 
 
 def test_bias_changes_choice_not_gate_weights():
@@ -91,3 +127,7 @@ def test_bias_update_direction():
     idx = torch.tensor([[0], [0], [0], [1]])                          # loads 3, 1, 0 (mean 4/3)
     new = moe.update_routing_bias(torch.zeros(3), idx, gamma=0.1)
     torch.testing.assert_close(new, torch.tensor([-0.1, 0.1, 0.1]))
+    # an expert exactly at the mean load is neither over- nor underloaded: its bias stays
+    idx = torch.tensor([[0, 3], [1, 3], [0, 2], [1, 3]])             # loads 2, 2, 1, 3 (mean 2)
+    new = moe.update_routing_bias(torch.tensor([0.5, -0.5, 0.0, 0.0]), idx, gamma=0.25)
+    torch.testing.assert_close(new, torch.tensor([0.5, -0.5, 0.25, -0.25]))

@@ -3,6 +3,7 @@ simulation that counts bytes crossing devices (exact for a fixed routing, in exp
 random routing), and EPLB-style replication/placement against brute-force optima and hand values."""
 import itertools
 
+import pytest
 import torch
 
 from snippets import load
@@ -36,6 +37,17 @@ def test_formula_matches_simulation_in_expectation():
     assert abs(sim_dedup / ms.expected_remote_devices(E, k, ep) - 1) < 0.02
 
 
+def test_formula_by_hand_with_fp8_dispatch_and_bf16_combine():
+    # DeepSeek-V3 shape: 1 token, top-8, hidden 7168; dispatch FP8 (1 byte), combine BF16 (2 bytes), EP 144
+    v = ms.a2a_bytes_per_layer(1, 8, 7168, 1, 2, 144)
+    assert v["dispatch"] == 8 * 7168 == 56 * 1024 and v["combine"] == 2 * 8 * 7168 == 112 * 1024
+    assert v["total"] == 168 * 1024 and v["remote_fraction"] == 143 / 144
+    assert abs(v["remote_total"] - 168 * 1024 * 143 / 144) < 1e-9
+    # both ways in BF16 (2 bytes), EP 8: 2 * 8 * 7168 bytes each way, 7/8 of it remote
+    v = ms.a2a_bytes_per_layer(1, 8, 7168, 2, 2, 8)
+    assert v["dispatch"] == v["combine"] == 112 * 1024 and v["remote_total"] == 224 * 1024 * 7 / 8
+
+
 def test_expected_remote_devices_small_closed_form():
     # 4 experts on 2 devices, top-2: P(a given device unused) = C(2,2)/C(4,2) = 1/6
     assert abs(ms.expected_remote_devices(4, 2, 2) - (1 - 1 / 6)) < 1e-12
@@ -56,6 +68,12 @@ def test_replication_is_minimax_optimal():
             assert sum(counts) == slots and min(counts) >= 1
             best = min(max(l / c for l, c in zip(load, cs)) for cs in _compositions(slots, len(load)))
             assert abs(max(l / c for l, c in zip(load, counts)) - best) < 1e-12
+
+
+def test_replication_ties_go_to_the_lowest_expert_id():
+    assert ms.replicate_experts([10, 10], 3) == [2, 1]
+    # 6 -> 2 replicas of 3; then 3, 3, 3 all tie: expert 0 again
+    assert ms.replicate_experts([6, 3, 3], 5) == [3, 1, 1]
 
 
 def _brute_force_max_load(load, num_gpus, slots_per_gpu):
@@ -111,6 +129,11 @@ def test_experts_touched_closed_form_vs_simulation():
     touched = [len(set(torch.cat([torch.randperm(E, generator=g)[:k] for _ in range(B)]).tolist()))
                for _ in range(trials)]
     assert abs(sum(touched) / trials / ms.expected_experts_touched(E, k, B) - 1) < 0.01
+
+
+def test_pack_to_gpus_needs_equal_slots_per_gpu():
+    with pytest.raises(AssertionError):
+        ms.pack_to_gpus([1.0, 2.0, 3.0, 4.0, 5.0], 2)            # 5 replicas cannot fill 2 equal GPUs
 
 
 def test_pack_to_gpus_balances_by_hand_and_never_worse_than_brute_force_bound():

@@ -52,6 +52,26 @@ def test_token_kd_forward_and_reverse_match_kl_div_with_mask():
     torch.testing.assert_close(kd.token_kd_loss(s, t, mask, reverse=True), rev)
 
 
+def test_token_kd_with_temperature_matches_kl_div_times_t_squared():
+    torch.manual_seed(3)
+    s, t = torch.randn(2, 4, 6), torch.randn(2, 4, 6) * 3
+    mask = torch.tensor([[1, 1, 0, 1], [0, 1, 1, 1]])
+    sel = mask.bool()
+    for temp in (0.5, 2.0, 4.0):
+        ls, lt = F.log_softmax(s[sel] / temp, -1), F.log_softmax(t[sel] / temp, -1)
+        fwd = temp**2 * F.kl_div(ls, lt, reduction="batchmean", log_target=True)
+        rev = temp**2 * F.kl_div(lt, ls, reduction="batchmean", log_target=True)
+        torch.testing.assert_close(kd.token_kd_loss(s, t, mask, temperature=temp), fwd)
+        torch.testing.assert_close(kd.token_kd_loss(s, t, mask, temperature=temp, reverse=True), rev)
+
+
+def test_kd_loss_defaults_are_t2_alpha_half():
+    torch.manual_seed(4)
+    s, t, y = torch.randn(3, 5), torch.randn(3, 5), torch.tensor([0, 4, 2])
+    soft = F.kl_div(F.log_softmax(s / 2, -1), F.log_softmax(t / 2, -1), reduction="batchmean", log_target=True)
+    torch.testing.assert_close(kd.kd_loss(s, t, y), 0.5 * 4 * soft + 0.5 * F.cross_entropy(s, y))
+
+
 def test_kl_hand_example():
     # teacher [0.5, 0.5], student [0.25, 0.75]: KL = 0.5 ln 2 + 0.5 ln(2/3)
     t = torch.log(torch.tensor([[[0.5, 0.5]]]))

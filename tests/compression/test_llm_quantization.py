@@ -22,6 +22,10 @@ def test_vectorwise_int8_matches_torch_fake_quant():
     x, w = torch.randn(16, 64, dtype=torch.float64), torch.randn(64, 32, dtype=torch.float64)
     ref = _fq_rows(x.float()).double() @ _fq_cols(w.float()).double()
     torch.testing.assert_close(lq.int8_vectorwise_matmul(x, w), ref, atol=1e-5, rtol=1e-5)
+    # small magnitudes (|x| << 1): the scales come from the data, not from the 1e-12 guard
+    xs, ws = x * 1e-3, w * 1e-3
+    ref = _fq_rows(xs.float()).double() @ _fq_cols(ws.float()).double()
+    torch.testing.assert_close(lq.int8_vectorwise_matmul(xs, ws), ref, atol=1e-10, rtol=1e-5)
 
 
 def test_llm_int8_outlier_columns_are_full_precision():
@@ -44,6 +48,16 @@ def test_llm_int8_outlier_columns_are_full_precision():
     assert err(y) < err(lq.int8_vectorwise_matmul(x, w)) / 5
 
 
+def test_llm_int8_threshold_is_strict():
+    # a feature whose largest |value| equals the threshold stays in int8; just above it goes to 16-bit
+    x = torch.tensor([[6.0, 1.0, 6.01], [-2.0, 0.5, 0.0]], dtype=torch.float64)
+    w = torch.randn(3, 4, dtype=torch.float64)
+    _, mask = lq.llm_int8_matmul(x, w, threshold=6.0)
+    assert mask.tolist() == [False, False, True]
+    x[0, 1] = 6.5                                           # the paper's default threshold is 6.0
+    assert lq.llm_int8_matmul(x, w)[1].tolist() == [False, True, True]
+
+
 def test_smoothquant_is_exact_and_balances_ranges():
     x = lq.synthetic_llm_activations(tokens=64, d=96, seed=2).double()
     torch.manual_seed(2)
@@ -57,6 +71,16 @@ def test_smoothquant_is_exact_and_balances_ranges():
     # hand check of the scale formula
     s = lq.smoothquant_scales(torch.tensor([16.0]), torch.tensor([0.25]), alpha=0.5)
     torch.testing.assert_close(s, torch.tensor([8.0]))                      # 16^0.5 / 0.25^0.5
+    s = lq.smoothquant_scales(torch.tensor([0.25]), torch.tensor([0.04]))    # default alpha 0.5, maxima < 1
+    torch.testing.assert_close(s, torch.tensor([2.5]))                      # 0.5 / 0.2
+    d_xs, d_ws = lq.smooth(x, w)
+    torch.testing.assert_close(d_xs.abs().amax(0), target)                   # default alpha 0.5
+    s = lq.smoothquant_scales(torch.tensor([16.0]), torch.tensor([0.25]), alpha=0.75)
+    torch.testing.assert_close(s, torch.tensor([8.0 / 0.25 ** 0.25]))      # 16^0.75 / 0.25^0.25 = 8 * sqrt(2)
+    # alpha = 0.75 moves more of the range to the weights: max|X_j / s_j| = max|X_j|^0.25 * max|W_j|^0.25
+    xs, ws = lq.smooth(x, w, alpha=0.75)
+    torch.testing.assert_close(xs @ ws, x @ w)
+    torch.testing.assert_close(xs.abs().amax(0), (x.abs().amax(0) * w.abs().amax(1)) ** 0.25)
     err = lambda a: ((a - x @ w).norm() / (x @ w).norm()).item()            # noqa: E731
     assert err(lq.int8_per_tensor_matmul(xs, ws)) < err(lq.int8_per_tensor_matmul(x, w)) / 2
 
@@ -69,6 +93,38 @@ def test_gptq_equals_rtn_when_inputs_are_uncorrelated():
     x = qmat * n ** 0.5
     w = torch.randn(16, d, dtype=torch.float64)
     torch.testing.assert_close(lq.gptq_quantize(w, x), lq.rtn_quantize(w), atol=1e-9, rtol=0)
+
+
+def _gptq_reference(w, x, bits, damp):
+    """GPTQ written the OBQ way (Frantar et al. 2022, eq. 2-3): an explicit inverse Hessian, updated by
+    removing each quantised column, instead of the snippet's Cholesky rows. Same math, other code."""
+    w = w.clone().double()
+    h = 2 * x.double().T @ x.double()
+    h = h + damp * h.diagonal().mean() * torch.eye(h.shape[0], dtype=h.dtype)
+    h_inv = torch.linalg.inv(h)
+    qmax = 2 ** (bits - 1) - 1
+    scale = w.abs().amax(dim=1) / qmax
+    q = torch.zeros_like(w)
+    for i in range(w.shape[1]):
+        q[:, i] = torch.clamp(torch.round(w[:, i] / scale), -qmax, qmax) * scale
+        err = (w[:, i] - q[:, i]) / h_inv[i, i]
+        w -= err[:, None] * h_inv[i][None, :]                  # columns < i are already 0 in row i
+        h_inv = h_inv - h_inv[:, i:i + 1] @ h_inv[i:i + 1, :] / h_inv[i, i]
+    return q
+
+
+def test_gptq_matches_obq_style_reference_with_damping():
+    torch.manual_seed(5)
+    w = torch.randn(12, 16, dtype=torch.float64)
+    x = torch.randn(40, 16, dtype=torch.float64) @ torch.randn(16, 16, dtype=torch.float64)
+    x[:, 3] = x[:, 5] * 0.999                                  # nearly collinear columns: damping matters
+    for bits, damp in ((4, 0.01), (3, 0.1), (4, 1.0)):
+        torch.testing.assert_close(lq.gptq_quantize(w, x, bits, damp), _gptq_reference(w, x, bits, damp),
+                                   atol=1e-9, rtol=0)
+    # defaults: 4 bits, damp 0.01; small weights (row max << 1) keep their own grid
+    torch.testing.assert_close(lq.gptq_quantize(w * 1e-3, x), _gptq_reference(w * 1e-3, x, 4, 0.01),
+                               atol=1e-12, rtol=0)
+    assert lq.gptq_quantize(w.float(), x.float()).dtype == torch.float32     # returned in x's dtype
 
 
 def test_gptq_on_grid_and_better_than_rtn_on_correlated_inputs():
@@ -89,11 +145,15 @@ def test_deploy_cost_by_hand():
     assert lq.bits_per_weight(4, 128, 16, 16) == 4.25          # 4 + 32/128
     assert lq.bits_per_weight(4, 128, 16) == 4.125             # scale only (symmetric)
     assert lq.bits_per_weight(3) == 3.0
+    assert lq.bits_per_weight(4, 64) == 4.25                   # default fp16 scale: 4 + 16/64
     assert lq.weight_gb(175e9, 16) == 350.0                      # GPT-3/OPT-175B in FP16
     assert lq.weight_gb(175e9, 8) == 175.0
     assert abs(lq.weight_gb(175e9, 3) - 65.625) < 1e-9           # 3-bit fits one 80 GB GPU
     assert [lq.gpus_needed(g) for g in (350.0, 175.0, 65.625)] == [5, 3, 1]
     assert lq.gpus_needed(80.0) == 1 and lq.gpus_needed(80.1) == 2   # boundary
+    # only 90 % of each 80 GB usable (runtime, fragmentation): 72 GB per GPU
+    assert lq.gpus_needed(144.0, usable=0.9) == 2 and lq.gpus_needed(150.0, usable=0.9) == 3
+    assert lq.gpus_needed(100.0, gpu_gb=141.0) == 1
     # 70B FP16 = 140 GB over 3.35 TB/s = 41.79 ms; INT4 g128 = 37.19 GB -> 11.10 ms
     assert abs(lq.decode_ms_floor(140.0, 3.35) - 140 / 3.35) < 1e-9
     assert abs(lq.decode_ms_floor(lq.weight_gb(70e9, 4.25), 3.35) - 37.1875 / 3.35) < 1e-9

@@ -4,6 +4,7 @@ against a brute-force nearest-value search with the spec's tie rule, an MXFP4 bl
 per-tensor vs block-wise error on a tensor with an outlier against hand-computed counts."""
 import math
 
+import pytest
 import torch
 
 from snippets import load
@@ -17,6 +18,8 @@ def test_float_max_matches_torch_finfo():
     assert lp.float_max(4, 3, "fn") == torch.finfo(torch.float8_e4m3fn).max == 448.0
     assert lp.float_max(5, 2, "ieee") == torch.finfo(torch.float8_e5m2).max == 57344.0
     assert lp.float_max(2, 1, "finite") == 6.0 == GRID[-1]
+    # OCP MX v1.0 FP6 formats (no Inf/NaN): E2M3 max 7.5, E3M2 max 28
+    assert lp.float_max(2, 3, "finite") == 7.5 and lp.float_max(3, 2, "finite") == 28.0
     # and against a dtype round trip: the max is representable, the next step up is not kept
     assert torch.tensor(448.0).to(torch.float8_e4m3fn).float().item() == 448.0
 
@@ -79,6 +82,35 @@ def test_nvfp4_block_scales_and_grid():
         blk, rblk = x[16 * b:16 * (b + 1)], rt[16 * b:16 * (b + 1)]
         i = blk.abs().argmax()
         assert abs(rblk[i] - blk[i]) <= 2 ** -4 * abs(blk[i]) + 1e-9
+
+
+def test_mxfp4_scale_exponent_is_clamped_to_e8m0_range():
+    # E8M0 encodes 2^-127 .. 2^127. A block of tiny values (amax 2^-130, float32 subnormal) gets the
+    # smallest scale 2^-127, not 2^-132: its elements are 2^-3 of a scale step and round to 0
+    q, scale = lp.mxfp4_quantize(torch.full((32,), 2.0 ** -130))
+    assert scale.item() == 2.0 ** -127 and torch.equal(q, torch.zeros(1, 32))
+    # a normal block next to it is not affected: amax 3 -> X = 2^(1 - 2) = 0.5
+    q, scale = lp.mxfp4_quantize(torch.cat([torch.full((32,), 2.0 ** -130), torch.full((32,), -3.0)]))
+    assert scale.flatten().tolist() == [2.0 ** -127, 0.5] and q[1].tolist() == [-6.0] * 32
+
+
+def test_fp8_round_trip_saturates_both_signs():
+    s = lp.delayed_scale([11.0])
+    assert lp.fp8_round_trip(torch.tensor([-60.0, 60.0]), s).tolist() == pytest.approx([-11.0, 11.0], rel=1e-6)
+    # a smaller fp8_max (E4M3 at 240, as some hardware uses) saturates there
+    assert lp.fp8_round_trip(torch.tensor([-1000.0]), 1.0, fp8_max=240.0).item() == -240.0
+
+
+def test_nvfp4_all_zero_block_stays_zero():
+    # a block of zeros (e.g. pruned or padded) gets block scale 0: it must decode to 0, not 0/0 = nan
+    x = torch.cat([torch.zeros(16), torch.linspace(-3, 3, 16)])
+    q, bs, s = lp.nvfp4_quantize(x)
+    assert bs[0].item() == 0.0 and torch.equal(q[0], torch.zeros(16))
+    rt = lp.nvfp4_dequantize(q, bs, s, x.shape)
+    assert torch.isfinite(rt).all() and torch.equal(rt[:16], torch.zeros(16))
+    # MX too: an all-zero block decodes to zeros
+    qm, sm = lp.mxfp4_quantize(torch.zeros(32))
+    assert torch.equal(lp.mx_dequantize(qm, sm, torch.Size([32])), torch.zeros(32))
 
 
 def test_outlier_per_tensor_vs_block_hand_counts():

@@ -18,6 +18,16 @@ def test_magnitude_mask_matches_torch_l1_unstructured():
         assert int((pr.magnitude_mask(w, amount) == 0).sum()) == round(amount * w.numel())
 
 
+def test_magnitude_mask_rounds_like_torch():
+    # 0.29 * 100 = 28.999999999999996 in floating point: torch prunes round() = 29 weights, not int() = 28
+    torch.manual_seed(6)
+    layer = nn.Linear(10, 10)
+    w = layer.weight.detach().clone()
+    prune.l1_unstructured(layer, "weight", amount=0.29)
+    torch.testing.assert_close(pr.magnitude_mask(w, 0.29), layer.weight_mask)
+    assert int((pr.magnitude_mask(w, 0.29) == 0).sum()) == 29
+
+
 def test_row_mask_matches_torch_ln_structured():
     torch.manual_seed(1)
     layer = nn.Linear(24, 16)
@@ -25,6 +35,9 @@ def test_row_mask_matches_torch_ln_structured():
     prune.ln_structured(layer, "weight", amount=0.25, n=2, dim=0)
     torch.testing.assert_close(pr.row_mask(w, 0.25), layer.weight_mask)
     assert int((pr.row_mask(w, 0.25).sum(1) == 0).sum()) == 4              # 4 whole rows gone
+    # a single row: 0.25 of 4 rows
+    w4 = torch.tensor([[3.0, 0.0], [0.1, 0.1], [1.0, 1.0], [0.0, -2.0]])
+    assert pr.row_mask(w4, 0.25).tolist() == [[1, 1], [0, 0], [1, 1], [1, 1]]
 
 
 def test_two_four_mask_by_hand_and_invariants():
@@ -40,6 +53,19 @@ def test_two_four_mask_by_hand_and_invariants():
     kept_min = torch.where(mg, g, torch.inf).amin(-1)
     dropped_max = torch.where(~mg, g, -torch.inf).amax(-1)
     assert (kept_min >= dropped_max).all()
+
+
+def test_other_n_m_patterns():
+    w = torch.tensor([[0.1, -3.0, 2.0, 0.5, 4.0, -0.2, 0.3, -1.0]])
+    assert pr.n_m_mask(w, 1, 4).tolist() == [[0, 1, 0, 0, 1, 0, 0, 0]]          # 1:4
+    assert pr.n_m_mask(w, 4, 8).tolist() == [[0, 1, 1, 0, 1, 0, 0, 1]]          # 4:8, one group of 8
+    assert pr.n_m_mask(w, 3, 4).tolist() == [[0, 1, 1, 1, 1, 0, 1, 1]]          # 3:4
+
+
+def test_pack_2_4_keeps_positions_in_ascending_order():
+    # sparse tensor-core metadata lists each group's 2 positions in ascending order, values alike
+    vals, idx = pr.pack_2_4(torch.tensor([[0.0, 3.0, 0.0, 5.0, -7.0, 0.0, 0.0, 1.0]]))
+    assert vals.tolist() == [[3.0, 5.0, -7.0, 1.0]] and idx.tolist() == [[1, 3, 0, 3]]
 
 
 def test_wanda_uses_activation_norms():
@@ -71,6 +97,11 @@ def test_pack_2_4_roundtrip_and_bit_count():
     sparse = w * pr.n_m_mask(w)
     vals, idx = pr.pack_2_4(sparse)
     assert vals.shape == (16, 16) and int(idx.max()) <= 3
+    assert idx.dtype == torch.uint8                                         # positions stored as bytes
+    for dtype in (torch.float16, torch.float64):                            # unpack keeps the value dtype
+        v, i = pr.pack_2_4(sparse.to(dtype))
+        assert v.dtype == dtype and pr.unpack_2_4(v, i).dtype == dtype
+        assert torch.equal(pr.unpack_2_4(v, i), sparse.to(dtype))
     torch.testing.assert_close(pr.unpack_2_4(vals, idx), sparse)          # lossless for a 2:4 matrix
     dense_bits = sparse.numel() * 16
     packed_bits = vals.numel() * 16 + idx.numel() * 2                      # 2-bit index per kept value

@@ -21,6 +21,16 @@ def test_softmax_and_logsumexp_match_torch_on_huge_inputs(scale):
     assert torch.isfinite(sl.softmax(x)).all()
 
 
+@pytest.mark.parametrize("dim", [0, 1, -2])
+def test_softmax_family_along_other_dims(dim):
+    torch.manual_seed(3)
+    x = torch.randn(3, 4, 5) * 50
+    torch.testing.assert_close(sl.softmax(x, dim), torch.softmax(x, dim))
+    torch.testing.assert_close(sl.logsumexp(x, dim), torch.logsumexp(x, dim))
+    torch.testing.assert_close(sl.log_softmax(x, dim), torch.log_softmax(x, dim))
+    torch.testing.assert_close(sl.naive_softmax(x / 50, dim), torch.softmax(x / 50, dim))
+
+
 def test_naive_softmax_overflows_where_stable_does_not():
     x = torch.tensor([1e4, 1e4 - 1.0])
     assert torch.isnan(sl.naive_softmax(x)).all()
@@ -40,6 +50,16 @@ def test_cross_entropy_matches_f_cross_entropy_with_ignore_index():
     y[0, :2] = -100                                                  # e.g. prompt tokens not trained on
     ref = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), ignore_index=-100)
     torch.testing.assert_close(sl.cross_entropy(logits, y), ref)
+
+
+def test_cross_entropy_of_bf16_logits_is_computed_in_float32():
+    # bf16 keeps 8 bits of mantissa: a log-softmax in bf16 is off by ~1e-2; the loss must come from float32
+    torch.manual_seed(4)
+    logits, y = (torch.randn(2, 6, 30) * 8).bfloat16(), torch.randint(0, 30, (2, 6))
+    ref = F.cross_entropy(logits.float().reshape(-1, 30), y.reshape(-1))
+    out = sl.cross_entropy(logits, y)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref)
 
 
 def test_perplexity_closed_forms():
@@ -65,6 +85,11 @@ def test_kl_matches_f_kl_div_both_directions_and_is_nonnegative():
     assert (sl.kl_divergence(logp, logq) >= 0).all()
     assert not torch.allclose(fwd, rev)                               # KL is not symmetric
     assert sl.kl_divergence(logp, logp).abs().max() < 1e-6
+    # p with zero entries (log p = -inf): 0 log 0 = 0, so KL = sum over p's support, as scipy computes it
+    p = torch.tensor([0.0, 0.25, 0.75, 0.0], dtype=torch.float64)
+    q = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    kl = sl.kl_divergence(p.log(), q.log())
+    assert float(kl) == pytest.approx(0.25 * math.log(0.25 / 0.2) + 0.75 * math.log(0.75 / 0.3), abs=1e-12)
 
 
 def test_forward_kl_is_mode_covering_reverse_is_mode_seeking():
@@ -128,6 +153,8 @@ def test_nll_minus_entropy_is_kl_vs_scipy():
         assert kl == pytest.approx(scipy_entropy(p_hat.numpy(), q.numpy()), abs=1e-12)
         assert kl >= -1e-15                      # the data's own frequencies are never beaten
     assert float(sl.entropy(p_hat)) == pytest.approx(scipy_entropy(p_hat.numpy()))
+    with_zero = torch.tensor([0.0, 0.6, 0.4], dtype=torch.float64)             # 0 log 0 = 0
+    assert float(sl.entropy(with_zero)) == pytest.approx(scipy_entropy(with_zero.numpy()), abs=1e-15)
 
 
 def test_bits_per_byte_by_hand():
@@ -173,6 +200,12 @@ def test_adaptive_softmax_flops_match_torch_module():
     # the full distribution needs every cluster: head + both tails
     assert everything == per_cluster[1] + per_cluster[2] - per_cluster[0]
     assert full == 2 * d * vocab
+
+
+def test_zipf_mass_small_vocab_by_hand():
+    # ranks 1..4, weights 1, 1/2, 1/3, 1/4 (sum 25/12); clusters [0,1), [1,2), [2,4)
+    mass = sl.zipf_cluster_mass(4, [1, 2])
+    assert mass == pytest.approx([12 / 25, 6 / 25, 7 / 25], rel=1e-14, abs=0)
 
 
 def test_zipf_mass_and_152k_example_by_hand():

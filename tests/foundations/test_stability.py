@@ -23,6 +23,36 @@ def test_clip_matches_clip_grad_norm_(max_norm):
         torch.testing.assert_close(c, p.grad)
 
 
+def test_clip_tiny_gradients_match_clip_grad_norm_eps():
+    # total norm 1e-5, max_norm 1e-6: torch divides by (total + 1e-6), so the coefficient is 1/11, not 1/10
+    params = [torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))]
+    g = torch.tensor([6e-6, 8e-6], dtype=torch.float64)
+    params[0].grad = g.clone()
+    torch.nn.utils.clip_grad_norm_(params, 1e-6)
+    clipped, norm = st.clip_grad_norm([g], 1e-6)
+    assert norm == pytest.approx(1e-5, rel=1e-12)
+    torch.testing.assert_close(clipped[0], params[0].grad, atol=0, rtol=1e-9)     # values ~1e-7: no atol
+    torch.testing.assert_close(clipped[0], g / 11, atol=0, rtol=1e-9)
+
+
+def test_init_std_rejects_unknown_scheme():
+    with pytest.raises(ValueError, match="lecun"):
+        st.init_std(4, 4, "lecun")
+
+
+def test_depth_scan_is_reproducible_and_any_width():
+    # all randomness from the function's own seeded generator: the global RNG state does not matter
+    torch.manual_seed(0)
+    a = st.activation_scale_through_depth(3, 64, 0.1, seed=5)
+    torch.manual_seed(1)
+    assert st.activation_scale_through_depth(3, 64, 0.1, seed=5) == a
+    assert st.activation_scale_through_depth(3, 64, 0.1, seed=6) != a
+    assert st.activation_scale_through_depth(3, 64, 0.1) == st.activation_scale_through_depth(3, 64, 0.1, seed=0)
+    # width 64, kaiming std: the second moment stays put layer to layer (factor 64 * 2/64 / 2 = 1)
+    rms = st.activation_scale_through_depth(8, 64, st.init_std(64, 64, "kaiming"))
+    assert len(rms) == 8 and 0.5 < rms[-1] / rms[0] < 2.0
+
+
 def test_clip_hand_example_keeps_direction():
     clipped, norm = st.clip_grad_norm([torch.tensor([3.0]), torch.tensor([4.0])], 1.0, eps=0.0)
     assert norm == 5.0

@@ -130,3 +130,87 @@ def test_roofline_crossover_and_large_batch_slowdown():
     assert abs(big - sp.expected_tokens_per_step(0.8, 4) / 5.2) < 1e-9 and big < 1
     speeds = [sp.spec_speedup(0.8, 4, b, 8e9) for b in (1, 64, 128, 256, 1024)]
     assert all(x >= y for x, y in zip(speeds, speeds[1:]))              # never improves with batch
+
+
+def test_calls_and_bonus_token_on_deterministic_models():
+    # target and draft both say "next = last + 1 (mod 5)" with certainty: every draft is accepted and the
+    # bonus token continues the chain. Oracle: the chain itself; and the contexts each model is asked about.
+    V, seen_draft, seen_target = 5, [], []
+
+    def succ(ctx):
+        return torch.nn.functional.one_hot(torch.tensor(ctx[-1] + 1) % V, V).double()
+
+    def draft(ctx):
+        seen_draft.append(list(ctx))
+        return succ(ctx)
+
+    def target(ctx):
+        seen_target.append(list(ctx))
+        return succ(ctx)
+
+    toks, n_acc = sp.speculative_step(target, draft, [4, 1], 3, torch.Generator().manual_seed(0))
+    assert (toks, n_acc) == ([2, 3, 4, 0], 3)
+    assert seen_draft == [[4, 1], [4, 1, 2], [4, 1, 2, 3]]
+    assert seen_target == [[4, 1], [4, 1, 2], [4, 1, 2, 3], [4, 1, 2, 3, 4]]
+
+
+def test_rejection_resamples_from_the_residual():
+    # the draft always proposes token 0, which the target never produces: rejected at once, and the
+    # replacement comes from norm(max(0, p - q)) = p restricted to tokens 1, 2 -> (0, 0.25, 0.75)
+    p = torch.tensor([0.0, 0.25, 0.75], dtype=torch.float64)
+    q = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(4)
+    firsts = []
+    for _ in range(2000):
+        toks, n_acc = sp.speculative_step(lambda c: p, lambda c: q, [0], 3, gen)
+        assert n_acc == 0 and len(toks) == 1
+        firsts.append(toks[0])
+    # std err of the share of token 2: sqrt(.75 * .25 / 2000) ~ 0.01; tolerance 0.04
+    assert abs(firsts.count(2) / 2000 - 0.75) < 0.04 and firsts.count(0) == 0
+
+
+def test_randomness_comes_only_from_the_given_generator():
+    # same generator seed, different global seeds: the same tokens (a draw from torch's global RNG would differ)
+    target_t, draft_t = _tables(5, 6)
+    target, draft = sp.bigram_model(target_t), sp.bigram_model(draft_t)
+    runs = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        runs.append(sp.speculative_generate(target, draft, [0], 60, gamma=3, gen=torch.Generator().manual_seed(7)))
+        torch.manual_seed(global_seed + 10)
+        runs.append(sp.simulate_chain([0.8, 0.6, 0.5], 2000, torch.Generator().manual_seed(7)))
+    assert runs[0] == runs[2] and runs[1] == runs[3]
+
+
+def test_acceptance_boundary_is_strict(monkeypatch):
+    # accept iff u < min(1, p/q): u exactly equal to the ratio is a rejection (u ~ U[0, 1) never reaches 1)
+    p = torch.tensor([0.25, 0.75], dtype=torch.float64)
+    q = torch.tensor([0.5, 0.5], dtype=torch.float64)                   # p/q of token 0 = 0.5
+    monkeypatch.setattr(sp.torch, "rand", lambda *shape, generator=None, dtype=None: torch.full(
+        shape, 0.5, dtype=dtype or torch.float32))
+    # token 1 (ratio 1.5) is always accepted; token 0, ratio exactly 0.5 = u, always rejected and replaced
+    # from norm(max(0, p - q)) = (0, 1): every round starts with token 1
+    rejected = 0
+    for seed in range(20):
+        toks, n_acc = sp.speculative_step(lambda c: p, lambda c: q, [0], 1, torch.Generator().manual_seed(seed))
+        assert toks[0] == 1
+        rejected += n_acc == 0
+    assert 0 < rejected < 20
+    # the chain simulation compares in float64: u = a exactly is a rejection, for a just above and just below
+    # its float32 rounding (0.7 rounds down, 0.1 rounds up)
+    for a in (0.7, 0.1):
+        monkeypatch.setattr(sp.torch, "rand", lambda *shape, generator=None, dtype=None, a=a: torch.full(
+            shape, a, dtype=dtype or torch.float32))
+        assert sp.simulate_chain([a], 10, torch.Generator()) == 1.0
+
+
+def test_roofline_times_and_other_hardware():
+    # compute-bound time by hand: 2 * 8e9 * 1000 FLOPs / 989e12 FLOP/s = 16.178 ms
+    assert math.isclose(sp.step_ms(1000, 8e9), 2 * 8e9 * 1000 / 989e12 * 1e3, rel_tol=1e-14)
+    assert math.isclose(sp.step_ms(1, 8e9), 16e9 / 3.35e12 * 1e3, rel_tol=1e-14)
+    # A100-like (2.0 TB/s, 312 TFLOPS), batch 40, gamma 4: plain step memory-bound 8 ms; verify over 200 tokens
+    # compute-bound 2 * 8e9 * 200 / 312e12 = 10.256 ms; round = 10.256 + 4 * 0.05 * 8 ms
+    hw = {"bw_tb_s": 2.0, "tflops": 312.0}
+    verify = 2 * 8e9 * 200 / 312e12 * 1e3
+    expected = sp.expected_tokens_per_step(0.8, 4) * 8.0 / (verify + 4 * 0.05 * 8.0)
+    assert math.isclose(sp.spec_speedup(0.8, 4, 40, 8e9, **hw), expected, rel_tol=1e-12)

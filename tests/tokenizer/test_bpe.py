@@ -3,11 +3,21 @@ import json
 import random
 
 import pytest
+from checks import fail_after
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from snippets import load
 
 bpe = load("tokenizer/bpe")
+
+
+@pytest.fixture(autouse=True)
+def _fail_instead_of_hanging():
+    """Every test here takes well under a second; train_bpe's and merge_pair's while loops spin forever
+    on some bugs (a merge that never shortens the words, an index that does not advance). A 20 s alarm
+    turns such a hang into a failure that names the test."""
+    with fail_after(20, "tokenizer/bpe"):
+        yield
 
 CORPUS = [
     "low lower lowest newer newest wider widest",
@@ -89,3 +99,30 @@ def test_pre_tokenize_matches_the_tokenizers_byte_level_pre_tokenizer():
     oracle = ByteLevel(add_prefix_space=False, use_regex=True)
     for text in ["Hello world!", "it's 2026, 大模型 rocks\n\n  ok", "naïve café's   tabs\tand  spaces"]:
         assert bpe.pre_tokenize(text) == [piece for piece, _ in oracle.pre_tokenize_str(text)], text
+
+
+@pytest.mark.parametrize("min_frequency", [2, 5])
+def test_training_stops_at_min_frequency_like_hf(min_frequency):
+    # a vocabulary size the corpus cannot fill: training ends when the best pair occurs < min_frequency times
+    hf_tok, hf_merges = hf_byte_level_bpe(CORPUS, 256 + 5000, min_frequency)
+    mine = bpe.train_bpe(CORPUS, 256 + 5000, min_frequency)
+    assert len(mine) < 5000 and mine == hf_merges
+    # CORPUS repeats every text 4 times, so all counts are multiples of 4: min_frequency 5 stops the training
+    # early, 2 only when no pair is left. One copy has pairs seen once: the default min_frequency (2) stops it
+    _, hf_once = hf_byte_level_bpe(CORPUS[:6], 256 + 5000, 2)
+    assert bpe.train_bpe(CORPUS[:6], 256 + 5000) == hf_once
+
+
+def test_training_ends_when_no_pair_is_left():
+    # "abab ab": after a few merges every word is a single symbol, long before 300 tokens
+    _, hf_merges = hf_byte_level_bpe(["abab ab"], 300, min_frequency=1)
+    mine = bpe.train_bpe(["abab ab"], 300, min_frequency=1)
+    assert mine == hf_merges and 0 < len(mine) < 5
+
+
+def test_decode_of_a_cut_character_matches_hf_lossy_decoding():
+    # the first 3 of the emoji's 4 bytes are not valid UTF-8: both replace them with U+FFFD
+    hf_tok, merges = hf_byte_level_bpe(CORPUS, 256 + 50)
+    syms = bpe.encode("a🤗", [])                             # one symbol per byte
+    cut = syms[:-1]
+    assert bpe.decode(cut) == hf_tok.decoder.decode(cut) == "a\ufffd"

@@ -1,4 +1,6 @@
 """Vocabulary expansion (closed forms and invariants, HF tokenizers) and ChatML vs transformers' chat template."""
+import json
+
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
@@ -39,6 +41,28 @@ def test_expansion_shortens_chinese_keeps_english_and_old_merges():
     assert counts[1] < 0.6 * n_bytes                             # measured: well under 2 tokens/char
 
 
+def test_expansion_on_overlapping_corpus_appends_only_missing_merges():
+    # new-domain text that shares English with the base corpus: merges the base already has are not
+    # appended again (a duplicate pair would get a second, later rank). Oracle for the learned merges:
+    # HF tokenizers' BpeTrainer with the same settings (test_bpe checks the two agree).
+    base = bpe.train_bpe(lt.EN_CORPUS, 256 + 150)
+    mixed = lt.EN_CORPUS + lt.ZH_CORPUS
+    for n_new in (40, 120):
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+        tok.train_from_iterator(mixed, trainers.BpeTrainer(
+            vocab_size=256 + n_new, min_frequency=2, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            special_tokens=[], show_progress=False))
+        hf_learned = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
+                      for m in json.loads(tok.to_str())["model"]["merges"]]
+        assert len(hf_learned) == n_new                              # n_new merges learned, then filtered
+        merges = lt.expand_merges(base, mixed, n_new)
+        shared = [m for m in hf_learned if m in set(base)]
+        assert shared                                                # the corpora do overlap
+        assert merges == base + [m for m in hf_learned if m not in set(base)]
+        assert len(set(merges)) == len(merges)
+
+
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
@@ -67,6 +91,8 @@ def test_chatml_matches_transformers_apply_chat_template():
     for gen in (True, False):
         ref = hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
         assert lt.render_chatml(messages, add_generation_prompt=gen) == ref
+    # by default the prompt ends with an open assistant turn (what a chat model is asked to complete)
+    assert lt.render_chatml(messages) == hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 def test_special_tokens_are_single_ids_and_never_split():

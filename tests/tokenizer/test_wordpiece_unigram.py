@@ -32,6 +32,19 @@ def test_wordpiece_matches_hf_wordpiece():
         assert wu.wordpiece_encode(word, set(WP_VOCAB)) == hf.encode(word).tokens, word
 
 
+def test_wordpiece_max_chars_boundary_matches_hf():
+    # a word of exactly max_chars characters is still split; one more character makes it [UNK]
+    vocab = ["[UNK]", "a", "##a"]
+    hf = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]",
+                                    max_input_chars_per_word=10))
+    for n in (9, 10, 11):
+        ours = wu.wordpiece_encode("a" * n, set(vocab), max_chars=10)
+        assert ours == hf.encode("a" * n).tokens, n
+    assert wu.wordpiece_encode("a" * 10, set(vocab), max_chars=10) == ["a"] + ["##a"] * 9
+    assert wu.wordpiece_encode("a" * 100, set(vocab)) == ["a"] + ["##a"] * 99             # default 100, as BERT
+    assert wu.wordpiece_encode("a" * 101, set(vocab)) == ["[UNK]"]
+
+
 def test_wordpiece_whole_word_unk_and_greedy():
     vocab = {"a", "##b", "ab", "##c"}
     assert wu.wordpiece_encode("abc", vocab) == ["ab", "##c"]      # longest prefix first
@@ -52,6 +65,17 @@ def test_unigram_viterbi_matches_hf_unigram():
     lp = dict(vocab[1:])
     for text in ["▁newer", "▁newest", "▁lowest", "▁lower", "▁slow", "▁stew"]:
         assert wu.unigram_viterbi(text, lp) == hf.encode(text).tokens, text
+
+
+def test_unigram_viterbi_ties_and_unsegmentable_text():
+    # equal scores: a + b = ab, a + bc = ab + c = abc = a + b + c. Like HF's lattice, the segmentation
+    # keeps the first best found (the longest last piece), and HF is the oracle for which one that is
+    lp = {"a": -1.0, "b": -1.0, "c": -1.0, "ab": -2.0, "bc": -2.0, "abc": -3.0}
+    hf = Tokenizer(models.Unigram([("<unk>", 0.0)] + list(lp.items()), unk_id=0, byte_fallback=False))
+    for text in ["ab", "abc", "aab", "abab", "cab", "bcab"]:
+        assert wu.unigram_viterbi(text, lp) == hf.encode(text).tokens, text
+    with pytest.raises(ValueError, match="^text cannot be segmented with this vocabulary$"):
+        wu.unigram_viterbi("abd", lp)                                 # no piece covers "d"
 
 
 def test_unigram_viterbi_is_optimal_by_brute_force():
@@ -97,6 +121,13 @@ def test_bpe_dropout_length_closed_form():
     expected = 3 * p + 2 * p * (1 - p) + (1 - p) ** 2                # 1.29
     assert wu.mean_tokens(["low"], MERGES, p, samples=40_000) == pytest.approx(expected, abs=0.01)
     assert wu.mean_tokens(WORDS, MERGES, 0.0, samples=1) == sum(len(_hf_bpe().encode(w).tokens) for w in WORDS) / 5
+
+
+def test_mean_tokens_is_seeded_and_reproducible():
+    # its own random.Random(seed): the same call gives the same number; defaults are 20 samples, seed 0
+    a = wu.mean_tokens(WORDS, MERGES, 0.3)
+    assert wu.mean_tokens(WORDS, MERGES, 0.3) == a == wu.mean_tokens(WORDS, MERGES, 0.3, samples=20, seed=0)
+    assert wu.mean_tokens(WORDS, MERGES, 0.3, seed=1) != a
 
 
 def test_bpe_dropout_length_close_to_hf_dropout():

@@ -32,8 +32,6 @@ def test_every_snippet_is_included_and_tested(root):
 # (``chapter/page:name``), as found when the check was introduced. This list may only shrink: a new
 # offender fails the test below, and so does a name here that is now asserted on (remove it).
 KNOWN_UNASSERTED = {
-    "distributed/data_parallel:ParameterServer",
-    "distributed/data_parallel:ddp_worker",
     "system-design/serving_at_scale:_Entry",
 }
 

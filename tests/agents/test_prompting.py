@@ -1,5 +1,6 @@
 """Tests for snippets/agents/prompting.py against langchain-core's FewShotPromptTemplate and
 hand-counted votes."""
+import pytest
 from langchain_core.prompts import FewShotPromptTemplate, PromptTemplate
 
 from snippets import load
@@ -9,28 +10,19 @@ pr = load("agents/prompting")
 EXAMPLES = [{"question": "2 + 3?", "answer": "5"}, {"question": "10 - 4?", "answer": "6"}]
 
 
-def test_few_shot_matches_langchain():
+@pytest.mark.parametrize("query, prefix, sep", [("7 + 8?", "Answer with a number.", None),   # default separator
+                                                ("1 + 1?", "Be brief.", "\n---\n")])
+def test_few_shot_matches_langchain(query, prefix, sep):
     ref = FewShotPromptTemplate(
         examples=EXAMPLES,
         example_prompt=PromptTemplate.from_template("Q: {question}\nA: {answer}"),
-        prefix="Answer with a number.",
+        prefix=prefix,
         suffix="Q: {query}\nA:",
         input_variables=["query"],
-        example_separator="\n\n",
-    ).format(query="7 + 8?")
-    assert pr.few_shot_prompt(EXAMPLES, "7 + 8?", prefix="Answer with a number.") == ref
-
-
-def test_custom_separator_matches_langchain():
-    ref = FewShotPromptTemplate(
-        examples=EXAMPLES,
-        example_prompt=PromptTemplate.from_template("Q: {question}\nA: {answer}"),
-        prefix="Be brief.",
-        suffix="Q: {query}\nA:",
-        input_variables=["query"],
-        example_separator="\n---\n",
-    ).format(query="1 + 1?")
-    assert pr.few_shot_prompt(EXAMPLES, "1 + 1?", prefix="Be brief.", sep="\n---\n") == ref
+        example_separator=sep or "\n\n",
+    ).format(query=query)
+    kwargs = {"sep": sep} if sep else {}
+    assert pr.few_shot_prompt(EXAMPLES, query, prefix=prefix, **kwargs) == ref
 
 
 def test_zero_shot_is_the_bare_query():

@@ -78,11 +78,16 @@ def test_usage_and_perplexity_by_hand():
     assert math.isclose(vq.codebook_usage(torch.arange(8).repeat(3), 8)[1], 8.0)
 
 
+def _ema_inputs():
+    """Three 2-D vectors (two to code 0, one to code 1, none to code 2) and the running EMA state."""
+    return (torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0]], dtype=torch.float64),
+            torch.tensor([0, 0, 1]),
+            torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64),
+            torch.tensor([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0]], dtype=torch.float64))
+
+
 def test_ema_update_by_hand():
-    z = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
-    idx = torch.tensor([0, 0, 1])
-    size = torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64)
-    embed_sum = torch.tensor([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0]], dtype=torch.float64)
+    z, idx, size, embed_sum = _ema_inputs()
     cb, size2, sum2 = vq.ema_codebook_update(z, idx, size, embed_sum, decay=0.5, eps=0.0)
     # N = 0.5*[1,1,1] + 0.5*[2,1,0] = [1.5, 1.0, 0.5]
     torch.testing.assert_close(size2, torch.tensor([1.5, 1.0, 0.5], dtype=torch.float64))
@@ -92,10 +97,7 @@ def test_ema_update_by_hand():
 
 
 def test_ema_update_with_smoothing_and_unequal_decay_by_hand():
-    z = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
-    idx = torch.tensor([0, 0, 1])
-    size = torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64)
-    embed_sum = torch.tensor([[0.0, 0.0], [0.0, 1.0], [5.0, 5.0]], dtype=torch.float64)
+    z, idx, size, embed_sum = _ema_inputs()
     cb, size2, sum2 = vq.ema_codebook_update(z, idx, size, embed_sum, decay=0.9, eps=1.0)
     # N = 0.9*[1,1,1] + 0.1*[2,1,0] = [1.1, 1.0, 0.9]; m = 0.9*m + 0.1*[(4,0), (0,2), (0,0)]
     torch.testing.assert_close(size2, torch.tensor([1.1, 1.0, 0.9], dtype=torch.float64))

@@ -23,7 +23,7 @@ export NO_MKDOCS_2_WARNING := 1
 # the same notice, printed by properdocs (pulled in by mkdocs-redirects)
 export DISABLE_MKDOCS_2_WARNING := true
 
-.PHONY: install sysdeps serve test check mutation build pdf offline anki vendor audit clean
+.PHONY: install sysdeps serve test check mutation mutation-scores build pdf offline anki vendor audit clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ MUTATION_JOBS ?= 0
 
 mutation: install                    ## mutation testing of the code pages show, each snippet judged by its page's test file; SNIPPET=norms/rmsnorm or CHAPTER=norms for less; report in build/mutation/report.md
 	$(PY) tools/mutation.py --jobs $(MUTATION_JOBS) $(if $(SNIPPET),--snippet $(SNIPPET)) $(if $(CHAPTER),--chapter "$(CHAPTER)")
+
+mutation-scores: install              ## the mutation score per chapter over all shown code, from the ledger data/mutation_scores.tsv (stale and missing snippets named)
+	$(PY) tools/mutation.py --scores
 
 build: install                       ## the static site in site/
 	$(PY) -m mkdocs build --strict

@@ -174,3 +174,65 @@ def test_operator_names_the_change():
     assert M.operator_of("return 0.5 * x", "return 1.5 * x") == "`0.5` → `1.5`"
     assert M.operator_of("eps: float = 1e-6", "eps: float = 1.000001") == "`1e-6` → `1.000001`"
     assert M.operator_of("f(x, keepdim=True)", "f(x, )") == "delete `keepdim=True`"
+
+
+def test_complete_runs_are_kept_in_the_ledger_and_go_stale_when_their_inputs_change(runs):
+    for kind in ("weak", "strong"):
+        _, _, data, out = runs[kind]
+        root = out.parent / kind
+        ledger, problems = M.read_scores(root)
+        assert problems == [] and list(ledger) == ["demo/calc"]
+        row, total = ledger["demo/calc"], data["total"]
+        assert [row[k] for k in ("killed", "survived", "timeout", "equivalent", "total")] == \
+            [total[k] for k in ("killed", "survived", "timeout", "equivalent", "total")]
+        summary, problems = M.scores(root)
+        assert problems == [] and summary["missing"] == [] and summary["stale"] == []
+        assert summary["chapters"]["demo"]["score"] == total["score"]
+    assert M.scores(runs["strong"][3].parent / "strong")[0]["total"]["score"] == 100.0
+    # Each fingerprint goes stale on its own: the test, the code, the equivalent rows.
+    root = runs["weak"][3].parent / "weak"
+    for path, changed in (("tests/demo/test_calc.py", "test"), ("snippets/demo/calc.py", "code"),
+                          ("data/mutation_equivalent.tsv", "equivalents")):
+        before = (root / path).read_text(encoding="utf-8")
+        (root / path).write_text(before + (EQUIVALENT if changed == "equivalents" else "\n# edited\n"),
+                                 encoding="utf-8")
+        summary, _ = M.scores(root)
+        assert summary["chapters"]["demo"]["fresh"] == 0 and summary["total"]["score"] is None
+        assert summary["stale"][0].startswith(f"demo/calc ({changed} changed since ")
+        (root / path).write_text(before, encoding="utf-8")
+    assert M.scores(root)[0]["stale"] == []
+
+
+def test_report_only_rewrites_the_row_with_the_fingerprints_of_the_run_it_reads(runs, tmp_path):
+    """After an equivalent row is added, --report-only credits it; a code edit made since the run is not."""
+    root, out = tmp_path / "strong", tmp_path / "out"
+    shutil.copytree(runs["strong"][3].parent / "strong", root)
+    shutil.copytree(runs["strong"][3], out)
+    (root / "snippets/demo/calc.py").write_text(
+        (root / "snippets/demo/calc.py").read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    (root / M.EQUIVALENT_TSV).write_text(HEADER, encoding="utf-8")   # the equivalent row taken away
+    M.report_only(root, ["demo/calc"], out)
+    row = M.read_scores(root)[0]["demo/calc"]
+    assert (row["equivalent"], row["survived"]) == (0, 1)
+    assert M.scores(root)[0]["stale"] == [f"demo/calc (code changed since {row['date']})"]
+
+
+def test_a_snippet_never_run_is_named_missing_and_a_broken_ledger_row_by_file_and_line(tmp_path):
+    root = _tree(tmp_path, "t")
+    summary, problems = M.scores(root)
+    assert problems == [] and summary["missing"] == ["demo/calc"] and summary["total"]["score"] is None
+    (root / M.SCORES_TSV).write_text("\t".join(M.SCORE_COLUMNS) + "\n"
+                                     "demo/calc\ta\tb\tc\t3\t1\t0\t0\t5\t1.0\t2026-12-04\n"
+                                     "demo/calc\ta\tb\tc\tx\t1\t0\t0\t1\t1.0\t2026-12-04\n"
+                                     "demo/calc\ta\tb\n", encoding="utf-8")
+    assert M.scores(root)[1] == [
+        "data/mutation_scores.tsv:2: killed + survived + timeout + equivalent is not total",
+        "data/mutation_scores.tsv:3: invalid literal for int() with base 10: 'x'",
+        "data/mutation_scores.tsv:4: expected 11 tab-separated columns (snippet, code, test, equivalents, "
+        "killed, survived, timeout, equivalent, total, seconds, date), found 3"]
+
+
+def test_project_ledger_is_well_formed(root):
+    ledger, problems = M.read_scores(root)
+    assert problems == []
+    assert set(ledger) <= set(M.shown_sections(root))

@@ -48,6 +48,14 @@ matches no mutant of a snippet that was run completely is stale, a row whose mut
 equivalent, and a malformed row is an error: each is reported with the TSV's file and line, and the command
 exits with status 1.
 
+The ledger ``data/mutation_scores.tsv`` keeps the last complete result of every snippet, so the score
+over all shown code can be assembled from runs made on different days (the full run takes hours): one row
+per snippet with its counts and three fingerprints of what was judged, each the first 12 hex digits of a
+SHA-256: ``code`` (the snippet's source and the shown line numbers), ``test`` (its test file) and
+``equivalents`` (its rows of the equivalent list). Every complete run of a snippet (and ``--report-only``
+of a kept run) rewrites its row. ``--scores`` prints the score per chapter from the ledger and names every
+snippet whose row is missing or stale (a fingerprint no longer matches the files): only fresh rows count.
+
 A timed-out mutant (mutmut's CPU-time limit: 30 times the tests' measured time plus 10 s) is counted
 separately and not as killed in the score. A mutant of a function no test calls counts as survived ("no test calls it").
 """
@@ -71,6 +79,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT_TSV = "data/mutation_equivalent.tsv"
 COLUMNS = ("snippet", "line", "mutant", "operator", "reason")
+SCORES_TSV = "data/mutation_scores.tsv"
+SCORE_COLUMNS = ("snippet", "code", "test", "equivalents", "killed", "survived", "timeout", "equivalent",
+                 "total", "seconds", "date")
 START_RE = re.compile(r"^\s*#\s*--8<--\s*\[start:([^\]]+)\]\s*$")
 END_RE = re.compile(r"^\s*#\s*--8<--\s*\[end:([^\]]+)\]\s*$")
 MANGLED_RE = re.compile(r"^x(?:ǁ(?P<cls>[^ǁ]+)ǁ|_)(?P<fn>.+?)__mutmut_(?P<n>\d+|orig)$")
@@ -508,6 +519,122 @@ def write_report(results: list[SnippetResult], problems: list[str], out: Path, s
     return data
 
 
+# ---------------------------------------------------------------- the ledger of results
+
+def _digest(*parts: str) -> str:
+    import hashlib
+
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:12]
+
+
+def fingerprints(tree: Path, name: str, lines: set[int], rows: list[Equivalent]) -> dict[str, str]:
+    """What a result depends on, read from ``tree`` (the project, or the scratch copy a run judged)."""
+    code = (tree / "snippets" / f"{name}.py").read_text(encoding="utf-8")
+    test = (tree / test_file(name)).read_text(encoding="utf-8")
+    keys = sorted(f"{r.line}\t{r.mutant}" for r in rows if r.snippet == name)
+    return {"code": _digest(code, ",".join(map(str, sorted(lines)))), "test": _digest(test),
+            "equivalents": _digest(*keys)}
+
+
+def read_scores(root: Path, path: str = SCORES_TSV) -> tuple[dict[str, dict], list[str]]:
+    """The ledger's rows by snippet, and the problems of malformed ones (``file:line: message``)."""
+    file = root / path
+    if not file.is_file():
+        return {}, []
+    rows, problems = {}, []
+    lines = file.read_text(encoding="utf-8").splitlines()
+    for lineno, text in enumerate(lines, start=1):
+        if not text.strip() or text.startswith("#"):
+            continue
+        cells = text.split("\t")
+        if tuple(cells) == SCORE_COLUMNS:
+            continue
+        if len(cells) != len(SCORE_COLUMNS):
+            problems.append(f"{path}:{lineno}: expected {len(SCORE_COLUMNS)} tab-separated columns "
+                            f"({', '.join(SCORE_COLUMNS)}), found {len(cells)}")
+            continue
+        row: dict = dict(zip(SCORE_COLUMNS, cells))
+        try:
+            for c in ("killed", "survived", "timeout", "equivalent", "total"):
+                row[c] = int(row[c])
+            row["seconds"] = float(row["seconds"])
+        except ValueError as err:
+            problems.append(f"{path}:{lineno}: {err}")
+            continue
+        if row["killed"] + row["survived"] + row["timeout"] + row["equivalent"] != row["total"]:
+            problems.append(f"{path}:{lineno}: killed + survived + timeout + equivalent is not total")
+        elif row["snippet"] in rows:
+            problems.append(f"{path}:{lineno}: a second row for {row['snippet']}")
+        else:
+            rows[row["snippet"]] = row
+    return rows, problems
+
+
+def record_scores(root: Path, results: list[SnippetResult], rows: list[Equivalent], work_root: Path,
+                  path: str = SCORES_TSV) -> None:
+    """Rewrite the ledger rows of the snippets that were judged completely, fingerprinted from the copies
+    the run judged (``work_root/<name>``), so an edit made while mutmut ran is not credited."""
+    ledger, _ = read_scores(root, path)
+    for r in results:
+        if not r.complete or r.error or not r.mutants:
+            continue
+        work = work_root / r.name
+        lines = json.loads((work / "shown_lines.json").read_text(encoding="utf-8"))[f"snippets/{r.name}.py"]
+        c = r.counts()
+        ledger[r.name] = {"snippet": r.name, **fingerprints(work, r.name, set(lines), rows),
+                          **{k: c[k] for k in ("killed", "survived", "timeout", "equivalent", "total")},
+                          "seconds": round(r.seconds, 1), "date": time.strftime("%Y-%m-%d")}
+    out = ["\t".join(SCORE_COLUMNS)]
+    out += ["\t".join(str(ledger[n][c]) for c in SCORE_COLUMNS) for n in sorted(ledger)]
+    (root / path).write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def scores(root: Path, out: Path | None = None, path: str = SCORES_TSV) -> tuple[dict, list[str]]:
+    """The score per chapter over the fresh rows of the ledger, and what is missing, stale or malformed."""
+    ledger, problems = read_scores(root, path)
+    rows, problems_eq = read_equivalents(root)
+    shown = shown_sections(root)
+    names = select(root)
+    chapters: dict[str, dict] = {}
+    missing, stale = [], []
+    for name in names:
+        ch = chapters.setdefault(name.split("/")[0], {"snippets": 0, "fresh": 0, "killed": 0, "judged": 0})
+        ch["snippets"] += 1
+        row = ledger.get(name)
+        if row is None:
+            missing.append(name)
+            continue
+        now = fingerprints(root, name, shown_lines(root / "snippets" / f"{name}.py", shown[name]), rows)
+        changed = [k for k, v in now.items() if row[k] != v]
+        if changed:
+            stale.append(f"{name} ({', '.join(changed)} changed since {row['date']})")
+            continue
+        ch["fresh"] += 1
+        ch["killed"] += row["killed"]
+        ch["judged"] += row["total"] - row["equivalent"]
+    problems += problems_eq + [f"{path}: a row for {n}, which no page shows" for n in ledger if n not in names]
+    total = {k: sum(c[k] for c in chapters.values()) for k in ("snippets", "fresh", "killed", "judged")}
+    for c in (*chapters.values(), total):
+        c["score"] = round(100 * c["killed"] / c["judged"], 1) if c["judged"] else None
+    data = {"chapters": chapters, "total": total, "missing": missing, "stale": stale}
+    md = ["# Mutation score per chapter, from the ledger", "",
+          f"From `{path}`: only rows whose code, test and equivalent rows still match the files count. "
+          "Score = killed / (total − equivalent); a timeout counts as not killed.", "",
+          "| chapter | snippets judged / shown | killed | non-equivalent | score |", "|---|---|---|---|---|"]
+    for name, c in sorted(chapters.items()) + [("**all**", total)]:
+        score = "–" if c["score"] is None else f"{c['score']:.1f} %"
+        md.append(f"| {name} | {c['fresh']} / {c['snippets']} | {c['killed']} | {c['judged']} | {score} |")
+    if stale:
+        md += ["", "Stale (run again: `make mutation SNIPPET=...`):", ""] + [f"- {s}" for s in stale]
+    if missing:
+        md += ["", "Never run completely:", ""] + [f"- {s}" for s in missing]
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "scores.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    data["markdown"] = "\n".join(md)
+    return data, problems
+
+
 # ---------------------------------------------------------------- main
 
 def run(root: Path, names: list[str], out: Path, jobs: int, budget: float | None,
@@ -538,6 +665,7 @@ def run(root: Path, names: list[str], out: Path, jobs: int, budget: float | None
         log(f"  {c['total']} mutants: {c['killed']} killed, {c['survived']} survived, {c['timeout']} timeout, "
             f"{c['not run']} not run, in {result.seconds:.0f} s")
     problems += apply_equivalents(results, rows, equivalents)
+    record_scores(root, results, rows, out / "work")
     data = write_report(results, problems, out, time.monotonic() - start)
     return results, problems, data
 
@@ -558,6 +686,7 @@ def report_only(root: Path, names: list[str], out: Path,
             result.error = "not run: no earlier run in " + str(work)
         results.append(result)
     problems += apply_equivalents(results, rows, equivalents)
+    record_scores(root, [r for r in results if r.complete], rows, out / "work")
     return results, problems, write_report(results, problems, out, sum(r.seconds for r in results))
 
 
@@ -596,12 +725,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="write one report from the report.json of several runs, run nothing")
     p.add_argument("--report-only", action="store_true",
                    help="write the report from the earlier runs kept in OUT/work, run nothing")
+    p.add_argument("--scores", action="store_true",
+                   help=f"print the score per chapter from the ledger {SCORES_TSV}, run nothing")
     p.add_argument("--list-chapters", action="store_true",
                    help="print the chapters that have shown snippets, as a JSON list (for a CI matrix)")
     args = p.parse_args(argv)
     if args.list_chapters:
         print(json.dumps(sorted({n.split("/")[0] for n in select(ROOT)})))
         return 0
+    if args.scores:
+        data, problems = scores(ROOT, args.out)
+        print(data["markdown"])
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 1 if problems else 0
     if args.merge:
         results, problems, data = merge(args.merge, args.out)
         print(f"mutation: score {data['total']['score']} % over {data['total']['total']} mutants; "

@@ -174,28 +174,51 @@ BATCH = """([queries, timeout]) => {
 FINISH = "() => window.__batch"
 
 
-def run_all(browser, server: str, lang: str, queries: list[str], tabs: int = TABS) -> list[tuple[list, float]]:
-    """Every query searched on ``tabs`` pages of language ``lang`` side by side; return each query's result
-    items (links with their visibility) and seconds, in the order given. Each tab first gets a query
-    typed with real key presses (focusing the box makes search-lazy.js load the index), then its share
-    of ``queries`` run by BATCH in the page (tests below type single queries key by key)."""
-    pages = [Search(browser, server, lang) for _ in range(max(1, min(tabs, len(queries))))]
-    for s in pages:                                        # let each tab load its index
-        s.type("transformer", 150)
-    for s in pages:
-        # A warm-up, not a measured query. Under load its one key-up sometimes got no answer (CI, 1 run in
-        # 4): then the same tab is asked once more, with other text so that Material searches again.
-        try:
-            s.results()
-        except AssertionError:
-            s.run("attention", 150)
-    try:
-        for n, s in enumerate(pages):
-            s.page.evaluate(BATCH, [queries[n::len(pages)], 60_000])
-        shares = [s.page.evaluate(FINISH) for s in pages]
-    finally:
-        for s in pages:
+class Tabs:
+    """Search tabs kept open for the whole test run (per pytest-xdist worker), per language: opening one
+    (a page load, then the index loaded and built by the search worker on the first query) costs about
+    2.7 CPU-s, more than 40 queries. ``get(lang, n)`` returns n tabs whose index is loaded, each with a
+    query already answered; the tests that only type and read results share them."""
+
+    def __init__(self, browser, server: str):
+        self.browser, self.server, self.open = browser, server, {}
+
+    def get(self, lang: str, n: int = 1) -> list[Search]:
+        tabs = self.open.setdefault(lang, [])
+        new = [Search(self.browser, self.server, lang) for _ in range(n - len(tabs))]
+        for s in new:                                      # let each tab load its index
+            s.type("transformer", 150)
+        for s in new:
+            # A warm-up, not a measured query. Under load its one key-up sometimes got no answer (CI, 1 run
+            # in 4): then the same tab is asked once more, with other text so that Material searches again.
+            try:
+                s.results()
+            except AssertionError:
+                s.run("attention", 150)
+        tabs += new
+        return tabs[:n]
+
+    def close(self):
+        for s in (s for tabs in self.open.values() for s in tabs):
             s.close()
+
+
+@pytest.fixture(scope="session")
+def tabs(browser, server):
+    shared = Tabs(browser, server)
+    yield shared
+    shared.close()
+
+
+def run_all(tabs: Tabs, lang: str, queries: list[str], n: int = TABS) -> list[tuple[list, float]]:
+    """Every query searched on ``n`` tabs of language ``lang`` side by side; return each query's result
+    items (links with their visibility) and seconds, in the order given. Each tab got a first query typed
+    with real key presses (focusing the box makes search-lazy.js load the index); its share of
+    ``queries`` is run by BATCH in the page (tests below type single queries key by key)."""
+    pages = tabs.get(lang, max(1, min(n, len(queries))))
+    for n, s in enumerate(pages):
+        s.page.evaluate(BATCH, [queries[n::len(pages)], 60_000])
+    shares = [s.page.evaluate(FINISH) for s in pages]
     out: list = [None] * len(queries)
     for n, share in enumerate(shares):
         for k, got in enumerate(share):
@@ -294,7 +317,7 @@ def score(rows: list[dict], results: list, ids_of, urls, owners, lang: str, fold
 
 
 @pytest.mark.parametrize("lang", handbook.LANGS)     # one test per language, so xdist runs them side by side
-def test_query_set_hit_rate(browser, server, root, built_site, record_property, lang):
+def test_query_set_hit_rate(tabs, root, built_site, record_property, lang):
     """Keyword set, the quarter not indexed as phrasings (hooks/search.py ``keyword_check_only``): hit@5
     >= 90 % per language (the question is among the sections of the first five
     result items, folded ones included); results are in the page's language and point at the question."""
@@ -304,7 +327,7 @@ def test_query_set_hit_rate(browser, server, root, built_site, record_property, 
     rows = [r for r in query_set(root) if r["lang"] == lang and search_hook.keyword_check_only(lang, r["query"])]
     assert len(rows) >= 80, len(rows)          # the quarter kept out of the index (the rest is indexed)
     owners = section_owners(built_site, lang, set(urls))
-    results = run_all(browser, server, lang, [r["query"] for r in rows])
+    results = run_all(tabs, lang, [r["query"] for r in rows])
     report = {lang: score(rows, results, lambda r: {r["question_id"]}, urls, owners, lang, folded_counts=True)}
     show("search query set:", report)
     record_property("search_report", report)
@@ -365,7 +388,7 @@ def test_natural_set_is_well_formed(root):
 
 
 @pytest.mark.parametrize("lang", handbook.LANGS)
-def test_natural_questions(browser, server, root, built_site, record_property, lang):
+def test_natural_questions(tabs, root, built_site, record_property, lang):
     """Natural questions: hit@1, hit@5 and zero-result rate per part (tuned / held-out), reported. The
     held-out part must never return nothing and must stay above HELDOUT_FLOOR; below HELDOUT_GOALS
     (hit@5 >= 90 %, hit@1 >= 70 %) the test is an expected failure until the goal is met."""
@@ -374,7 +397,7 @@ def test_natural_questions(browser, server, root, built_site, record_property, l
     assert RUN_PARTS and set(RUN_PARTS) <= set(NATURAL_PARTS), f"SEARCH_NATURAL_PARTS={RUN_PARTS}: parts are {list(NATURAL_PARTS)}"
     parts = {part: [r for r in natural_set(root, part) if r["lang"] == lang and answered(r)] for part in RUN_PARTS}
     queries = [r["query"] for rows in parts.values() for r in rows]
-    results = iter(run_all(browser, server, lang, queries))
+    results = iter(run_all(tabs, lang, queries))
     report = {part: score(rows, [next(results) for _ in rows], _ids, urls, owners, lang, folded_counts=False)
               for part, rows in parts.items()}
     show(f"natural questions ({lang}):", report)
@@ -443,10 +466,9 @@ def test_synonyms_are_indexed(built_site):
     ("en", "均方根归一化", "rmsnorm-formula"),                        # Chinese on an English page
     ("en", "门控线性单元", "glu-ffn"),
 ])
-def test_synonym_and_cross_language_queries(browser, server, root, lang, query, expected):
-    search = Search(browser, server, lang)
+def test_synonym_and_cross_language_queries(tabs, root, lang, query, expected):
+    (search,) = tabs.get(lang)
     links, _ = search.run(query)
-    search.close()
     anchors = [frag for path, frag in _anchors(links)[:5]]
     assert expected in anchors, (query, anchors)
     assert all(urlsplit(h).path.startswith("/en/") == (lang == "en") for h in links)
@@ -458,13 +480,12 @@ def test_synonym_and_cross_language_queries(browser, server, root, lang, query, 
     ("zh", "tranformer 架构", "transformer 架构"),
     ("zh", "attension 的复杂度", "attention 的复杂度"),                 # a letter replaced
 ])
-def test_typo_finds_what_the_spelling_finds(browser, server, lang, typo, spelled):
+def test_typo_finds_what_the_spelling_finds(tabs, lang, typo, spelled):
     """A word of the query that is no word of the index but one edit away from one (search.js
     ``correction``) is searched as that word: the same results as the query spelled right."""
-    search = Search(browser, server, lang)
+    (search,) = tabs.get(lang)
     right, _ = search.run(spelled)
     wrong, _ = search.run(typo)
-    search.close()
     assert _anchors(right) and _anchors(wrong)[:5] == _anchors(right)[:5], (typo, _anchors(wrong)[:5], _anchors(right)[:5])
 
 
@@ -478,12 +499,11 @@ def _highlighted(href: str) -> set[str]:
     ("zh", "weight tying", {"权重", "绑定"}),   # glossary: typed in English, also its Chinese term
     ("zh", "线上部署", {"线上"}),             # jieba's 线上 (HMM), not the dictionary route's 线 上
 ])
-def test_query_words_as_the_index_has_them(browser, server, lang, query, matched):
+def test_query_words_as_the_index_has_them(tabs, lang, query, matched):
     """search.js searches a glossary term's other-language term too, and cuts a Chinese query into the
     words jieba made of the pages, including those its HMM joined: the first result matched them."""
-    search = Search(browser, server, lang)
+    (search,) = tabs.get(lang)
     links, _ = search.run(query)
-    search.close()
     assert links and matched <= _highlighted(links[0]), (query, links[:1])
 
 
@@ -492,15 +512,14 @@ def test_query_words_as_the_index_has_them(browser, server, lang, query, matched
     ("en", "how are the connections of a residual stream normalized?", None),   # stemmed: never empty
     ("zh", "什么是 QK-norm？为什么要用它？", "qk-norm"),               # full-width punctuation
 ])
-def test_question_typed_as_asked(browser, server, lang, query, expected):
+def test_question_typed_as_asked(tabs, lang, query, expected):
     """A question typed with punctuation and question words: the answer is the first item, shown as the
     question's title followed by its page; no query word keeps punctuation (the highlight parameter)."""
-    search = Search(browser, server, lang)
+    (search,) = tabs.get(lang)
     search.run(query)
     first = search.page.locator(".md-search-result__item").first
     title = first.locator("h1").inner_text() if search.items else ""
     page_name = first.locator(".hb-search-page").inner_text() if search.items else ""
-    search.close()
     assert search.items, f"no result for {query!r}"
     assert all(len(item) == 1 for item in search.items), "each result item is one question"
     href = search.items[0][0][0]
@@ -526,11 +545,10 @@ def test_result_anchor_lands_on_the_question(browser, server):
 
 
 @pytest.mark.parametrize("lang", handbook.LANGS)
-def test_no_match_shows_the_empty_state(browser, server, lang):
-    search = Search(browser, server, lang)
+def test_no_match_shows_the_empty_state(tabs, lang):
+    (search,) = tabs.get(lang)
     links, _ = search.run("zxqwvbnmplk")
     meta = search.page.locator(".md-search-result__meta").inner_text()
-    search.close()
     assert links == []
     assert meta.strip() == NO_RESULTS[lang]
 
@@ -538,21 +556,18 @@ def test_no_match_shows_the_empty_state(browser, server, lang):
 LONG_QUERY_BOUND_S = 20     # a 200-character query must be answered within this, once the index is loaded
 
 
-def test_long_query_does_not_hang(browser, server):
-    """The bound is the wait itself: the index is loaded by a first query (which may take minutes on a
-    busy machine), then the long query gets LONG_QUERY_BOUND_S seconds before it is called lost, so a
+def test_long_query_does_not_hang(tabs):
+    """The bound is the wait itself: the index is loaded by the tab's first query (which may take minutes
+    on a busy machine), then the long query gets LONG_QUERY_BOUND_S seconds before it is called lost, so a
     search that never returns fails here after that many seconds (not after the 300 s first-query wait)."""
-    search = Search(browser, server, "zh")
-    try:
-        warm, _ = search.run("transformer")                   # index load, first-query budget
-        assert warm
-        query = ("为什么大模型用 RMSNorm 而不是 LayerNorm，SwiGLU 的隐藏层为什么是 8/3 倍 " * 8)[:200]
-        assert len(query) == 200
-        links, seconds = search.run(query, timeout_s=LONG_QUERY_BOUND_S)
-        assert seconds < LONG_QUERY_BOUND_S
-        assert any("/norms/" in href for href in links)       # it searched, and found the RMSNorm page
-    finally:
-        search.close()
+    (search,) = tabs.get("zh")                                # a tab whose index is loaded
+    warm, _ = search.run("transformer")
+    assert warm
+    query = ("为什么大模型用 RMSNorm 而不是 LayerNorm，SwiGLU 的隐藏层为什么是 8/3 倍 " * 8)[:200]
+    assert len(query) == 200
+    links, seconds = search.run(query, timeout_s=LONG_QUERY_BOUND_S)
+    assert seconds < LONG_QUERY_BOUND_S
+    assert any("/norms/" in href for href in links)       # it searched, and found the RMSNorm page
 
 
 def test_latest_entry_per_location_wins():

@@ -12,8 +12,9 @@ used, keeps links inside the document, and lays out the diagrams' SVG and KaTeX'
 Nothing is fetched from the network, and the page's scripts do not run: diagrams and formulas are drawn at
 build time, and the contents are written here.
 
-The document is printed in chunks of whole chapters and joined with pikepdf (see CHUNKS_JS below):
-Chromium's print time grows with the size of the whole document, not just of what it prints. The
+The document is printed in chunks of whole pages (a chapter, or a few pages of a large one) and joined
+with pikepdf (see CHUNKS_JS below): Chromium's print time grows with the size of the whole document,
+not just of what it prints. The
 joined file gets one set of named destinations, the links between chunks, the page numbers ("n / N",
 stamped from a second print with the same @page rule), the outline, and one program per font face (each
 chunk embeds its own subset; _merge_font_subsets joins them). The page is laid out at the width of the
@@ -114,8 +115,8 @@ PREPARE_JS = """(slugs) => {
 # detached, and each chunk of them is attached alone and printed; every section starts a new page, so
 # the chunks' pages are the document's pages. finish() joins the chunks with pikepdf.
 #
-# CHUNKS_JS groups the sections into chunks of at most `maxNodes` elements (a section larger than that is
-# a chunk of its own) and detaches them. SHOW_CHUNK_JS attaches chunk i alone. A link whose target is in
+# CHUNKS_JS groups the sections into chunks of at most `maxNodes` elements (a chapter larger than that
+# is split at its pages; a page larger than that is a chunk of its own) and detaches them. SHOW_CHUNK_JS attaches chunk i alone. A link whose target is in
 # another chunk gets the address LINK_MARK + target id, which Chromium writes as a URI link and finish()
 # turns back into a link to the target's named destination; a hidden <nav> links to every link target in
 # the chunk, because Chromium writes a named destination only for an element that a link of the printed
@@ -123,7 +124,18 @@ PREPARE_JS = """(slugs) => {
 LINK_MARK = "https://hb-chunk.invalid/#"
 CHUNKS_JS = """(maxNodes) => {
   const root = document.getElementById('print-site-page');
-  const units = [...root.children].filter(e => e.tagName === 'SECTION');
+  // A unit is a top-level section, or one page of a chapter larger than maxNodes: {wrap, heads, kid},
+  // the chapter's section (attached without its other pages), its heading elements (only with its first
+  // page) and the page's section. Every page section starts a new page, so a chapter split at its
+  // pages prints the same pages.
+  const tops = [...root.children].filter(e => e.tagName === 'SECTION');
+  const units = [];
+  for (const s of tops) {
+    const kids = [...s.children].filter(e => e.tagName === 'SECTION');
+    if (kids.length < 2 || s.getElementsByTagName('*').length <= maxNodes) { units.push({wrap: s}); continue; }
+    const heads = [...s.children].filter(e => e.tagName !== 'SECTION');
+    kids.forEach((kid, j) => units.push({wrap: s, heads: j === 0 ? heads : [], kid}));
+  }
   const targets = new Set();
   for (const a of document.querySelectorAll('a[href^="#"]')) {
     try { targets.add(decodeURIComponent(a.getAttribute('href').slice(1))); } catch (e) { }
@@ -133,12 +145,12 @@ CHUNKS_JS = """(maxNodes) => {
   const chunks = [];
   let size = 0;
   for (const u of units) {
-    const n = u.getElementsByTagName('*').length;
+    const n = u.kid ? u.kid.getElementsByTagName('*').length + 1 : u.wrap.getElementsByTagName('*').length;
     if (!chunks.length || size + n > maxNodes) { chunks.push([]); size = 0; }
     chunks[chunks.length - 1].push(u);
     size += n;
   }
-  units.forEach(u => u.remove());
+  tops.forEach(u => u.remove());
   const style = document.createElement('style');
   style.id = 'hb-chunk-style';   // page numbers are stamped on the joined PDF by finish()
   style.textContent = '@page { @bottom-right { content: none; } }';
@@ -150,7 +162,20 @@ SHOW_CHUNK_JS = """([i, mark]) => {
   const {root, chunks, targets} = window.hbChunks;
   for (const u of [...root.children]) if (u.tagName === 'SECTION') u.remove();
   document.getElementById('hb-chunk-nav')?.remove();
-  for (const u of chunks[i]) root.append(u);
+  const attached = new Set();
+  for (const u of chunks[i]) {
+    if (!attached.has(u.wrap)) {
+      attached.add(u.wrap);
+      if (u.kid) u.wrap.replaceChildren();
+      root.append(u.wrap);
+    }
+    if (u.kid) u.wrap.append(...u.heads, u.kid);
+  }
+  // A chunk that starts inside a chapter starts with a page section: its forced break would print a
+  // blank first page (print-site lifts it only for the document's first section). The chunk itself
+  // starts the new page.
+  const first = chunks[i][0];
+  if (first.kid && !first.heads.length) first.kid.style.breakBefore = 'avoid';
   const known = new Set();
   for (const e of root.querySelectorAll('[id], [name]')) {
     if (e.id) known.add(e.id);
@@ -180,11 +205,12 @@ SHOW_CHUNK_JS = """([i, mark]) => {
   root.append(nav);
   return leaving;
 }"""
-# Elements per chunk: print time per chunk grows faster than linearly with its size. A chapter larger
-# than this is a chunk of its own, so 15,000 means about one chapter per chunk (22 chunks for the English
-# handbook, December 2026): browser CPU for printing it was 52–62 s, against 90–107 s with 30,000 (13
-# chunks) and 185 s in one piece; 7,500 gives the same 22 chunks.
-CHUNK_NODES = int(os.environ.get("PRINT_CHUNK_NODES", "15000"))
+# Elements per chunk: print time per chunk grows faster than linearly with its size. A chapter larger than
+# this is split at its pages (every page section starts a new page, so the pages printed are the same), so
+# 5,000 means a few pages per chunk: 88 chunks for the English handbook (December 2026), browser CPU for
+# printing 31–32 s, against 64 s with 15,000 and whole chapters (22 chunks), 90–107 s with 30,000 (13) and
+# 185 s in one piece. The whole `tools/print_pdf.py en`, build and join included: 103 → 77–79 CPU-s.
+CHUNK_NODES = int(os.environ.get("PRINT_CHUNK_NODES", "5000"))
 # The page numbers, printed alone with the same @page rule as the handbook (docs/assets/stylesheets/
 # extra.css) and stamped onto the joined chunks: "page / pages" over the whole document.
 NUMBERS_HTML = """<!doctype html><html><head><meta charset="utf-8"><style>

@@ -13,13 +13,12 @@ Nothing is fetched from the network, and the page's scripts do not run: diagrams
 build time, and the contents are written here.
 
 The document is printed in chunks of whole pages (a chapter, or a few pages of a large one) and joined
-with pikepdf (see CHUNKS_JS below): Chromium's print time grows with the size of the whole document,
-not just of what it prints. The
-joined file gets one set of named destinations, the links between chunks, the page numbers ("n / N",
-stamped from a second print with the same @page rule), the outline, and one program per font face (each
-chunk embeds its own subset; _merge_font_subsets joins them). The page is laid out at the width of the
-paper's text area, and anything wider stops the print (check_width): Chromium would shrink the whole chunk
-to fit it, so its pages would print in smaller type.
+with pikepdf (see CHUNKS_JS below): Chromium's print time grows with the size of the whole document, not
+just of what it prints. The joined file gets one set of named destinations, the links between chunks, the
+page numbers ("n / N", stamped from a second print with the same @page rule), the outline, and one program
+per font face (each chunk embeds its own subset; _merge_font_subsets joins them). The page is laid out at
+the width of the paper's text area, and anything wider stops the print (check_width): Chromium would
+shrink the whole chunk to fit it, so its pages would print in smaller type.
 
 Printing is untagged (``page.pdf(tagged=False)``) and the outline is written here, with pikepdf: Chromium
 writes its own outline only into a tagged PDF, whose structure tree (~190,000 objects for the English

@@ -236,3 +236,14 @@ def test_project_ledger_is_well_formed(root):
     ledger, problems = M.read_scores(root)
     assert problems == []
     assert set(ledger) <= set(M.shown_sections(root))
+
+
+def test_scratch_tree_holds_requirements_txt_for_tests_that_read_the_pins(tmp_path):
+    # tests/agents/test_frameworks.py compares installed versions with requirements.txt: the scratch tree
+    # and mutmut's mutants/ copy must hold it, or every mutant "fails" before any is judged
+    root = _tree(tmp_path, "pins")
+    (root / "requirements.txt").write_text("mutmut==3.8.1\n", encoding="utf-8")
+    work = tmp_path / "work"
+    M.prepare(root, "demo/calc", work, {1})
+    assert (work / "requirements.txt").read_text(encoding="utf-8") == "mutmut==3.8.1\n"
+    assert 'also_copy = ["hooks/", "data/", "requirements.txt"]' in (work / "pyproject.toml").read_text(encoding="utf-8")

@@ -13,8 +13,8 @@ never mutated. Each mutant of ``snippets/<chapter>/<page>.py`` is judged by
 count.
 
 The tool is mutmut 3 (pinned in requirements.txt), run once per snippet in a scratch copy
-(``build/mutation/work/<chapter>/<page>/``) that holds ``snippets/``, ``hooks/``, ``data/``, the shared test
-helpers and that one test file. Why mutmut and not cosmic-ray, after trying both on
+(``build/mutation/work/<chapter>/<page>/``) that holds ``snippets/``, ``hooks/``, ``data/``,
+``requirements.txt``, the shared test helpers and that one test file. Why mutmut and not cosmic-ray, after trying both on
 ``snippets/norms/rmsnorm.py``:
 
 - speed: cosmic-ray starts the test command in a new process for every mutant, and each of those pays
@@ -203,7 +203,7 @@ def count(mutants: list[Mutant]) -> dict[str, int]:
 
 
 def prepare(root: Path, name: str, work: Path, lines: set[int], isolation: str = "forkserver") -> None:
-    """The scratch tree mutmut runs in: snippets/, hooks/, data/, test helpers, this page's test file."""
+    """The scratch tree mutmut runs in: snippets/, hooks/, data/, requirements.txt, test helpers, this page's test file."""
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -212,6 +212,8 @@ def prepare(root: Path, name: str, work: Path, lines: set[int], isolation: str =
     for folder in ("hooks", "data"):
         if (root / folder).is_dir():
             shutil.copytree(root / folder, work / folder, ignore=ignore)
+    if (root / "requirements.txt").is_file():       # tests/agents/test_frameworks.py reads the pins
+        shutil.copy(root / "requirements.txt", work / "requirements.txt")
     (work / "tests").mkdir()
     for helper in (root / "tests").glob("*.py"):
         if helper.name in ("conftest.py", "checks.py") or not helper.name.startswith("test_"):
@@ -227,7 +229,7 @@ def prepare(root: Path, name: str, work: Path, lines: set[int], isolation: str =
         "\n[tool.mutmut]\n"
         'source_paths = ["snippets/"]\n'
         f'only_mutate = ["snippets/{name}.py"]\n'
-        'also_copy = ["hooks/", "data/"]\n'
+        'also_copy = ["hooks/", "data/", "requirements.txt"]\n'
         f'pytest_add_cli_args_test_selection = ["{test}"]\n'
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:xdist", "-q"]\n'
         f'process_isolation = "{isolation}"\n'

@@ -178,7 +178,7 @@ def constrained_decode(logits: Callable[[str], list[float]], vocab: list[str],
         r, acc = rng.random() * sum(w), 0.0
         for i, wi in zip(ids, w):
             acc += wi
-            if r <= acc:
+            if r < acc:                         # u in [0, 1): inverse CDF, as random.choices
                 break
         prob *= wi / sum(w)
         out += vocab[i]

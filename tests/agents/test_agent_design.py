@@ -58,6 +58,15 @@ def test_loop_input_tokens_closed_form_matches_brute_force():
         assert mem.loop_input_tokens(calls, base, per_call) == total
 
 
+def test_loop_input_tokens_is_an_exact_integer_for_long_loops():
+    # n * base + per_call * C(n, 2), with math.comb as the oracle; the total is past 2**53, where
+    # a float (true division) can no longer hold every integer and the count would be off
+    import math
+    n, per_call = 10**8, 1_001
+    got = mem.loop_input_tokens(n, 1, per_call)
+    assert isinstance(got, int) and got == n + per_call * math.comb(n, 2)
+
+
 def test_fanout_hand_numbers():
     single = mem.fanout(90, 1, 3_000, 3_000, 2_000, step_s=7.0, lead_s=10.0)
     # 90 * 3000 + 3000 * 90 * 89 / 2 = 270,000 + 12,015,000
@@ -83,6 +92,9 @@ def test_memory_scores_by_hand():
     # relevance-only weighting ranks purely by similarity
     only_rel = mem.score_memories([1, 200, 30], [3, 9, 5], [0.82, 0.40, 0.75], weights=(0, 0, 1))
     assert sorted(range(3), key=lambda i: -only_rel[i]) == [0, 2, 1]
+    # distinct weights: each one must scale its own component (recency, importance, relevance)
+    weighted = mem.score_memories([1, 200, 30], [3, 9, 5], [0.82, 0.40, 0.75], weights=(2, 3, 5))
+    assert weighted == pytest.approx([2 + 5, 3, 2 * r2 + 3 / 3 + 5 * 0.35 / 0.42])
     # all equal -> no signal, all zero
     assert mem.score_memories([5, 5], [2, 2], [0.3, 0.3]) == [0.0, 0.0]
 

@@ -37,6 +37,9 @@ def test_prefix_hit_hand_cases():
     assert ce.prefix_cache_hit_tokens(base, base[:32], 16) == 16                # last token recomputed
     assert ce.prefix_cache_hit_tokens(base, [-1] + base[1:], 16) == 0           # first token differs
     assert ce.prefix_cache_hit_tokens(base, base[:20] + [7] * 30, 16) == 16     # diverges inside block 2
+    assert ce.prefix_cache_hit_tokens(base, base[:1], 1) == 0                    # the only token is the last
+    assert ce.prefix_cache_hit_tokens(base, base[:2], 1) == 1
+    assert ce.prefix_cache_hit_tokens(base, [], 1) == 0
 
 
 def test_prefix_hit_matches_brute_force():
@@ -82,6 +85,8 @@ def test_compaction_hand_budget():
         seen.append(old)
         return "ok"                                                  # summary message: 5 words
     assert ce.compact(chat, budget=100, keep_turns=2, summarize=summarize) == chat   # 38 <= 100
+    assert ce.compact(chat, budget=38, keep_turns=2, summarize=summarize) == chat    # exactly fits
+    assert seen == []                                                # nothing was summarised
     out = ce.compact(chat, budget=20, keep_turns=2, summarize=summarize)
     # system 3 + summary 5 + turn 2 (5) + turn 3 (3) = 16 <= 20
     assert out == [chat[0], ("user", "[summary of earlier work] ok")] + chat[4:]
@@ -89,8 +94,23 @@ def test_compaction_hand_budget():
     out = ce.compact(chat, budget=12, keep_turns=2, summarize=summarize)
     # keeping 2 turns gives 16 > 12, so keep 1: 3 + 5 + 3 = 11
     assert out == [chat[0], ("user", "[summary of earlier work] ok")] + chat[6:]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^even system \+ summary \+ the last turn exceed the budget$"):
         ce.compact(chat, budget=5, keep_turns=2, summarize=summarize)
+    # keep_turns larger than the number of turns: keeping them all drops nothing, so there is
+    # nothing to summarise (the summariser is a model call) and the first fitting cut is 2 turns
+    seen.clear()
+    out = ce.compact(chat, budget=20, keep_turns=5, summarize=summarize)
+    assert out == [chat[0], ("user", "[summary of earlier work] ok")] + chat[4:]
+    assert seen and all(seen)
+
+
+def test_compaction_without_a_system_message():
+    chat = [("user", "u1 " * 8), ("assistant", "a1"),                   # turn 1: 9
+            ("user", "u2"), ("assistant", "a2 a2")]                      # turn 2: 3 (total 12)
+    out = ce.compact(chat, budget=10, keep_turns=1, summarize=lambda old: "ok")
+    # no system message to keep: summary 5 + turn 2 (3) = 8 <= 10
+    assert out == [("user", "[summary of earlier work] ok")] + chat[2:]
+    assert ce.compact([], budget=0, keep_turns=1, summarize=lambda old: "ok") == []
 
 
 def test_compaction_never_orphans_a_tool_result():
@@ -133,5 +153,10 @@ def test_paginate_round_trip_and_footer():
     assert sum((c for c, _ in pages), []) == toks
     assert pages[0][1] == "[page 1/3; 10 tokens in total; call again with page=2 for more]"
     assert pages[2] == (["t8", "t9"], "[page 3/3; 10 tokens in total]")
-    with pytest.raises(ValueError):
-        ce.paginate(toks, 4, 4)
+    for bad in (0, 4, -1):                                  # pages are numbered 1..3
+        with pytest.raises(ValueError, match=r"1\.\.3"):
+            ce.paginate(toks, 4, bad)
+    # exactly full pages: no empty last page, and the last page has no "call again" hint
+    assert ce.paginate(toks[:8], 4, 2) == (["t4", "t5", "t6", "t7"], "[page 2/2; 8 tokens in total]")
+    # an empty result is one empty page, not an error
+    assert ce.paginate([], 4, 1) == ([], "[page 1/1; 0 tokens in total]")

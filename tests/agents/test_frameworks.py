@@ -27,6 +27,10 @@ def test_loop_input_tokens_matches_a_simulated_loop():
             history += per_step
         assert fw.loop_input_tokens(fixed, per_step, n) == total
     assert fw.loop_input_tokens(1500, 300, 5) == 10_500          # by hand: 7,500 + 300 * 10
+    # exact integers past 2**53, where true division would round: n * fixed + per_step * C(n, 2)
+    import math
+    got = fw.loop_input_tokens(1, 1_001, 10**8)
+    assert isinstance(got, int) and got == 10**8 + 1_001 * math.comb(10**8, 2)
 
 
 def test_transitive_requirements_on_a_hand_built_graph():
@@ -43,6 +47,23 @@ def test_transitive_requirements_on_a_hand_built_graph():
     assert got == {"lib-a", "lib-b", "lib-e", "lib-f"}
 
 
+def test_transitive_requirements_skips_extras_and_false_markers_in_any_position():
+    import importlib.metadata as md
+    graph = {
+        "My_App": ["old-lib; python_version < '3.0'",          # skipped, and the walk goes on
+                   "docs-lib; extra == 'docs'", "x-lib; extra == 'xxxx'",   # extras, whatever the name
+                   "core.Lib", "gone-lib"],
+        "core-lib": ["my.app", "leaf"],                        # a cycle back to the root, spelt differently
+        "leaf": [],
+    }
+
+    def requires(name):
+        if name not in graph:                                  # like importlib.metadata for a missing dist
+            raise md.PackageNotFoundError(name)
+        return graph[name]
+    assert fw.transitive_requirements("My_App", requires=requires) == {"core-lib", "leaf", "gone-lib"}
+
+
 def test_transitive_requirements_of_installed_langchain_core():
     deps = fw.transitive_requirements("langchain-core")
     direct = {Requirement(r).name.lower().replace("_", "-")
@@ -55,6 +76,11 @@ def test_transitive_requirements_of_installed_langchain_core():
 def test_react_scaffold_size_by_hand_and_by_rendering():
     size = fw.scaffold_size(fw.REACT_PROMPT)
     assert size == {"words": 86, "chars": 534, "tokens": 133.5}      # counted by hand
+    # placeholders in any case are removed, as langchain-core fills them
+    mixed = "Hi {Name}, use {TOOL_list} for {x}."
+    rendered = PromptTemplate.from_template(mixed).format(Name="", TOOL_list="", x="")
+    assert fw.scaffold_size(mixed) == {"words": 5, "chars": len(rendered), "tokens": len(rendered) / 4}
+    assert rendered == "Hi , use  for ."
     tmpl = PromptTemplate.from_template(fw.REACT_PROMPT)               # langchain-core parses it
     assert sorted(tmpl.input_variables) == ["agent_scratchpad", "input", "tool_names", "tools"]
     assert len(tmpl.format(**{v: "" for v in tmpl.input_variables})) == size["chars"]
@@ -118,8 +144,17 @@ def test_bakeoff_summary_by_hand_and_requires_same_examples():
     out = fw.bakeoff_summary(runs)
     assert out["sdk"] == {"pass_rate": pytest.approx(2 / 3), "mean_tokens": 1000.0, "p95_latency_s": 3.0}
     assert out["framework"] == {"pass_rate": 1.0, "mean_tokens": 1600.0, "p95_latency_s": 4.0}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^every candidate must run the same examples$"):
         fw.bakeoff_summary({"a": runs["sdk"], "b": runs["sdk"][:2]})
+    # 100 examples: p95 is the 95th smallest latency (numpy's inverted_cdf), not the 96th
+    import random
+    lat = [float(i) for i in range(1, 101)]
+    random.Random(0).shuffle(lat)
+    hundred = [{"passed": i % 4 != 0, "tokens": 10 * i, "latency_s": t} for i, t in enumerate(lat)]
+    out = fw.bakeoff_summary({"m": hundred})["m"]
+    assert out == {"pass_rate": 0.75, "mean_tokens": 495.0,
+                   "p95_latency_s": np.percentile(lat, 95, method="inverted_cdf")}
+    assert out["p95_latency_s"] == 95.0
 
 
 def test_examples_for_margin_hand_and_wilson():
@@ -133,8 +168,8 @@ def test_examples_for_margin_hand_and_wilson():
 
 def test_cost_latency_and_shortlist_by_hand():
     # 2,000 input + 500 output tokens at $1 / $4 per million: $0.002 + $0.002 per task.
-    assert fw.cost_per_1k_tasks(2000, 500, 1.0, 4.0) == pytest.approx(4.0)
-    assert fw.cost_per_1k_tasks(2000, 500, 4.0, 1.0) == pytest.approx(8.5)   # prices not swapped
+    assert fw.cost_per_1k_tasks(2000, 500, 1.0, 4.0) == pytest.approx(4.0, rel=1e-12)
+    assert fw.cost_per_1k_tasks(2000, 500, 4.0, 1.0) == pytest.approx(8.5, rel=1e-12)   # prices not swapped
     assert fw.task_latency_s(0.4, 500, 50) == pytest.approx(0.4 + 499 / 50)
     assert fw.task_latency_s(0.4, 1, 50) == pytest.approx(0.4)
 
@@ -154,8 +189,11 @@ def test_paired_gap_by_hand_and_against_mcnemar():
     # pairs) agrees: 10 vs 0 is significant, 30 vs 20 is not.
     assert gap - half > 0 and binomtest(10, 10).pvalue < 0.05
     assert gap2 - half2 < 0 and binomtest(30, 50).pvalue > 0.05
-    with pytest.raises(ValueError):
-        fw.paired_gap(best, one_way[:-1])
+    for a, b in [(best, one_way[:-1]), ([], [])]:
+        with pytest.raises(ValueError, match="^both models must be scored on the same examples$"):
+            fw.paired_gap(a, b)
+    # one example is enough to compute (a zero-width interval: no spread to estimate)
+    assert fw.paired_gap([True], [False]) == (1.0, 0.0)
 
 
 def test_paired_margin_matches_a_simulation():
@@ -178,6 +216,19 @@ def test_shortlist_keeps_only_models_not_significantly_worse():
     cost = {"big": 12.0, "mid": 3.0, "small": 0.8}
     assert fw.shortlist({"big": big, "mid": mid, "small": small}, cost) == ["small", "big"]
     assert fw.shortlist({"big": big, "twin": list(big)}, {"big": 12.0, "twin": 1.0}) == ["twin", "big"]
+    # equal prices: the higher pass rate comes first, whatever the names' alphabetical order
+    one_less = [False] + big[1:]                                     # 79.5%: loses 1 example, not significant
+    assert fw.shortlist({"big": big, "beta": list(big), "alpha": one_less},
+                        {"big": 12.0, "beta": 1.0, "alpha": 1.0}) == ["beta", "alpha", "big"]
+    # two models tie for the best rate (80%) but disagree on 60 examples: the cheaper one is the
+    # reference. "c" loses 10 examples and wins none against the dear one (significant: exact
+    # McNemar 10 vs 0) but loses 40 and wins 30 against the cheap one (not significant), so it stays.
+    cheap = [True] * 160 + [False] * 40
+    dear = [False] * 30 + [True] * 160 + [False] * 10
+    c = [False] * 40 + [True] * 150 + [False] * 10
+    assert binomtest(10, 10).pvalue < 0.05 < binomtest(40, 70).pvalue
+    kept = fw.shortlist({"dear": dear, "cheap": cheap, "c": c}, {"dear": 9.0, "cheap": 2.0, "c": 1.0})
+    assert kept == ["c", "cheap", "dear"]
 
 
 def test_request_fingerprint_is_sha256_of_the_canonical_request():

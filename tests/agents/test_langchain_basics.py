@@ -46,6 +46,15 @@ def test_json_parser_handles_fences_and_rejects_garbage():
         bad.invoke({"text": "..."})
 
 
+def test_extraction_prompt_carries_the_parsers_format_instructions():
+    from langchain_core.output_parsers import JsonOutputParser
+    chain = lb.extraction_chain(FakeListChatModel(responses=["{}"]))
+    msgs = chain.first.invoke({"text": "Lin turned 30."}).to_messages()
+    assert [(m.type, m.content) for m in msgs] == [
+        ("system", "Extract the person's name and age. " + JsonOutputParser().get_format_instructions()),
+        ("human", "Lin turned 30.")]
+
+
 def test_tool_schema_and_call():
     assert lb.multiply.invoke({"a": 6, "b": 7}) == 42
     spec = convert_to_openai_tool(lb.multiply)
@@ -67,5 +76,13 @@ def test_rag_chain_retrieves_the_brute_force_nearest_text():
     d = st.encode(texts, normalize_embeddings=True)
     q = st.encode([question], normalize_embeddings=True)[0]
     best = texts[int(np.argmax(d @ q))]
-    echoed = lb.rag_chain(texts, lb.MiniLMEmbeddings(), ParrotFakeChatModel(), k=1).invoke(question)
+    emb = lb.MiniLMEmbeddings()
+    echoed = lb.rag_chain(texts, emb, ParrotFakeChatModel(), k=1).invoke(question)
     assert f"Context:\n{best}\n\nQuestion: {question}" in echoed
+    # default k = 2: the two nearest texts, nearest first, one per line
+    first, second = (texts[i] for i in np.argsort(-(d @ q))[:2])
+    echoed = lb.rag_chain(texts, emb, ParrotFakeChatModel()).invoke(question)
+    assert echoed == f"Answer from the context only.\nContext:\n{first}\n{second}\n\nQuestion: {question}"
+    # the query embedding is the document embedding of the same text, and matches sentence-transformers
+    assert emb.embed_query(question) == emb.embed_documents([question])[0]
+    assert np.allclose(emb.embed_query(question), q, atol=1e-5)

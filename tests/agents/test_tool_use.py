@@ -19,12 +19,28 @@ def test_calculator_matches_python_arithmetic():
         expr = f"({a} {op1} {b}) {op2} {c}"
         assert tu.calculator(expr) == str(eval(expr))       # the oracle: Python itself
     assert tu.calculator("2 ** 10 / 4") == "256.0"
+    # unary signs, division and powers, with Python as the oracle again
+    for expr in ["+3 - -2", "-(+4) * -(-5)", "+(2 - 7) ** 2", "-2 ** 2", "7 / -2 + +1.5", "(-3) ** 3 / +9"]:
+        assert tu.calculator(expr) == str(eval(expr)), expr
+
+
+def test_search_tool_is_case_insensitive_and_takes_the_first_matching_entry():
+    search = tu.make_search({"acme": "Acme has 1234 employees.", "Acme Corp": "Acme Corp, founded 1990.",
+                             "Globex": "Globex has 50 employees."})
+    assert search("ACME CORP head count") == "Acme has 1234 employees."   # both keys occur: the first wins
+    assert search("globex staff") == "Globex has 50 employees."
+    assert search("Initech") == "no result"
 
 
 @pytest.mark.parametrize("bad", ["__import__('os').system('ls')", "x + 1", "abs(-3)", "'a' * 3"])
 def test_calculator_rejects_code(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^unsupported expression: ") as info:
         tu.calculator(bad)
+    # the message goes back into the model's context: it names the node, kept to 40 characters
+    node = str(info.value).removeprefix("unsupported expression: ")
+    import ast
+    dumps = [ast.dump(n) for n in ast.walk(ast.parse(bad, mode="eval"))]
+    assert any(d.startswith(node) for d in dumps) and len(node) == min(40, max(len(d) for d in dumps if d.startswith(node)))
 
 
 class ScriptedModel:
@@ -35,6 +51,7 @@ class ScriptedModel:
 
     def __call__(self, prompt):
         self.prompts.append(prompt)
+        self.steps_seen = getattr(self, "steps_seen", []) + [self.steps[0]]
         return self.steps.pop(0)
 
 
@@ -51,6 +68,18 @@ def test_react_trace_with_search_and_calculator():
     # Each observation is fed back before the next model call.
     assert "Observation: Acme has 1234 employees." in model.prompts[1]
     assert "Observation: 14808" in model.prompts[2]
+    # the first prompt lists the tools by name and asks the question
+    assert "Tools: search, calculator." in model.prompts[0]
+    assert "Question: How many notebooks?\n" in model.prompts[0]
+    # every prompt extends the previous one: the model's step, on its own line, then the observation
+    for before, after, step in zip(model.prompts, model.prompts[1:], model.steps_seen):
+        assert after.startswith(before + step + "\nObservation: ")
+
+
+def test_react_default_cap_is_five_steps():
+    model = ScriptedModel(["Action: calculator[1+1]"] * 10)
+    answer, trace = tu.react(model, {"calculator": tu.calculator}, "q")
+    assert answer is None and trace == [("calculator", "1+1", "2")] * 5 and len(model.prompts) == 5
 
 
 def test_react_errors_become_observations_and_steps_are_capped():
@@ -59,7 +88,7 @@ def test_react_errors_become_observations_and_steps_are_capped():
     answer, trace = tu.react(model, {"calculator": tu.calculator}, "q", max_steps=3)
     assert answer is None and len(trace) == 3
     assert trace[0][2].startswith("Error: unknown tool")
-    assert trace[1][2].startswith("Error: no Action")
+    assert trace[1] == ("", "", "Error: no Action or Final Answer found")      # no tool, no input
     assert trace[2][2].startswith("Error:") and "division" in trace[2][2]
 
 
@@ -71,6 +100,7 @@ SCHEMA = {
         "unit": {"type": "string", "enum": ["C", "F"]},
         "tags": {"type": "array", "items": {"type": "string"}},
         "detailed": {"type": "boolean"},
+        "temp": {"type": "number"},
     },
     "required": ["city"],
     "additionalProperties": False,
@@ -87,6 +117,10 @@ CASES = [
     {"city": "Paris", "country": "FR"},            # additional property
     {"city": "Paris", "tags": ["ok", 1]},          # bad array item
     {"city": "Paris", "detailed": "yes"},          # wrong type
+    {"city": "Paris", "temp": 21.5},               # a float is a number
+    {"city": "Paris", "temp": 21},                 # so is an integer
+    {"city": "Paris", "temp": True},               # a bool is not a number in JSON Schema
+    {"city": "Paris", "temp": "21"},               # nor is a numeric string
 ]
 
 
@@ -106,7 +140,11 @@ def test_validator_agrees_with_jsonschema(args):
 @pytest.mark.parametrize("text,needle", [
     ('{"name": "weather", "arguments": {"city": "Paris"', "invalid JSON"),
     ("Sure! Here is the call: {...}", "invalid JSON"),
-    ('{"tool": "weather"}', "'name' and 'arguments'"),
+    ('{"tool": "weather"}', "^expected an object with 'name' and 'arguments'$"),
+    ('{"name": "weather"}', "^expected an object with 'name' and 'arguments'$"),
+    ('{"arguments": {"city": "Paris"}}', "^expected an object with 'name' and 'arguments'$"),
+    ('["weather", {"city": "Paris"}]', "^expected an object with 'name' and 'arguments'$"),
+    ('{"name": "weather", "arguments": {"city": 42}}', r"^arguments\.city: expected string, got int$"),
     ('{"name": "stocks", "arguments": {}}', "unknown tool"),
     ('{"name": "weather", "arguments": {"days": 1}}', "missing required field 'city'"),
 ])
@@ -167,6 +205,45 @@ def test_masked_sampler_is_local_renormalisation_not_the_global_conditional():
     share_ab = sum(o == "ab" for o, _ in runs) / len(runs)
     assert share_ab == pytest.approx(p_ab_masked, abs=0.03)           # 0.881
     assert p_ab_global < 0.5 < p_ab_masked                              # masking flips the preference
+
+
+def test_masked_sampler_matches_softmax_over_three_allowed_tokens():
+    # three allowed single-token outputs and one disallowed token with the largest logit
+    vocab, language = ["a", "b", "c", "z"], {"a", "b", "c"}
+    z = [0.0, 1.0, 2.0, 5.0]
+    soft = [math.exp(v) / sum(math.exp(u) for u in z[:3]) for v in z[:3]]
+    rng = random.Random(3)
+    runs = [tu.constrained_decode(lambda prefix: z, vocab, language, rng) for _ in range(6000)]
+    for tok, p in zip("abc", soft):
+        assert dict(runs)[tok] == pytest.approx(p)
+        assert sum(o == tok for o, _ in runs) / len(runs) == pytest.approx(p, abs=0.02)   # .09 .24 .67
+
+
+def test_masked_sampler_is_stable_for_large_logits():
+    # logits in the hundreds overflow exp() unless the max is subtracted first
+    out, prob = tu.constrained_decode(lambda prefix: [800.0, 799.0], ["a", "b"], {"a", "b"},
+                                      random.Random(0))
+    assert prob == pytest.approx(1 / (1 + math.exp(-1)) if out == "a" else 1 / (1 + math.exp(1)))
+
+
+class FixedRandom(random.Random):
+    def __init__(self, u):
+        super().__init__(0)
+        self.u = u
+
+    def random(self):
+        return self.u
+
+
+@pytest.mark.parametrize("u, weights, expected", [
+    (0.5, [0.0, 0.0], "b"),            # equal weights, u = 0.5: [0, .5) -> a, [.5, 1) -> b
+    (0.0, [-1e9, 0.0], "b"),           # a token whose weight underflows to 0 is never drawn
+    (0.0, [0.0, 0.0], "a"),
+])
+def test_masked_sampler_inverts_the_cdf_like_random_choices(u, weights, expected):
+    out, _ = tu.constrained_decode(lambda prefix: weights, ["a", "b"], {"a", "b"}, FixedRandom(u))
+    w = [math.exp(v - max(weights)) for v in weights]
+    assert out == expected == FixedRandom(u).choices(["a", "b"], weights=w)[0]
 
 
 def test_retry_budget_against_simulation():
@@ -258,6 +335,23 @@ def test_allowed_tokens_by_hand_and_by_brute_force():
         return sorted(ok)
     for prefix in ["", '{"', '{"a":', '{"a":1']:
         assert tu.allowed_tokens(prefix, vocab, language) == brute(prefix), prefix
+
+
+@pytest.mark.parametrize("schema, value", [
+    ({"type": "object"}, {"anything": 1}),                                   # no properties, no required
+    ({"type": "object", "properties": {"a": {"type": "integer"}}}, {}),      # nothing required
+    ({"type": "object", "required": ["a"]}, {"a": None}),                   # required without properties
+    ({"type": "object", "required": ["a"]}, {"b": 1}),
+    ({"type": "string", "items": {"type": "integer"}}, "ab"),               # items applies to arrays only
+    ({"type": "array", "items": {"type": "integer"}}, [1, "2"]),
+])
+def test_check_defaults_agree_with_jsonschema(schema, value):
+    valid = jsonschema.Draft202012Validator(schema).is_valid(value)
+    if valid:
+        assert tu._check(value, schema, "$") is None
+    else:
+        with pytest.raises(tu.ToolCallError):
+            tu._check(value, schema, "$")
 
 
 def test_check_agrees_with_jsonschema_and_names_the_path():

@@ -46,7 +46,8 @@ def items_for_halfwidth(n_pilot: int, halfwidth_pilot: float, target: float) -> 
 def routed_accuracy(confidence: np.ndarray, small_ok: np.ndarray, llm_ok: np.ndarray,
                     share: float) -> float:
     """Send the `share` least-confident items to the LLM, keep the small model's answer for
-    the rest; accuracy of the combined system on a labeled validation set."""
+    the rest (equal confidences: the earlier item goes first, a stable sort); accuracy of the
+    combined system on a labeled validation set."""
     k = int(round(share * len(confidence)))
     to_llm = np.zeros(len(confidence), dtype=bool)
     to_llm[np.argsort(confidence, kind="stable")[:k]] = True

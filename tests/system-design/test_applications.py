@@ -53,6 +53,9 @@ def test_gpu_budgets_by_hand():
     assert ap.rerank_gpus(50, 1200, 60) == pytest.approx(7.2 / 0.7)
     # 1e7 x 2 x 8e9 x 400 = 6.4e19 FLOPs / (989e12 x 0.3) / 3600 = 59.9 h
     assert ap.offline_gpu_hours(1e7, 8e9, 400) == pytest.approx(59.92, abs=0.01)
+    # the defaults are H100 dense BF16 (989 TFLOP/s) at 30 % utilisation: exactly one hour of that
+    # throughput (2 x 0.5 params x tokens FLOPs) is one GPU-hour, to the last bit
+    assert ap.offline_gpu_hours(1, 0.5, 989e12 * 0.3 * 3600) == 1.0
 
 
 def test_ab_users_per_arm_by_hand_and_by_simulation():

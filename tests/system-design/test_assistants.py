@@ -26,6 +26,10 @@ def test_closed_forms_match_simulation():
 def test_worked_numbers_by_hand():
     # 30 turns: 30 * 800 + 300 * 435 = 154,500
     assert a.full_history_tokens(30, 800, 300) == 154_500
+    # token counts are whole numbers: int, as annotated (turns * (turns - 1) is even, so the
+    # integer halving is exact; true division would return the float 154500.0)
+    assert type(a.full_history_tokens(30, 800, 300)) is int
+    assert type(a.windowed_tokens(30, 800, 300, 6, 600, 6, 2_200)) is int
     # 30 * 1,400 + 300 * (0+1+...+5 + 6 * 24) + 5 * 2,200 = 42,000 + 47,700 + 11,000
     assert a.windowed_tokens(30, 800, 300, 6, 600, 6, 2_200) == 100_700
     # 100 turns: 80,000 + 300 * 4,950 = 1,565,000 vs 140,000 + 300 * 579 + 16 * 2,200

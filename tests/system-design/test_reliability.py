@@ -28,6 +28,9 @@ def test_young_interval_minimises_waste_numerically():
     # At the optimum the two loss terms are equal, total waste = sqrt(2C/M)
     t = r.young_interval(c, m)
     assert r.wasted_fraction(t, c, m) == pytest.approx(math.sqrt(2 * c / m))
+    # a restart costs its time once per failure: T = 1 h, C = 0.1 h, M = 10 h, restart 0.5 h:
+    # 0.1 / 1 + (0.5 + 0.5) / 10 = 0.2
+    assert r.wasted_fraction(1.0, 0.1, 10.0, restart=0.5) == pytest.approx(0.2)
 
 
 def test_traffic_split_share_and_stickiness():
@@ -70,6 +73,10 @@ def test_canary_boundary_and_insufficient_data():
     assert ctl.observe(2000, 30, 2000, 10) == "advance"
     ctl2 = r.CanaryController(steps=(10, 100), min_requests=1000, max_abs_increase=0.01)
     assert ctl2.observe(2000, 31, 2000, 10) == "rollback"
+    # exactly min_requests is enough evidence ("fewer than" holds); a window with no baseline
+    # traffic counts the baseline rate as 0, so 0.5 % canary errors are within +1 point
+    ctl3 = r.CanaryController(steps=(10, 100), min_requests=1000, max_abs_increase=0.01)
+    assert ctl3.observe(1000, 5, 0, 0) == "advance" and ctl3.canary_percent == 100
 
 
 def test_canary_sample_size_gives_the_promised_power():

@@ -81,6 +81,9 @@ def test_deadline_queue_drops_everything_late():
         q.push(f"r{i}", 0, d)
     assert q.pop(5.0) == "r2"
     assert q.dropped == ["r0", "r1"]
+    # a deadline equal to now has not passed yet: served, not dropped
+    q.push("r3", 0, 6.0)
+    assert q.pop(6.0) == "r3" and q.dropped == ["r0", "r1"] and len(q) == 0
 
 
 def test_lru_hits_hand_count_and_functools_oracle():
@@ -108,6 +111,13 @@ def test_hpa_formula_examples():
     # 3 replicas * 1.5 = 4.5 -> ceil 5; clamp to max
     assert s.hpa_desired_replicas(3, 15, 10) == 5
     assert s.hpa_desired_replicas(3, 15, 10, max_replicas=4) == 4
+    # the band is closed: a ratio of exactly 1 + tolerance (1.25, exact in binary) changes nothing,
+    # just above it scales: ceil(4 * 1.26) = 6
+    assert s.hpa_desired_replicas(4, 125, 100, tolerance=0.25) == 4
+    assert s.hpa_desired_replicas(4, 126, 100, tolerance=0.25) == 6
+    # an idle metric would give ceil(0) = 0 replicas: clamped to min_replicas
+    assert s.hpa_desired_replicas(4, 0, 10) == 1
+    assert s.hpa_desired_replicas(4, 0, 10, min_replicas=2) == 2
 
 
 def _run(coro):
@@ -273,3 +283,44 @@ def test_batcher_propagates_errors_and_keeps_serving():
     r1, r2 = _run(main())
     assert all(isinstance(r, ValueError) for r in r1)
     assert r2 == "ok"
+
+
+def test_batcher_rejects_a_wrong_number_of_outputs_and_keeps_serving():
+    async def main():
+        async def infer(xs):
+            return xs[:-1] if len(xs) > 1 else xs          # drops one output of a full batch
+
+        b = s.DynamicBatcher(infer, max_batch_size=2, max_wait_s=0.01)
+        worker = asyncio.create_task(b.run())
+        # bounded (on the simulated clock): a batcher that never answered would fail here, not hang
+        r1 = await asyncio.wait_for(
+            asyncio.gather(b.submit("a"), b.submit("b"), return_exceptions=True), 1.0)
+        r2 = await asyncio.wait_for(b.submit("c"), 1.0)
+        worker.cancel()
+        return r1, r2
+
+    r1, r2 = _run_virtual(main())
+    assert all(isinstance(r, RuntimeError) and "one output per input" in str(r) for r in r1)
+    assert r2 == "c"
+
+
+def test_batcher_serves_the_rest_of_a_batch_when_a_caller_is_cancelled():
+    # on the simulated clock: requests 0 and 1 form one batch at 10 ms, infer takes 20 ms,
+    # caller 0 gives up at 15 ms; caller 1 must still get its own answer
+    async def main():
+        async def infer(xs):
+            await asyncio.sleep(0.02)
+            return [x * 10 for x in xs]
+
+        b = s.DynamicBatcher(infer, max_batch_size=2, max_wait_s=0.05)
+        worker = asyncio.create_task(b.run())
+        first = asyncio.create_task(b.submit(0))
+        second = asyncio.create_task(b.submit(1))
+        await asyncio.sleep(0.015)
+        first.cancel()
+        out = await asyncio.wait_for(second, 1.0)
+        worker.cancel()
+        return first.cancelled(), out, b.batch_sizes
+
+    cancelled, out, sizes = _run_virtual(main())
+    assert cancelled and out == 10 and sizes == [2]

@@ -48,3 +48,10 @@ def test_flops_by_hand():
     (0, 3, 1), (999, 3, 1), (1000, 3, 2), (169342, 3, 2), (1693420, 3, 3), (12345, 1, 5), (7, 1, 1)])
 def test_id_tokens_by_hand(node_id, per_token, tokens):
     assert tr.id_tokens(node_id, per_token) == tokens
+
+
+def test_defaults_group_three_digits_per_token():
+    # 1234 is "123" + "4" with the default 3 digits per token; edge "1234 5\n": 2 + 1 + space + newline
+    assert tr.id_tokens(1234) == 2
+    assert tr.edge_list_tokens(np.array([[1234, 5]])) == 5
+    assert tr.expected_edge_list_tokens(10_000, 1) == pytest.approx(2 * (1000 + 2 * 9000) / 10_000 + 2)

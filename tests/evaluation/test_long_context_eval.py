@@ -101,3 +101,27 @@ def test_effective_length_matches_ruler_table():
     assert lc.effective_length({4_000: 90.0, 8_000: 88.0, 16_000: 84.0, 32_000: 86.0}) == 32_000
     # "exceeding" the threshold is strict: a score of exactly 85.6 does not pass
     assert lc.effective_length({4_000: 90.0, 8_000: 85.6, 16_000: 70.0}) == 4_000
+
+
+WORDS = {"moss", "tide", "ember", "lark", "slate"}
+KEYS = {"apple", "river", "violet", "copper", "falcon", "maple", "orbit", "quartz"}
+
+
+def test_generated_texts_use_the_documented_vocabulary_and_seed_zero_by_default():
+    assert lc.multikey_niah(4, 20) == lc.multikey_niah(4, 20, seed=0) != lc.multikey_niah(4, 20, seed=1)
+    asks = ["poem", "poem", "joke"] * 3
+    assert lc.mrcr_conversation(asks) == lc.mrcr_conversation(asks, seed=0) != lc.mrcr_conversation(asks, seed=1)
+    ctx, _, _ = lc.multikey_niah(8, 5, seed=2)
+    lines = ctx.splitlines()
+    assert {line.split("for ")[1].split(" is ")[0] for line in lines if "magic number" in line} == KEYS
+    assert [line for line in lines if "magic number" not in line] == ["The grass is green and the sky is blue."] * 5
+    used = [w for _, r in lc.mrcr_conversation(asks * 3, seed=4) for w in r.split("] ")[1].split(" ")]
+    assert set(used) == WORDS and len(used) == 6 * 27
+
+
+def test_needle_positions_and_values_are_uniform():
+    # one key, one filler line: the needle goes before or after it with probability 1/2 each
+    end = sum(lc.multikey_niah(1, 1, seed=s)[0].splitlines()[-1].startswith("The special") for s in range(400))
+    assert 160 < end < 240                                   # 200 +- 4 standard deviations
+    values = [int(lc.multikey_niah(2, 0, seed=s)[2]) for s in range(200)]
+    assert min(values) < 1_500_000 and max(values) > 9_500_000    # spread over [10^6, 10^7)

@@ -10,6 +10,7 @@ def test_early_exit_first_confident_point():
     assert er.early_exit_index([0.41, 0.62, 0.97, 0.99], threshold=0.95) == 2
     assert er.early_exit_index([0.41, 0.95], threshold=0.95) == 1          # threshold is inclusive
     assert er.early_exit_index([0.5, 0.6], threshold=0.95) is None
+    assert er.early_exit_index([0.94, 0.949, 0.95, 0.99]) == 2                 # default threshold 0.95
 
 
 def test_kimi_length_reward_closed_form():
@@ -33,7 +34,9 @@ def test_l1_exact_reward_closed_form():
 
 def scripted(context):
     """Fake model: thinks 't' and tries to stop after 2 thinking tokens since the last 'Wait';
-    after </think> it answers '42' then '<eos>'."""
+    after </think> it answers '42' then '<eos>'. Every test's output is far shorter than 200 tokens:
+    a controller that loops (a budget counter that never grows) fails here instead of hanging."""
+    assert len(context) < 200, "runaway generation: the controller never stopped"
     if "</think>" not in context:
         last_wait = max((i for i, t in enumerate(context) if t == "Wait"), default=-1)
         return "</think>" if len(context) - (last_wait + 1) >= 2 else "t"
@@ -70,3 +73,16 @@ def test_budget_forcing_min_budget_boundary_is_exact():
     assert er.budget_forcing(scripted, min_think=3, max_think=100)[:3] == ["t", "t", "Wait"]
     # max_think=2 equals the natural length: the controller appends </think> itself, same output
     assert er.budget_forcing(scripted, min_think=0, max_think=2) == ["t", "t", "</think>", "42", "<eos>"]
+
+
+def test_budget_forcing_default_answer_cap_and_markers():
+    # a model that ends thinking at once and then never writes <eos>: the default cap is 64 answer tokens
+    babbler = lambda ctx: "</think>" if not ctx else "y"              # noqa: E731
+    out = er.budget_forcing(babbler, 0, 10)
+    assert out == ["</think>"] + ["y"] * 64
+    # the default markers are "</think>", "Wait" and "<eos>": the forced Wait and the eos stop use them
+    assert er.budget_forcing(scripted, 3, 100) == ["t", "t", "Wait", "t", "t", "</think>", "42", "<eos>"]
+    # custom markers: the model tries to stop after one thinking token, gets "W", then stops at 2
+    custom = lambda ctx: {0: "a", 1: "END", 2: "END", 3: "ans"}.get(len(ctx), "STOP")   # noqa: E731
+    out = er.budget_forcing(custom, 2, 100, end_think="END", wait="W", eos="STOP")
+    assert out == ["a", "W", "END", "ans", "STOP"]

@@ -2,6 +2,7 @@
 form, finite differences, and PyTorch's own KL implementations."""
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -79,14 +80,14 @@ def test_overlong_penalty_piecewise_closed_form_and_boundaries():
 
 def test_entropy_matches_torch_categorical():
     torch.manual_seed(0)
-    logits = torch.randn(5, 11)
+    logits = torch.randn(2, 5, 11)                     # (batch, position, vocab): the vocab axis is the last
     torch.testing.assert_close(rrl.token_entropy(logits), torch.distributions.Categorical(logits=logits).entropy())
 
 
 def test_entropy_change_first_order_matches_finite_difference():
     torch.manual_seed(1)
-    logits = torch.randn(4, 9, dtype=torch.float64)
-    delta = torch.randn(4, 9, dtype=torch.float64)
+    logits = torch.randn(2, 4, 9, dtype=torch.float64)
+    delta = torch.randn(2, 4, 9, dtype=torch.float64)
     for h in (1e-3, 1e-4):
         actual = rrl.token_entropy(logits + h * delta) - rrl.token_entropy(logits)
         predicted = rrl.entropy_change_first_order(logits, h * delta)
@@ -194,3 +195,47 @@ def test_aggregation_ignores_padding_and_matches_flat_mean():
     torch.testing.assert_close(rrl.aggregate_loss(per_tok, mask, "token-mean"), torch.cat(valid).mean())
     torch.testing.assert_close(rrl.aggregate_loss(per_tok, mask, "seq-mean-token-mean"),
                                torch.stack([v.mean() for v in valid]).mean())
+
+
+def test_old_policy_teacher_and_advantages_get_no_gradient():
+    # the contract: pi_old, the advantages and the teacher's/student's sampled log-probs are constants;
+    # only logp_new carries gradient (a missing .detach() would send gradient into them)
+    lp_new = LP_NEW.clone().requires_grad_(True)
+    lp_old = LP_OLD.clone().requires_grad_(True)
+    adv = torch.tensor([1.0, -1.0], dtype=torch.float64, requires_grad=True)
+    rrl.gspo_loss(lp_new, lp_old, adv, MASK, 0.2, 0.2).backward()
+    assert lp_old.grad is None and adv.grad is None
+    assert lp_new.grad is not None and torch.count_nonzero(lp_new.grad) > 0
+    s_tok = torch.tensor([-0.5, -1.0], requires_grad=True)
+    t_tok = torch.tensor([-0.7, -0.2], requires_grad=True)
+    a = rrl.sampled_token_advantage(s_tok, t_tok)
+    assert not a.requires_grad
+    torch.testing.assert_close(a, torch.tensor([-0.2, 0.8]))      # -(log q - log p), by hand
+
+
+def test_aggregate_loss_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="unknown mode 'sum'"):
+        rrl.aggregate_loss(torch.ones(2, 3), torch.ones(2, 3), "sum")
+
+
+def test_default_clip_ranges():
+    # DAPO's defaults for the token surrogate: [0.8, 1.28]; |A| = 2 so that ratio * A and ratio / A differ
+    ratio = torch.tensor([0.5, 0.9, 1.1, 1.25, 1.5], dtype=torch.float64)
+    for a in (2.0, -2.0):
+        adv = torch.full_like(ratio, a)
+        expected = torch.minimum(ratio * a, ratio.clamp(0.8, 1.28) * a)      # PPO's pessimistic bound
+        torch.testing.assert_close(rrl.clipped_surrogate(ratio, adv), expected)
+    torch.testing.assert_close(rrl.clipped_surrogate(ratio, torch.full_like(ratio, 2.0)),
+                               torch.tensor([1.0, 1.8, 2.2, 2.5, 2.56], dtype=torch.float64))
+    # GSPO's defaults [1 - 3e-4, 1 + 4e-4] on the sequence ratio: a response with s = e^-0.01 < 1 - 3e-4 and
+    # a negative advantage is clipped at the lower bound (no gradient), one with a positive advantage is not
+    lp_old = torch.zeros(2, 2, dtype=torch.float64)
+    lp_new = torch.full((2, 2), -0.01, dtype=torch.float64, requires_grad=True)
+    mask = torch.ones(2, 2, dtype=torch.float64)
+    adv = torch.tensor([-2.0, 2.0], dtype=torch.float64)
+    loss = rrl.gspo_loss(lp_new, lp_old, adv, mask)
+    s = math.exp(-0.01)
+    assert math.isclose(loss.item(), -((1 - 3e-4) * -2.0 + s * 2.0) / 2, rel_tol=1e-12)
+    loss.backward()
+    assert torch.count_nonzero(lp_new.grad[0]) == 0
+    torch.testing.assert_close(lp_new.grad[1], torch.full((2,), -s * 2.0 / 2 / 2, dtype=torch.float64))

@@ -14,18 +14,22 @@ def test_math_shepherd_hard_and_soft_by_hand():
     hard, soft = ttc.math_shepherd_labels([[True, True, False, True], [False, True, False, False], [False] * 4])
     assert hard == [1, 1, 0]
     assert soft == [0.75, 0.25, 0.0]
+    # the number of completions may differ per step: each step's fraction uses its own N
+    hard, soft = ttc.math_shepherd_labels([[True, False], [False, False, True, True, True], [True]])
+    assert hard == [1, 1, 1] and soft == [0.5, 0.6, 1.0]
 
 
 def test_step_aggregation_hand_values():
     s = [0.9, 0.3, 0.8]
     assert ttc.aggregate_steps(s, "min") == 0.3
+    assert ttc.aggregate_steps(s) == 0.3                                   # min is the default
     assert math.isclose(ttc.aggregate_steps(s, "prod"), 0.216)           # 0.9 * 0.3 * 0.8
     assert ttc.aggregate_steps(s, "last") == 0.8
     # a solution whose only bad step is early: last ignores it, min and prod do not
     early_bad = [0.1, 0.95, 0.95]
     assert ttc.aggregate_steps(early_bad, "last") > ttc.aggregate_steps(s, "last")
     assert ttc.aggregate_steps(early_bad, "min") < ttc.aggregate_steps(s, "min")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown aggregation 'mean'"):
         ttc.aggregate_steps(s, "mean")
 
 
@@ -40,6 +44,15 @@ def test_majority_best_of_n_and_weighted_vote_disagree():
 
 def test_majority_vote_tie_keeps_first_seen():
     assert ttc.majority_vote(["b", "a", "a", "b"]) == "b"
+    assert ttc.majority_vote(["a", "b", "b", "a"]) == "a"
+
+
+def test_best_of_n_and_weighted_vote_ties_keep_first_seen():
+    # equal top scores: best-of-N returns the first sample's answer; equal sums: the first answer seen
+    assert ttc.best_of_n(["p", "q", "r"], [0.4, 0.9, 0.9]) == "q"
+    assert ttc.best_of_n(["p", "q", "r"], [0.9, 0.4, 0.9]) == "p"
+    assert ttc.weighted_vote(["u", "v", "v", "u"], [0.5, 0.25, 0.25, 0.0]) == "u"     # 0.5 vs 0.5
+    assert ttc.weighted_vote(["v", "u", "u", "v"], [0.5, 0.25, 0.25, 0.0]) == "v"
 
 
 def test_weighted_vote_with_equal_scores_is_majority_vote():
@@ -120,5 +133,17 @@ def test_flops_exchange_matches_direct_accounting():
     assert math.isclose(ttc.matched_inference_multiplier(14, 0.16), 257.75)
     assert math.isclose(ttc.matched_inference_multiplier(14, 22), 14 + 39 / 22)
     assert ttc.matched_inference_multiplier(1, 0.5) == 1.0          # same model: no extra budget
-    with pytest.raises(ValueError):
-        ttc.matched_inference_multiplier(14, 0)
+    for bad_r in (0, -0.5):                                         # a ratio of token counts is > 0
+        with pytest.raises(ValueError, match=r"^r = D_inference / D_pretrain must be positive$"):
+            ttc.matched_inference_multiplier(14, bad_r)
+
+
+def test_beam_search_ties_keep_proposal_order():
+    # every state scores the same: the stable sort keeps the first proposals, so the first path wins
+    children = lambda s: ["a", "b", "c"]      # noqa: E731
+    assert ttc.step_beam_search(children, lambda s: 0.5, beam_width=1, depth=3) == ("a", "a", "a")
+    assert ttc.step_beam_search(children, lambda s: 0.5, beam_width=2, depth=2) == ("a", "a")
+    # a tie only at the cut: ("b",) and ("c",) score the same, width 2 keeps ("a",) and ("b",)
+    score = {("a",): 0.9, ("b",): 0.4, ("c",): 0.4}
+    got = ttc.step_beam_search(children, lambda s: score.get(s, 1.0 if s[:1] == ("c",) else 0.0), 2, 2)
+    assert got[0] in ("a", "b")

@@ -24,6 +24,10 @@ def test_swap_keeps_consistent_verdicts():
     # one decisive vote + one tie counts as a win
     half = lambda q, x, y: "1" if x == "good" else "tie"
     assert lj.judge_with_swap(half, "q", "good", "bad") == "A"
+    assert lj.judge_with_swap(half, "q", "bad", "good") == "B"           # same, B's side
+    half2 = lambda q, x, y: "2" if y == "good" else "tie"                   # decisive only in one order
+    assert lj.judge_with_swap(half2, "q", "good", "bad") == "A"
+    assert lj.judge_with_swap(half2, "q", "bad", "good") == "B"
 
 
 def test_bt_two_models_closed_form():
@@ -32,6 +36,20 @@ def test_bt_two_models_closed_form():
     r = lj.bradley_terry_ratings(battles, 2)
     assert math.isclose((r[0] - r[1]).item(), 400 * math.log10(3), rel_tol=1e-3)
     assert math.isclose(r.mean().item(), 1000.0, abs_tol=1e-6)
+
+
+def test_bt_ties_count_half_a_win_each():
+    # 20 wins, 10 losses, 10 ties for model 0: the likelihood is that of 25 wins and 15 losses,
+    # so the MLE gap is log(25 / 15) (a tie counted as a loss for either side would move it)
+    battles = [(0, 1, 1.0)] * 20 + [(0, 1, 0.0)] * 10 + [(0, 1, 0.5)] * 10
+    r = lj.bradley_terry_ratings(battles, 2)
+    assert math.isclose((r[0] - r[1]).item(), 400 * math.log10(25 / 15), rel_tol=1e-3)
+    # the same battles written from model 1's side give the same ratings
+    flipped = [(j, i, 1 - s) for i, j, s in battles]
+    torch.testing.assert_close(lj.bradley_terry_ratings(flipped, 2), r, rtol=0, atol=1e-3)
+    # scale and base: 10:1 odds -> a gap of `scale` points around `base`
+    r = lj.bradley_terry_ratings([(0, 1, 1.0)] * 100 + [(0, 1, 0.0)] * 10, 2, scale=100.0, base=0.0)
+    assert math.isclose((r[0] - r[1]).item(), 100.0, rel_tol=1e-3) and abs(r.sum().item()) < 1e-6
 
 
 def test_bt_recovers_strength_ordering_from_simulated_votes():
@@ -66,6 +84,9 @@ def test_wilson_matches_scipy_and_hand_value():
     for k, n in [(160, 200), (400, 500), (3, 20), (20, 20)]:
         ours = lj.wilson_interval(k, n)
         ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert abs(ours[0] - ref.low) < 1e-9 and abs(ours[1] - ref.high) < 1e-9
+        ours = lj.wilson_interval(k, n, confidence=0.9)
+        ref = stats.binomtest(k, n).proportion_ci(confidence_level=0.9, method="wilson")
         assert abs(ours[0] - ref.low) < 1e-9 and abs(ours[1] - ref.high) < 1e-9
     # by hand, p = 0.8, n = 200, z^2 = 3.8415: centre = (0.8 + 0.009604) / 1.019207 = 0.79435,
     # half = 1.96 * sqrt(0.0008 + 0.000024) / 1.019207 = 0.05520 -> [0.7391, 0.8496]

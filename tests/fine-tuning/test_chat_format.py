@@ -97,6 +97,11 @@ def test_first_fit_decreasing_respects_capacity_and_uses_every_example():
     assert all(sum(lengths[i] for i in r) <= 1024 for r in rows)
     # 3100 tokens need at least ceil(3100 / 1024) = 4 rows; FFD reaches it here.
     assert len(rows) == 4
+    # by hand: longest first (ties in index order), each into the first row with room, an exact fit fits
+    assert cf.first_fit_decreasing([5, 5, 10], max_len=10) == [[2], [0, 1]]
+    assert cf.first_fit_decreasing([3, 7, 4, 6], max_len=10) == [[1, 0], [3, 2]]
+    with pytest.raises(ValueError, match="example 1 is longer than max_len"):
+        cf.first_fit_decreasing([3, 11], max_len=10)
 
 
 # --- multi-turn cost, loss weighting, label audit, output-format checks -------------------------

@@ -53,3 +53,24 @@ def test_maml_meta_grad_matches_closed_form_on_a_quadratic():
     torch.testing.assert_close(tp.maml_meta_grad(t, loss, a, first_order=True), first)
     # with a = 0 both reduce to the ordinary gradient
     torch.testing.assert_close(tp.maml_meta_grad(t, loss, 0.0), A @ (t - c))
+
+
+def test_default_is_plain_cross_entropy():
+    torch.manual_seed(2)
+    logits, y = torch.randn(7, 5, dtype=torch.float64), torch.randint(0, 5, (7,))
+    torch.testing.assert_close(tp.weighted_label_smoothed_ce(logits, y), F.cross_entropy(logits, y))
+
+
+def test_weighted_average_of_state_dicts_by_hand():
+    # unequal weights: 0.25 * a + 0.75 * b, and the given weights go with the states in order
+    a = {"w": torch.tensor([1.0, 2.0]), "b": torch.tensor([4.0])}
+    b = {"w": torch.tensor([3.0, 6.0]), "b": torch.tensor([0.0])}
+    out = tp.average_state_dicts([a, b], [0.25, 0.75])
+    torch.testing.assert_close(out["w"], torch.tensor([2.5, 5.0]))
+    torch.testing.assert_close(out["b"], torch.tensor([1.0]))
+    assert set(out) == {"w", "b"}
+    # no weights: the plain mean of three states
+    c = {"w": torch.tensor([2.0, 1.0]), "b": torch.tensor([2.0])}
+    out = tp.average_state_dicts([a, b, c])
+    torch.testing.assert_close(out["w"], torch.tensor([2.0, 3.0]))
+    torch.testing.assert_close(out["b"], torch.tensor([2.0]))

@@ -114,3 +114,30 @@ def test_vcd_plausibility_uses_the_real_image_not_the_noised_one():
     out = h.vcd_logits(lo, ld, alpha=1.0, beta=0.1)
     torch.testing.assert_close(out, torch.tensor([-1.0, 7.0]))   # 2*lo - ld, both tokens kept
     assert out.argmax().item() == 1
+
+
+def _vcd_by_hand(lo: list[float], ld: list[float], alpha: float, beta: float) -> list[float]:
+    """One row of VCD with math only: softmax of the real-image logits, the plausibility cut, the contrast."""
+    z = sum(math.exp(v) for v in lo)
+    p = [math.exp(v) / z for v in lo]
+    return [(1 + alpha) * a - alpha * b if pi >= beta * max(p) else float("-inf") for a, b, pi in zip(lo, ld, p)]
+
+
+def test_vcd_batch_rows_are_independent_by_hand():
+    # Two rows on very different scales: the plausibility cut is per row (softmax and max over the vocab
+    # of that row), not over the batch or the whole tensor.
+    lo = torch.tensor([[2.0, 1.5, 0.0, -3.0], [9.0, 8.0, 12.0, 7.0], [0.0, 0.1, 0.2, 0.3]])
+    ld = torch.tensor([[2.0, 0.5, 0.5, -10.0], [1.0, 2.0, 3.0, 4.0], [0.3, 0.2, 0.1, 0.0]])
+    out = h.vcd_logits(lo, ld, alpha=0.5, beta=0.1)
+    expected = torch.tensor([_vcd_by_hand(a, b, 0.5, 0.1) for a, b in zip(lo.tolist(), ld.tolist())])
+    torch.testing.assert_close(out, expected)
+    assert torch.isfinite(out).sum(dim=-1).tolist() == [3, 1, 4]
+
+
+def test_vcd_beta_one_keeps_exactly_the_top_tokens_including_ties():
+    # beta = 1: only tokens as probable as the best survive (>= max, so the best itself and exact ties)
+    lo = torch.tensor([[0.5, 3.0, 1.0, 2.9], [1.0, 4.0, 4.0, -1.0]])
+    ld = torch.zeros_like(lo)
+    out = h.vcd_logits(lo, ld, alpha=1.0, beta=1.0)
+    assert torch.isfinite(out).tolist() == [[False, True, False, False], [False, True, True, False]]
+    torch.testing.assert_close(out[torch.isfinite(out)], torch.tensor([6.0, 8.0, 8.0]))

@@ -57,6 +57,14 @@ def test_pixel_shuffle_hand_example():
     torch.testing.assert_close(mm.pixel_shuffle_merge(x), torch.tensor([[[[1.0, 2.0, 3.0, 4.0]]]]))
 
 
+@pytest.mark.parametrize("shape", [(1, 4, 6, 2), (1, 6, 4, 2)])
+def test_pixel_shuffle_rejects_a_side_not_divisible_by_r(shape):
+    # one side divisible by r = 4, the other not: a ValueError naming the cause, whichever side it is
+    # (without the check the reshape fails with a RuntimeError about the element count)
+    with pytest.raises(ValueError, match="divisible"):
+        mm.pixel_shuffle_merge(torch.zeros(shape), r=4)
+
+
 def test_pixel_shuffle_equals_torch_pixel_unshuffle_up_to_channel_order():
     torch.manual_seed(0)
     b, h, w, c, r = 2, 6, 4, 5, 2                       # non-square grid, C != r*r

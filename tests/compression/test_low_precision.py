@@ -94,6 +94,29 @@ def test_mxfp4_scale_exponent_is_clamped_to_e8m0_range():
     assert scale.flatten().tolist() == [2.0 ** -127, 0.5] and q[1].tolist() == [-6.0] * 32
 
 
+@pytest.mark.parametrize("amax_exp, scale_exp, element", [
+    (-124, -126, 4.0),      # X = 2^(-124 - 2): inside the E8M0 range, the element is 2^2 = 4
+    (-125, -127, 4.0),      # X = 2^-127 exactly: the smallest E8M0 scale, not yet clamped
+    (-126, -127, 2.0),      # 2^-128 would be needed: clamped to 2^-127, so the element is 2, not 4
+])
+def test_mxfp4_scale_at_the_lower_e8m0_bound(amax_exp, scale_exp, element):
+    # float32 holds 2^-126 as a normal number; the scale's exponent floor(log2 amax) - 2 crosses -127 there
+    q, scale = lp.mxfp4_quantize(torch.full((32,), 2.0 ** amax_exp))
+    assert scale.item() == 2.0 ** scale_exp and q[0, 0].item() == element
+    assert scale.to(torch.float8_e8m0fnu).float().item() == 2.0 ** scale_exp     # an E8M0 value
+
+
+@pytest.mark.parametrize("amax_exp, element", [(129, 4.0), (130, 6.0), (200, 6.0)])
+def test_mxfp4_scale_at_the_upper_e8m0_bound(amax_exp, element):
+    # E8M0's largest scale is 2^127 (code 0xFF is NaN). Float64 blocks can exceed float32's range: amax 2^129
+    # needs exactly 2^127; 2^130 and up would need more, get 2^127, and their elements saturate at 6.
+    x = torch.full((32,), 2.0 ** amax_exp, dtype=torch.float64)
+    q, scale = lp.mxfp4_quantize(x)
+    assert scale.item() == 2.0 ** 127 and q[0, 0].item() == element
+    assert scale.to(torch.float8_e8m0fnu).double().item() == 2.0 ** 127
+    assert torch.isnan(torch.tensor(2.0 ** 128, dtype=torch.float64).to(torch.float8_e8m0fnu).double())
+
+
 def test_fp8_round_trip_saturates_both_signs():
     s = lp.delayed_scale([11.0])
     assert lp.fp8_round_trip(torch.tensor([-60.0, 60.0]), s).tolist() == pytest.approx([-11.0, 11.0], rel=1e-6)

@@ -226,6 +226,10 @@ def test_rerank_cost_by_hand():
     assert rt.rerank_gpus(10, flops)[1] == 4                    # 3.17 GPUs of work: 4, not 3
     # exactly 1 s per query at the default peak and MFU: 10 qps needs 10 GPUs, not 11
     assert rt.rerank_gpus(10, 312e12 * 0.4) == (1.0, 10)
+    # 1.1 s per query at 100 qps is 110 GPUs of work; in floating point 100 * 1.1 = 110.00000000000001,
+    # which a bare ceil would turn into 111 GPUs
+    sec, gpus = rt.rerank_gpus(100, 1.1 * 312e12 * 0.4)
+    assert sec == pytest.approx(1.1) and 100 * sec > 110 and gpus == 110
 
 
 def test_ndcg_matches_sklearn_and_hand_value():

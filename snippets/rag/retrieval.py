@@ -34,6 +34,8 @@ class BM25:
 
     def __init__(self, corpus: list[list[str]], k1: float = 1.5, b: float = 0.75,
                  idf: str = "okapi", epsilon: float = 0.25) -> None:
+        if idf not in ("okapi", "lucene"):
+            raise ValueError(f"idf must be 'okapi' or 'lucene', not {idf!r}")
         self.k1, self.b = k1, b
         self.tf = [Counter(doc) for doc in corpus]
         self.doc_len = [len(doc) for doc in corpus]
@@ -166,7 +168,8 @@ def index_bytes(kind: str, n: int, d: int, hnsw_m: int = 32, pq_m: int = 64) -> 
 def ivf_search(xb: "np.ndarray", xq: "np.ndarray", nlist: int, nprobe: int, k: int,
                iters: int = 8, seed: int = 0) -> "np.ndarray":
     """IVF-Flat: k-means the base vectors into nlist lists, then score only the vectors in
-    the nprobe lists whose centroids are closest to the query. Returns (n_queries, k) ids."""
+    the nprobe lists whose centroids are closest to the query. Returns (n_queries, k) ids, padded
+    with -1 (as Faiss does) when the probed lists hold fewer than k vectors."""
     import numpy as np
     rng = np.random.default_rng(seed)
     cent = xb[rng.choice(len(xb), nlist, replace=False)].copy()
@@ -176,12 +179,13 @@ def ivf_search(xb: "np.ndarray", xq: "np.ndarray", nlist: int, nprobe: int, k: i
             if np.any(assign == c):
                 cent[c] = xb[assign == c].mean(0)
     assign = ((xb[:, None, :] - cent[None]) ** 2).sum(-1).argmin(1)
-    out = np.empty((len(xq), k), dtype=int)
+    out = np.full((len(xq), k), -1, dtype=int)
     for i, q in enumerate(xq):
         lists = np.argsort(((cent - q) ** 2).sum(1))[:nprobe]
         cand = np.flatnonzero(np.isin(assign, lists))
         dist = ((xb[cand] - q) ** 2).sum(1)
-        out[i] = cand[np.argsort(dist)[:k]]
+        top = cand[np.argsort(dist)[:k]]
+        out[i, :len(top)] = top
     return out
 
 

@@ -17,6 +17,7 @@ GRID = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
 def test_float_max_matches_torch_finfo():
     assert lp.float_max(4, 3, "fn") == torch.finfo(torch.float8_e4m3fn).max == 448.0
     assert lp.float_max(5, 2, "ieee") == torch.finfo(torch.float8_e5m2).max == 57344.0
+    assert lp.float_max(5, 2) == 57344.0                        # IEEE-style is the default convention
     assert lp.float_max(2, 1, "finite") == 6.0 == GRID[-1]
     # OCP MX v1.0 FP6 formats (no Inf/NaN): E2M3 max 7.5, E3M2 max 28
     assert lp.float_max(2, 3, "finite") == 7.5 and lp.float_max(3, 2, "finite") == 28.0
@@ -65,6 +66,8 @@ def test_round_e4m3_matches_torch_float8():
                    torch.tensor([0.0, 2.0 ** -9, 1.5 * 2.0 ** -9, 2.0 ** -6, 240.0, 448.0, 460.0])])
     ref = x.clamp(max=448.0).to(torch.float8_e4m3fn).float()
     torch.testing.assert_close(lp.round_e4m3(x), ref, rtol=0, atol=0)
+    # saturating, not NaN: E4M3 (fn) has no infinity, so out-of-range values, even inf, become 448
+    assert lp.round_e4m3(torch.tensor([float("inf"), 1e30, 465.0])).tolist() == [448.0, 448.0, 448.0]
 
 
 def test_nvfp4_block_scales_and_grid():
@@ -94,11 +97,34 @@ def test_mxfp4_scale_exponent_is_clamped_to_e8m0_range():
     assert scale.flatten().tolist() == [2.0 ** -127, 0.5] and q[1].tolist() == [-6.0] * 32
 
 
+@pytest.mark.parametrize("amax_exp, scale_exp, element", [
+    (-124, -126, 4.0),      # X = 2^(-124 - 2): inside the E8M0 range, the element is 2^2 = 4
+    (-125, -127, 4.0),      # X = 2^-127 exactly: the smallest E8M0 scale, not yet clamped
+    (-126, -127, 2.0),      # 2^-128 would be needed: clamped to 2^-127, so the element is 2, not 4
+])
+def test_mxfp4_scale_at_the_lower_e8m0_bound(amax_exp, scale_exp, element):
+    # float32 holds 2^-126 as a normal number; the scale's exponent floor(log2 amax) - 2 crosses -127 there
+    q, scale = lp.mxfp4_quantize(torch.full((32,), 2.0 ** amax_exp))
+    assert scale.item() == 2.0 ** scale_exp and q[0, 0].item() == element
+    assert scale.to(torch.float8_e8m0fnu).float().item() == 2.0 ** scale_exp     # an E8M0 value
+
+
+@pytest.mark.parametrize("amax_exp, element", [(129, 4.0), (130, 6.0), (200, 6.0)])
+def test_mxfp4_scale_at_the_upper_e8m0_bound(amax_exp, element):
+    # E8M0's largest scale is 2^127 (code 0xFF is NaN). Float64 blocks can exceed float32's range: amax 2^129
+    # needs exactly 2^127; 2^130 and up would need more, get 2^127, and their elements saturate at 6.
+    x = torch.full((32,), 2.0 ** amax_exp, dtype=torch.float64)
+    q, scale = lp.mxfp4_quantize(x)
+    assert scale.item() == 2.0 ** 127 and q[0, 0].item() == element
+    assert scale.to(torch.float8_e8m0fnu).double().item() == 2.0 ** 127
+    assert torch.isnan(torch.tensor(2.0 ** 128, dtype=torch.float64).to(torch.float8_e8m0fnu).double())
+
+
 def test_fp8_round_trip_saturates_both_signs():
     s = lp.delayed_scale([11.0])
     assert lp.fp8_round_trip(torch.tensor([-60.0, 60.0]), s).tolist() == pytest.approx([-11.0, 11.0], rel=1e-6)
     # a smaller fp8_max (E4M3 at 240, as some hardware uses) saturates there
-    assert lp.fp8_round_trip(torch.tensor([-1000.0]), 1.0, fp8_max=240.0).item() == -240.0
+    assert lp.fp8_round_trip(torch.tensor([-1000.0, 1000.0]), 1.0, fp8_max=240.0).tolist() == [-240.0, 240.0]
 
 
 def test_nvfp4_all_zero_block_stays_zero():
@@ -108,6 +134,16 @@ def test_nvfp4_all_zero_block_stays_zero():
     assert bs[0].item() == 0.0 and torch.equal(q[0], torch.zeros(16))
     rt = lp.nvfp4_dequantize(q, bs, s, x.shape)
     assert torch.isfinite(rt).all() and torch.equal(rt[:16], torch.zeros(16))
+    # a whole tensor of zeros (amax 0): the per-tensor scale must stay finite, or 0 * inf = nan scales
+    q, bs, s = lp.nvfp4_quantize(torch.zeros(32))
+    assert math.isfinite(s.item()) and torch.equal(bs, torch.zeros(2, 1)) and torch.equal(q, torch.zeros(2, 16))
+    assert torch.equal(lp.nvfp4_dequantize(q, bs, s, torch.Size([32])), torch.zeros(32))
+    # a tiny but non-zero tensor still maps its amax onto E4M3's largest value, 448
+    q, bs, s = lp.nvfp4_quantize(torch.full((16,), 3e-9))
+    assert bs.item() == 448.0 and q.flatten().tolist() == [6.0] * 16
+    # a block far below the tensor's amax gets an E4M3 scale that rounds to 0: its elements are stored as 0
+    q, bs, s = lp.nvfp4_quantize(torch.cat([torch.full((16,), 1e-6), torch.full((16,), 1e3)]))
+    assert bs[0].item() == 0.0 and torch.equal(q[0], torch.zeros(16))
     # MX too: an all-zero block decodes to zeros
     qm, sm = lp.mxfp4_quantize(torch.zeros(32))
     assert torch.equal(lp.mx_dequantize(qm, sm, torch.Size([32])), torch.zeros(32))
@@ -123,6 +159,8 @@ def test_outlier_per_tensor_vs_block_hand_counts():
     blocked = lp.fake_quant_fp4(x, block=16)
     assert int((blocked == 0).sum()) == 15
     assert torch.equal(blocked[16:], torch.ones(48))
+    # a tensor whose amax is below 1: amax maps to 6 (scale 0.3 / 6 = 0.05) and 0.1 to the grid value 2
+    torch.testing.assert_close(lp.fake_quant_fp4(torch.tensor([0.3, 0.1])), torch.tensor([0.3, 0.1]))
 
 
 def test_delayed_scaling_misses_a_spike_current_scaling_does_not():
@@ -148,6 +186,12 @@ def test_stochastic_rounding_is_unbiased_and_rne_is_not():
     # negative values and the top of the range
     assert abs(lp.stochastic_round_e2m1(torch.full((40000,), -5.0), g).mean().item() + 5.0) < 0.02
     assert lp.stochastic_round_e2m1(torch.tensor([6.0, 9.0]), g).tolist() == [6.0, 6.0]
+    # the draws come from the generator passed in, not the global RNG: same seed, same result
+    torch.manual_seed(1)
+    a = lp.stochastic_round_e2m1(torch.full((64,), 2.5), torch.Generator().manual_seed(5))
+    torch.manual_seed(2)
+    b = lp.stochastic_round_e2m1(torch.full((64,), 2.5), torch.Generator().manual_seed(5))
+    assert torch.equal(a, b) and set(a.tolist()) == {2.0, 3.0}
 
 
 def test_hadamard_matches_scipy_and_helps_an_outlier_block():

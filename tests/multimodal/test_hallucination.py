@@ -23,6 +23,11 @@ def test_chair_hand_counted():
     assert cs == pytest.approx(2 / 4)    # captions 1 and 3
 
 
+def test_chair_with_no_mentions_at_all_is_zero():
+    # captions that mention no object: nothing hallucinated, CHAIR_i = 0 (not 0 / 0), CHAIR_s = 0
+    assert h.chair([[], []], [{"dog"}, {"cat"}]) == (0.0, 0.0)
+
+
 def test_chair_is_not_recall():
     # Mentioning few objects keeps CHAIR low even if the caption misses most of the image.
     ci, cs = h.chair([["dog"]], [{"dog", "frisbee", "tree", "bench"}])
@@ -32,6 +37,8 @@ def test_chair_is_not_recall():
 def test_parse_yes_no():
     assert [h.parse_yes_no(a) for a in ["Yes, there is a dog.", "No.", "There is not a car.",
                                         "yes", "Nothing suggests a car"]] == [1, 0, 0, 1, 1]
+    # punctuation glued to the word still separates it
+    assert [h.parse_yes_no(a) for a in ["No,none", "no.", "Yes,it is not.", "Yes.No"]] == [0, 0, 0, 0]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -68,6 +75,15 @@ def test_mismatched_lengths_are_errors():
         h.pope_metrics([1, 0, 1], [1, 0])
 
 
+@pytest.mark.parametrize("pred, label", [([1, 0], [1, 1]),              # tp = fn = 1: recall 1/2
+                                         ([1, 0, 1, 0], [1, 1, 0, 0])])  # precision = recall = 1/2
+def test_pope_equal_counts_match_sklearn(pred, label):
+    m = h.pope_metrics(pred, label)
+    assert (m["precision"], m["recall"], m["f1"]) == pytest.approx(
+        (precision_score(label, pred), recall_score(label, pred), f1_score(label, pred)))
+    assert m["recall"] == 0.5
+
+
 def test_pope_always_yes_model():
     # POPE is balanced (half the questions ask about absent objects): "always yes" scores
     # accuracy 0.5, recall 1, F1 2/3 and yes-ratio 1 -- the yes-ratio exposes it.
@@ -87,6 +103,7 @@ def test_vcd_hand_computation_where_the_mask_matters():
     # contrast with alpha = 1: 2*lo - ld = [2, 2.5, -0.5, 4]
     out = h.vcd_logits(lo, ld, alpha=1.0, beta=0.1)
     torch.testing.assert_close(out[:3], torch.tensor([2.0, 2.5, -0.5]))
+    torch.testing.assert_close(h.vcd_logits(lo, ld), out)     # the defaults are the paper's alpha = 1, beta = 0.1
     assert out[3].item() == float("-inf")
     assert out.argmax().item() == 1              # VCD picks token 1 (supported by the image)
     assert (2 * lo - ld).argmax().item() == 3    # without the mask the implausible token 3 wins
@@ -114,3 +131,30 @@ def test_vcd_plausibility_uses_the_real_image_not_the_noised_one():
     out = h.vcd_logits(lo, ld, alpha=1.0, beta=0.1)
     torch.testing.assert_close(out, torch.tensor([-1.0, 7.0]))   # 2*lo - ld, both tokens kept
     assert out.argmax().item() == 1
+
+
+def _vcd_by_hand(lo: list[float], ld: list[float], alpha: float, beta: float) -> list[float]:
+    """One row of VCD with math only: softmax of the real-image logits, the plausibility cut, the contrast."""
+    z = sum(math.exp(v) for v in lo)
+    p = [math.exp(v) / z for v in lo]
+    return [(1 + alpha) * a - alpha * b if pi >= beta * max(p) else float("-inf") for a, b, pi in zip(lo, ld, p)]
+
+
+def test_vcd_batch_rows_are_independent_by_hand():
+    # Two rows on very different scales: the plausibility cut is per row (softmax and max over the vocab
+    # of that row), not over the batch or the whole tensor.
+    lo = torch.tensor([[2.0, 1.5, 0.0, -3.0], [9.0, 8.0, 12.0, 7.0], [0.0, 0.1, 0.2, 0.3]])
+    ld = torch.tensor([[2.0, 0.5, 0.5, -10.0], [1.0, 2.0, 3.0, 4.0], [0.3, 0.2, 0.1, 0.0]])
+    out = h.vcd_logits(lo, ld, alpha=0.5, beta=0.1)
+    expected = torch.tensor([_vcd_by_hand(a, b, 0.5, 0.1) for a, b in zip(lo.tolist(), ld.tolist())])
+    torch.testing.assert_close(out, expected)
+    assert torch.isfinite(out).sum(dim=-1).tolist() == [3, 1, 4]
+
+
+def test_vcd_beta_one_keeps_exactly_the_top_tokens_including_ties():
+    # beta = 1: only tokens as probable as the best survive (>= max, so the best itself and exact ties)
+    lo = torch.tensor([[0.5, 3.0, 1.0, 2.9], [1.0, 4.0, 4.0, -1.0]])
+    ld = torch.zeros_like(lo)
+    out = h.vcd_logits(lo, ld, alpha=1.0, beta=1.0)
+    assert torch.isfinite(out).tolist() == [[False, True, False, False], [False, True, True, False]]
+    torch.testing.assert_close(out[torch.isfinite(out)], torch.tensor([6.0, 8.0, 8.0]))

@@ -1,5 +1,7 @@
 """Token budgets and projector size vs hand counts and a real nn.Sequential; pixel-shuffle merge vs
 torch.nn.functional.pixel_unshuffle and Hugging Face InternVL; M-RoPE ids vs Hugging Face Qwen2-VL / Qwen2.5-VL get_rope_index and hand grids."""
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,6 +15,7 @@ mm = load("multimodal/mllm")
 
 def test_token_budgets_by_hand():
     assert mm.vit_tokens(336, 336, 14) == 576                  # 24 x 24, LLaVA-1.5
+    assert mm.vit_tokens(336, 336) == 576                      # the default patch is 14 (CLIP ViT-L/14)
     assert mm.vit_tokens(224, 224, 14) == 256                  # 16 x 16
     assert mm.vit_tokens(448, 448, 14) == 1024                 # 32 x 32, one InternVL tile
     assert mm.vit_tokens(448, 448, 14, merge=2) == 256         # pixel shuffle r = 2: 1024 / 4
@@ -29,16 +32,22 @@ def test_token_budgets_by_hand():
     # one hour: 2 fps at 448 px -> 3600 x 256; 0.5 fps at 224 px -> 900 x 64
     assert mm.video_tokens(3600, 2, 448, 448) == 921_600
     assert mm.video_tokens(3600, 0.5, 224, 224) == 57_600
+    # token counts are ints (sequence lengths, tensor sizes), not floats like 576.0
+    assert {type(mm.vit_tokens(1344, 896, 14, merge=2)), type(mm.anyres_tokens(2, 2)),
+            type(mm.video_tokens(10, 2, 336, 336))} == {int}
 
 
 def test_token_budget_rejects_ragged_sides():
-    with pytest.raises(ValueError):
+    sides = r"^image sides must be multiples of patch \* merge$"
+    with pytest.raises(ValueError, match=sides):
         mm.vit_tokens(340, 336, 14)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=sides):
         mm.vit_tokens(14 * 3, 14 * 4, 14, merge=2)     # 3 x 4 patches cannot be merged 2 x 2
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=sides):
+        mm.vit_tokens(14 * 4, 14 * 3, 14, merge=2)     # 4 x 3: the width against patch * merge too
+    with pytest.raises(ValueError, match=r"^number of frames must be a multiple of temporal_patch$"):
         mm.video_tokens(1.5, 2, 336, 336)               # 3 frames, temporal patch 2
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=sides):
         mm.vit_tokens(336, 340, 14)                     # the width is checked too
     with pytest.raises(ValueError, match="audio"):
         mm.mrope_position_ids([("text", 2), ("audio", 5)])
@@ -55,6 +64,14 @@ def test_pixel_shuffle_hand_example():
     # 2 x 2 grid of 1-channel tokens [[a, b], [c, d]] -> one token [a, b, c, d]
     x = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 2, 1)
     torch.testing.assert_close(mm.pixel_shuffle_merge(x), torch.tensor([[[[1.0, 2.0, 3.0, 4.0]]]]))
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 6, 2), (1, 6, 4, 2)])
+def test_pixel_shuffle_rejects_a_side_not_divisible_by_r(shape):
+    # one side divisible by r = 4, the other not: a ValueError naming the cause, whichever side it is
+    # (without the check the reshape fails with a RuntimeError about the element count)
+    with pytest.raises(ValueError, match=r"^H and W must be divisible by r$"):
+        mm.pixel_shuffle_merge(torch.zeros(shape), r=4)
 
 
 def test_pixel_shuffle_equals_torch_pixel_unshuffle_up_to_channel_order():
@@ -134,7 +151,9 @@ def test_mrope_matches_hf_qwen2vl(qwen2vl, segments):
 
 def test_mrope_hand_grid_text_image_text():
     # 3 text tokens, a 4 x 6 patch grid merged to 2 x 3, then 2 text tokens.
-    pos = mm.mrope_position_ids([("text", 3), ("vision", (1, 4, 6)), ("text", 2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")        # e.g. torch.meshgrid without indexing= warns (to become an error)
+        pos = mm.mrope_position_ids([("text", 3), ("vision", (1, 4, 6)), ("text", 2)])
     expected = torch.tensor([
         [0, 1, 2, 3, 3, 3, 3, 3, 3, 6, 7],   # temporal: constant over the image
         [0, 1, 2, 3, 3, 3, 4, 4, 4, 6, 7],   # height: row index + 3

@@ -19,6 +19,17 @@ def test_stft_frames_match_torch(n, hop, n_fft, center):
     assert spec.shape[-1] == sp.stft_frames(n, hop, n_fft, center)
 
 
+def test_stft_and_conv_defaults_match_torch():
+    # torch.stft centres by default; nn.Conv1d's default stride is 1 and padding 0
+    assert sp.stft_frames(12_345, 128, 512) == torch.stft(torch.randn(12_345), 512, 128, window=torch.hann_window(512),
+                                                          return_complex=True).shape[-1]
+    assert sp.conv1d_len(17, 5) == torch.nn.Conv1d(1, 1, 5)(torch.zeros(1, 1, 17)).shape[-1] == 13
+    # longer than 30 s (the function is not Whisper-only): the frame count follows the sample rate
+    n = 160 * 16_000
+    assert sp.whisper_encoder_len(160.0)[0] == torch.stft(torch.zeros(n), 400, 160, window=torch.hann_window(400),
+                                                          return_complex=True).shape[-1] - 1 == 16_000
+
+
 def test_whisper_frames_match_hf_feature_extractor():
     from transformers import WhisperFeatureExtractor
 
@@ -39,6 +50,13 @@ def test_whisper_conv_stem_matches_hf_encoder():
     with torch.no_grad():
         out = enc(torch.zeros(1, cfg.num_mel_bins, 3000)).last_hidden_state
     assert out.shape[1] == sp.whisper_encoder_len(30.0)[1] == cfg.max_source_positions == 1500
+    assert sp.whisper_encoder_len() == (3000, 1500)                 # the defaults are Whisper's 30 s at 16 kHz
+    # the stem's own layers on short inputs, odd and even frame counts (0.05 s -> 5 frames, 0.06 s -> 6)
+    for seconds in (0.05, 0.06, 0.07):
+        mel, n_enc = sp.whisper_encoder_len(seconds)
+        with torch.no_grad():
+            y = enc.conv2(enc.conv1(torch.zeros(1, cfg.num_mel_bins, mel)))
+        assert (mel, y.shape[-1]) == (round(seconds * 100), n_enc)
 
 
 def test_conv1d_len_matches_torch():

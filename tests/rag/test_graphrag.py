@@ -64,6 +64,7 @@ def test_graphrag_index_tokens_by_hand():
     # C2 global query: 565,720 input tokens at $2/M; plain-RAG baseline: 8,000 tokens
     assert g.usd(565_720, 0, 2, 0) == pytest.approx(1.13144)
     assert g.usd(8_000, 0, 2, 0) == pytest.approx(0.016)
+    assert g.usd(1_000_000, 1_000_000, 2, 10) == 12.0              # prices are per million tokens, exactly
     # embeddings for the ~1M-token corpus at $0.02/M, and the ratio to Haiku 5.5 indexing
     emb = g.usd(1_669 * 600, 0, 0.02, 0)
     assert emb == pytest.approx(0.020028)
@@ -82,6 +83,9 @@ def test_debiased_wins_by_hand():
     assert g.debiased_wins(ab, ba) == (1, 1, 4)
     # a judge that always prefers the first-shown answer produces no wins at all
     assert g.debiased_wins([1] * 50, [1] * 50) == (0, 0, 50)
+    # several wins each, and B's win needs the swap to agree too (B first, B wins: ba = +1)
+    assert g.debiased_wins([1, 1, -1, -1, -1, -1], [-1, -1, 1, 1, 1, -1]) == (2, 3, 1)
+    assert g.debiased_wins([-1, -1], [1, -1]) == (0, 1, 1)
 
 
 def test_sign_test_matches_scipy():

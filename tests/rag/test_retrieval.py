@@ -32,6 +32,21 @@ def test_bm25_okapi_matches_rank_bm25():
         np.testing.assert_allclose(ours.scores(q), ref.get_scores(q), rtol=1e-12, atol=1e-12)
 
 
+def test_tokenize_by_hand():
+    assert rt.tokenize("The Quick, brown-FOX jumps_over 2 dogs!") == ["the", "quick", "brown", "fox", "jumps_over", "2", "dogs"]
+
+
+def test_bm25_defaults_are_rank_bm25_okapi_defaults():
+    # BM25Okapi's defaults: k1 = 1.5, b = 0.75, epsilon = 0.25; on a corpus where "the" is floored
+    docs = [rt.tokenize(d) for d in CORPUS]
+    ref = BM25Okapi(docs)
+    for query in ["quick fox", "the dog", "lazy lazy dog", "the the hound"]:
+        q = rt.tokenize(query)
+        np.testing.assert_allclose(rt.BM25(docs).scores(q), ref.get_scores(q), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"^idf must be 'okapi' or 'lucene', not 'okpai'$"):
+        rt.BM25(docs, idf="okpai")                              # a typo is an error, not silently Okapi
+
+
 def test_bm25_lucene_idf_by_hand():
     # Two documents: "a b" and "a". Query "b". N = 2, n_b = 1, avgdl = 1.5.
     bm = rt.BM25([["a", "b"], ["a"]], k1=1.2, b=0.75, idf="lucene")
@@ -74,6 +89,10 @@ def test_mmr_matches_langchain_core_and_hand_example():
     docs = torch.tensor([[1.0, 0.1], [1.0, 0.12], [0.6, -0.8]])
     assert rt.mmr(q, docs, k=2, lambda_mult=1.0) == [0, 1]       # pure relevance
     assert rt.mmr(q, docs, k=2, lambda_mult=0.5) == [0, 2]       # diversity kicks the duplicate out
+    assert rt.mmr(q, docs, k=2) == [0, 2]                         # the default lambda is 0.5
+    # k larger than the number of documents: each document once (vectors longer than the corpus)
+    wide = torch.randn(3, 8, generator=torch.Generator().manual_seed(1))
+    assert sorted(rt.mmr(torch.ones(8), wide, k=5)) == [0, 1, 2]
     g = torch.Generator().manual_seed(0)
     for lam in (0.0, 0.3, 0.5, 0.9):
         vecs = torch.randn(20, 8, generator=g, dtype=torch.float64)
@@ -85,6 +104,13 @@ def test_mmr_matches_langchain_core_and_hand_example():
 @pytest.fixture(scope="module")
 def encoder():
     return rt.load_encoder()
+
+
+def test_load_encoder_switches_the_hub_offline(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    tok, model = rt.load_encoder()
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and not model.training
+    assert tok("a b")["input_ids"][0] == tok.cls_token_id
 
 
 def test_mean_pooling_matches_sentence_transformers(encoder):
@@ -174,6 +200,29 @@ def test_rag_fusion_default_k_is_60():
         rt.rag_fusion(QUESTION, lambda q: VARIANTS, retrieve, k=60)
 
 
+def test_rag_fusion_passes_the_question_and_k_through():
+    retrieve = rt.bm25_retriever(list(FAQ), list(FAQ.values()))
+    asked = []
+    fused = rt.rag_fusion(QUESTION, lambda q: asked.append(q) or VARIANTS, retrieve, k=1)
+    assert asked == [QUESTION]                                   # the LLM rewrites the user's question
+    # k = 1, ranks from 1: recovery 1/3 + 1/2 + 1/2, policy 1/2 + 1/3 + 1/4, delete 1/3, 2fa 1/5
+    expected = [("recovery", 1 / 3 + 1 / 2 + 1 / 2), ("policy", 1 / 2 + 1 / 3 + 1 / 4), ("delete", 1 / 3), ("2fa", 1 / 5)]
+    assert [d for d, _ in fused] == [d for d, _ in expected]
+    assert [s for _, s in fused] == pytest.approx([s for _, s in expected], abs=1e-12)
+
+
+def test_bm25_retriever_depth_and_weak_matches_against_rank_bm25():
+    # 12 documents share the term "log"; long documents score it below 1 but above 0 and still count
+    texts = [f"log {'filler ' * (i * 20)}entry {i}" for i in range(12)]
+    ids = [f"d{i}" for i in range(12)]
+    ref = BM25Okapi([rt.tokenize(t) for t in texts]).get_scores(rt.tokenize("log"))
+    assert 0 < min(ref) < 1                                      # weak but real matches exist
+    expected = [ids[i] for i in sorted(range(12), key=lambda i: -ref[i]) if ref[i] > 0]
+    assert len(expected) == 12
+    assert rt.bm25_retriever(ids, texts)("log") == expected[:10]        # the default depth is 10
+    assert rt.bm25_retriever(ids, texts, depth=12)("log") == expected
+
+
 def test_rag_fusion_output_feeds_the_rag_prompt():
     pipeline = load("rag/pipeline")
     retrieve = rt.bm25_retriever(list(FAQ), list(FAQ.values()))
@@ -214,6 +263,55 @@ def test_ivf_recall_against_exact_sklearn_search():
     assert recalls[-1] == 1.0                                 # probing every list is exact
 
 
+def _ivf_with_sklearn_kmeans(xb, xq, nlist, nprobe, k, iters=8, seed=0):
+    """The same IVF-Flat with scikit-learn's Lloyd k-means from the same initial centroids (nlist distinct base
+    vectors drawn with numpy's default_rng(seed)), the nprobe nearest lists, then exact search inside them."""
+    from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
+    init = xb[np.random.default_rng(seed).choice(len(xb), nlist, replace=False)]
+    with threadpool_limits(1):
+        km = KMeans(nlist, init=init, n_init=1, max_iter=iters, tol=0.0, algorithm="lloyd").fit(xb)
+    lists = km.predict(xb)
+    out = []
+    for q in xq:
+        probe = np.argsort(((km.cluster_centers_ - q) ** 2).sum(1))[:nprobe]
+        cand = np.flatnonzero(np.isin(lists, probe))
+        out.append(cand[np.argsort(np.linalg.norm(xb[cand] - q, axis=1), kind="stable")[:k]])
+    return np.array(out)
+
+
+def test_ivf_search_matches_sklearn_kmeans_ivf():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 1.5, (40, 16))
+    xb = (centers[rng.integers(0, 40, 2000)] + rng.normal(0, 1, (2000, 16))).astype(np.float32)
+    xq = (centers[rng.integers(0, 40, 30)] + rng.normal(0, 1, (30, 16))).astype(np.float32)
+    for nprobe in (1, 3):
+        ours = rt.ivf_search(xb, xq, 16, nprobe, 5)
+        assert ours.dtype.kind == "i"                                   # ids, not floats
+        np.testing.assert_array_equal(ours, _ivf_with_sklearn_kmeans(xb, xq, 16, nprobe, 5))
+    # other iteration counts and seeds give other lists, and are honoured
+    np.testing.assert_array_equal(rt.ivf_search(xb, xq, 16, 1, 5, iters=2, seed=3),
+                                  _ivf_with_sklearn_kmeans(xb, xq, 16, 1, 5, iters=2, seed=3))
+
+
+def test_ivf_search_keeps_the_centroid_of_an_empty_list():
+    # Duplicated base vectors: with all four vectors as initial centroids, two lists start identical and one
+    # of each pair stays empty (argmin takes the first). Its centroid is kept, not replaced by a mean of nothing.
+    xb = np.array([[0.0, 0.0], [0.0, 0.0], [10.0, 20.0], [10.0, 20.0]], dtype=np.float32)
+    xq = np.array([[0.5, 0.0], [9.0, 19.0]], dtype=np.float32)
+    with np.errstate(all="raise"):
+        out = rt.ivf_search(xb, xq, 4, 2, 2)           # each query probes its two (identical) centroids
+    assert [sorted(r) for r in out.tolist()] == [[0, 1], [2, 3]]
+
+
+def test_ivf_search_pads_with_minus_one_when_the_probed_lists_are_short():
+    # two lists of two vectors each, one probe, k = 3: the third neighbour is not in the probed list
+    xb = np.array([[0.0, 0.0], [1.0, 0.0], [50.0, 50.0], [51.0, 50.0]], dtype=np.float32)
+    out = rt.ivf_search(xb, np.array([[0.9, 0.0]], dtype=np.float32), 2, 1, 3)
+    assert out.tolist() == [[1, 0, -1]]
+    assert rt.ivf_search(xb, np.array([[0.9, 0.0]], dtype=np.float32), 2, 2, 3).tolist() == [[1, 0, 2]]
+
+
 def test_rerank_cost_by_hand():
     # 0.6B params x 100 pairs x 330 tokens x 2 FLOPs = 3.96e13; at 312 TFLOPS x 0.4 = 1.248e14 FLOP/s
     flops = rt.rerank_flops(0.6e9, 100, 330)
@@ -226,6 +324,10 @@ def test_rerank_cost_by_hand():
     assert rt.rerank_gpus(10, flops)[1] == 4                    # 3.17 GPUs of work: 4, not 3
     # exactly 1 s per query at the default peak and MFU: 10 qps needs 10 GPUs, not 11
     assert rt.rerank_gpus(10, 312e12 * 0.4) == (1.0, 10)
+    # 1.1 s per query at 100 qps is 110 GPUs of work; in floating point 100 * 1.1 = 110.00000000000001,
+    # which a bare ceil would turn into 111 GPUs
+    sec, gpus = rt.rerank_gpus(100, 1.1 * 312e12 * 0.4)
+    assert sec == pytest.approx(1.1) and 100 * sec > 110 and gpus == 110
 
 
 def test_ndcg_matches_sklearn_and_hand_value():
@@ -274,6 +376,11 @@ def test_embedding_budget_against_numpy_and_hand():
     assert 4e9 / 256 / 1e7 == pytest.approx(1.5625)                     # 56% more vectors than 10M
 
 
+def test_embedding_budget_default_peak_and_mfu_exactly():
+    # params chosen so that one 1-token chunk takes exactly one hour at 312 TFLOPS x 0.4 MFU
+    assert rt.embedding_budget(1, 384, 312e12 * 0.4 * 3600 / 2, 1) == (384 * 4 / 1e9, 1.0)
+
+
 def test_pick_embedder_takes_cheapest_within_tolerance():
     results = {"small": (0.80, 1.0), "base": (0.84, 3.0), "large": (0.85, 20.0)}
     assert rt.pick_embedder(results, 0.02) == "base"      # small is 5 points behind
@@ -290,6 +397,9 @@ def test_truncation_makes_tails_invisible(encoder):
     sa, sb = rt.embed(["Refunds take five days.", "Passwords expire after 90 days."], tok, model)
     assert float(sa @ sb) < 0.9                           # short texts do differ
     assert rt.truncated_share([a, "short chunk"], tok, 256) == 0.5
+    # a chunk of exactly max_length word pieces (with [CLS] and [SEP]) fits: it is not truncated
+    n = len(tok("short chunk")["input_ids"])
+    assert (rt.truncated_share(["short chunk"], tok, n), rt.truncated_share(["short chunk"], tok, n - 1)) == (0.0, 1.0)
     # the default max_length is MiniLM's 256 word pieces
     va2, vb2 = rt.embed([a, b], tok, model)
     assert torch.allclose(va2, vb2, atol=1e-6) and torch.allclose(va2, va, atol=1e-6)
@@ -317,3 +427,4 @@ def test_lost_terms_and_rewrite_cost_by_hand():
     usd, sec = rt.llm_step_cost(100, 200)                 # HyDE: a 200-token passage
     assert usd == pytest.approx(0.0002 + 0.002) and sec == pytest.approx(200 / 140)
     assert rt.llm_step_cost(100, 80)[0] == pytest.approx(0.0002 + 0.0008)   # multi-query
+    assert rt.llm_step_cost(1_000_000, 1_000_000) == (12.0, 1_000_000 / 140)  # prices are per million, exactly

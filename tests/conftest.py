@@ -101,9 +101,9 @@ def browser():
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Run the PDF tests first. Their fixture builds the site, then prints both languages (the longest
-    steps of the suite, about 80 CPU-s each); started early, the prints overlap the rest of the suite
-    instead of keeping one pytest-xdist worker busy at the end while the other has nothing left to do."""
+    """Run the PDF tests first. Their fixture prints both languages (the longest steps of the suite, about
+    80 CPU-s each); started early, the prints overlap the rest of the suite instead of keeping one
+    pytest-xdist worker busy at the end while the other has nothing left to do."""
     items[:] = sorted(items, key=lambda item: item.path.name != "test_pdf.py")      # stable: order kept
 
 

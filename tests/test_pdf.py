@@ -41,7 +41,7 @@ class PDFs:
         def make(folder: Path) -> None:
             # Not after the site build, although on a fresh clone the three builds then typeset and draw
             # everything each (48 instead of 24 CPU-s): waiting for it put the cold build on the PDF chain,
-            # and the suite took 499 s instead of 420 s (fresh clone, 2 cores, December 2026).
+            # and the suite took 499 s instead of 420 s (one clone, cold cache, 2 cores, December 2026).
             procs = {code: subprocess.Popen([sys.executable, "tools/print_pdf.py", code], cwd=ROOT, text=True,
                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
                      for code in handbook.LANGS}

@@ -363,3 +363,13 @@ def test_pages_are_numbered_through_the_whole_document(pdfs, lang):
     wrong = [(n, page.split("\n")[-3:]) for n, page in enumerate(pages, 1)
              if not re.search(rf"(?<!\d){n} / {len(pages)}\s*$", page)]
     assert len(pages) > 300 and not wrong, f"{lang}: pages without their number (page, last lines): {wrong[:3]}"
+
+
+@pytest.mark.parametrize("lang", handbook.LANGS)
+def test_no_blank_page(pdfs, lang):
+    """Chunks that start inside a chapter must not open with a blank page (a page section's forced break at
+    the top of a chunk prints one, tools/print_pdf.py SHOW_CHUNK_JS): every page has text besides its
+    number. Such pages would still be numbered and bookmarked, so the checks above would not see them."""
+    pages = _text(pdfs[lang]).split("\f")[:-1]
+    blank = [n for n, page in enumerate(pages, 1) if not re.sub(r"\d+ / \d+", "", page).strip()]
+    assert len(pages) > 300 and not blank, f"{lang}: blank pages {blank[:10]} of {len(pages)}"

@@ -114,12 +114,13 @@ PREPARE_JS = """(slugs) => {
 # detached, and each chunk of them is attached alone and printed; every section starts a new page, so
 # the chunks' pages are the document's pages. finish() joins the chunks with pikepdf.
 #
-# CHUNKS_JS groups the sections into chunks of at most `maxNodes` elements (a chapter larger than that
-# is split at its pages; a page larger than that is a chunk of its own) and detaches them. SHOW_CHUNK_JS attaches chunk i alone. A link whose target is in
-# another chunk gets the address LINK_MARK + target id, which Chromium writes as a URI link and finish()
-# turns back into a link to the target's named destination; a hidden <nav> links to every link target in
-# the chunk, because Chromium writes a named destination only for an element that a link of the printed
-# document points at. Returns the number of links that leave the chunk.
+# CHUNKS_JS groups the sections into chunks of at most `maxNodes` elements (a chapter larger than that is
+# split at its pages; a page larger than that is a chunk of its own) and detaches them. SHOW_CHUNK_JS
+# attaches chunk i alone. A link whose target is in another chunk gets the address LINK_MARK + target id,
+# which Chromium writes as a URI link and finish() turns back into a link to the target's named
+# destination; a hidden <nav> links to every link target in the chunk, because Chromium writes a named
+# destination only for an element that a link of the printed document points at. Returns the number of
+# links that leave the chunk.
 LINK_MARK = "https://hb-chunk.invalid/#"
 CHUNKS_JS = """(maxNodes) => {
   const root = document.getElementById('print-site-page');

@@ -74,3 +74,61 @@ def test_weighted_average_of_state_dicts_by_hand():
     out = tp.average_state_dicts([a, b, c])
     torch.testing.assert_close(out["w"], torch.tensor([2.0, 3.0]))
     torch.testing.assert_close(out["b"], torch.tensor([2.0]))
+
+
+def test_loss_keeps_the_logits_dtype_like_f_cross_entropy():
+    # bf16 logits, no class weights: the loss is bf16 like F.cross_entropy's (the default weights
+    # follow the logits' dtype rather than promoting the loss to float32)
+    torch.manual_seed(3)
+    logits, y = torch.randn(8, 4).to(torch.bfloat16), torch.randint(0, 4, (8,))
+    for s in (0.0, 0.1):
+        ref = F.cross_entropy(logits, y, label_smoothing=s)
+        out = tp.weighted_label_smoothed_ce(logits, y, smoothing=s)
+        assert out.dtype == ref.dtype == torch.bfloat16
+        torch.testing.assert_close(out, ref, atol=2e-2, rtol=2e-2)
+
+
+def test_temperature_sampling_depends_only_on_proportions():
+    # mixing probabilities are scale-free: counts in tokens, bytes or 1e250-sized units give the same
+    # mixture (the shares are formed before the power, so nothing overflows)
+    sizes = [900.0, 100.0]
+    for alpha in (1.0, 0.5, 0.3):
+        ref = tp.temperature_sampling(sizes, alpha)
+        assert tp.temperature_sampling([s * 1e250 for s in sizes], alpha) == pytest.approx(ref)
+        assert tp.temperature_sampling([s * 1e-250 for s in sizes], alpha) == pytest.approx(ref)
+
+
+def test_average_of_one_checkpoint_is_that_checkpoint():
+    a = {"w": torch.tensor([1.0, -2.0]), "b": torch.tensor([0.5])}
+    out = tp.average_state_dicts([a])
+    assert set(out) == {"w", "b"}
+    torch.testing.assert_close(out["w"], a["w"])
+    torch.testing.assert_close(out["b"], a["b"])
+
+
+def test_first_order_maml_builds_no_graph_of_the_inner_gradient():
+    """FOMAML differentiates the inner gradient away, so its backward passes run without building a
+    graph (create_graph=False: grad mode is off inside backward); second-order MAML must build one.
+    Oracle: a loss written as an autograd.Function that records the grad mode of each backward."""
+    modes = []
+
+    class Quadratic(torch.autograd.Function):               # L(t) = 0.5 * |t|^2 * 3, grad 3 t
+        @staticmethod
+        def forward(ctx, t):
+            ctx.save_for_backward(t)
+            return 1.5 * (t * t).sum()
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            (t,) = ctx.saved_tensors
+            modes.append(torch.is_grad_enabled())
+            return grad_out * 3 * t
+
+    t = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    first = tp.maml_meta_grad(t, Quadratic.apply, 0.1, first_order=True)
+    torch.testing.assert_close(first, 3 * (t - 0.1 * 3 * t))            # grad L(t') = 3 t', t' = 0.7 t
+    assert modes == [False, False]
+    modes.clear()
+    second = tp.maml_meta_grad(t, Quadratic.apply, 0.1)
+    torch.testing.assert_close(second, (1 - 0.3) * 3 * (0.7 * t))       # (I - a H) grad L(t'), H = 3 I
+    assert modes[0] is True                                             # the inner gradient kept its graph

@@ -43,6 +43,22 @@ def test_prompt_logits_do_not_affect_loss():
                                sft.masked_sft_loss(changed, labels[None]))
 
 
+def test_batch_mean_is_over_trained_tokens_and_ignore_index_is_honoured():
+    """Two rows with 1 and 3 trained targets: the mean is over the 4 tokens (not the mean of the two
+    row means), and a caller's ignore_index (-1 here) is the one skipped. Oracle: per-token NLL by hand."""
+    torch.manual_seed(3)
+    logits = torch.randn(2, 5, 7, dtype=torch.float64)
+    labels = torch.tensor([[-1, -1, -1, -1, 4],         # row 0: one target (position 3 predicts 4)
+                           [-1, -1, 1, 6, 0]])          # row 1: three targets
+    logp = torch.log_softmax(logits, dim=-1)
+    nll = [-logp[0, 3, 4], -logp[1, 1, 1], -logp[1, 2, 6], -logp[1, 3, 0]]
+    expected = sum(float(x) for x in nll) / 4
+    got = sft.masked_sft_loss(logits, labels, ignore_index=-1)
+    assert abs(got.item() - expected) < 1e-10
+    row_means = (float(nll[0]) + sum(float(x) for x in nll[1:]) / 3) / 2
+    assert abs(got.item() - row_means) > 1e-3           # the two conventions differ on this input
+
+
 def test_matches_hugging_face_causal_lm_loss():
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=40, hidden_size=16, intermediate_size=32, num_hidden_layers=1,

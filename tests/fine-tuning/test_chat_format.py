@@ -156,31 +156,61 @@ def test_sft_loss_weighting_matches_per_group_cross_entropy():
     assert len({round(float(x), 5) for x in (token, per_dialogue, per_turn)}) == 3
 
 
+def test_sft_loss_per_turn_skips_turns_with_nothing_trained():
+    """Turn ids usually cover the system prompt and user turns too; a group with no trained token
+    must not enter the mean (it would be the mean of nothing: nan). Oracle: F.cross_entropy per turn."""
+    torch.manual_seed(1)
+    labels = torch.tensor([-100, -100, -100, 5, 6, -100, -100, 0, -100])   # token id 0 is a real target
+    turn = torch.tensor([0, 0, 1, 1, 1, 2, 3, 3, 3])      # turn 0 (system) and 2 (user) are untrained
+    logits = torch.randn(len(labels), 9, dtype=torch.float64)
+    expected = (F.cross_entropy(logits[3:5], labels[3:5]) + F.cross_entropy(logits[7:8], labels[7:8])) / 2
+    torch.testing.assert_close(cf.sft_loss(logits, labels, turn), expected)
+
+
+def _span_starts(labels):
+    return [i for i in range(len(labels)) if labels[i] != -100 and (i == 0 or labels[i - 1] == -100)]
+
+
 def test_label_audit_flags_the_classic_mask_bugs():
     enc, dec = _char_codec()
     msgs = _dialogue(2)
     ids, labels = cf.tokenize_chat(msgs, enc)
     assert cf.audit_chatml_labels(labels, dec, ids) == []
-    # 1. off by one to the right: the span now swallows the newline after <|im_end|>
-    right = [-100] + [ids[i - 1] if labels[i - 1] != -100 else -100 for i in range(1, len(ids))]
-    right = [ids[i] if right[i] != -100 else -100 for i in range(len(ids))]
-    assert any("does not end with" in p for p in cf.audit_chatml_labels(right, dec, ids))
-    assert any("does not start" in p for p in cf.audit_chatml_labels(right, dec, ids))
+    assert len(_span_starts(labels)) == 2                  # one span per assistant reply
+    start = "span at {}: does not start right after an assistant header"
+    header = "span at {}: contains a role header"
+    stop = "span at {}: does not end with <|im_end|>"
+    # 1. off by one to the right: the span starts one token late and swallows the newline after <|im_end|>
+    right = [-100] + [ids[i] if labels[i - 1] != -100 else -100 for i in range(1, len(ids))]
+    assert _span_starts(right) == [i + 1 for i in _span_starts(labels)]
+    assert cf.audit_chatml_labels(right, dec, ids) == [
+        m.format(i) for i in _span_starts(right) for m in (start, stop)]
     # 2. the end-of-turn token left untrained: the model never learns to stop
     end = enc("<|im_end|>")
     no_stop = list(labels)
     for i in range(len(ids) - len(end) + 1):
         if ids[i:i + len(end)] == end:
             no_stop[i:i + len(end)] = [-100] * len(end)
-    assert any("does not end with" in p for p in cf.audit_chatml_labels(no_stop, dec, ids))
-    # 3. everything after the system prompt trained: headers and the user turn are learned
+    assert cf.audit_chatml_labels(no_stop, dec, ids) == [stop.format(i) for i in _span_starts(labels)]
+    # 3. everything after the system prompt trained: one span holding headers, the user turns, the newline
     sys_len = len(cf.tokenize_chat(msgs[:1], enc)[0])
     everything = [-100] * sys_len + ids[sys_len:]
-    assert any("role header" in p for p in cf.audit_chatml_labels(everything, dec, ids))
-    # 4. truncated mid-reply
+    assert cf.audit_chatml_labels(everything, dec, ids) == [
+        start.format(sys_len), header.format(sys_len), stop.format(sys_len)]
+    # 4. truncated mid-reply: only the last span is flagged
     cut = len(ids) - 8
-    assert any("does not end with" in p
-               for p in cf.audit_chatml_labels(labels[:cut], dec, ids[:cut]))
+    assert cf.audit_chatml_labels(labels[:cut], dec, ids[:cut]) == [stop.format(_span_starts(labels)[-1])]
+    # 5. the user turns trained instead of the assistant's: every span starts after a user header
+    user = [-100] * len(ids)
+    pos = 0
+    for m in msgs:
+        head, body = enc(f"<|im_start|>{m['role']}\n"), enc(f"{m['content']}<|im_end|>")
+        if m["role"] == "user":
+            user[pos + len(head): pos + len(head) + len(body)] = body
+        pos += len(head) + len(body) + len(enc("\n"))
+    assert pos == len(ids)
+    assert cf.audit_chatml_labels(user, dec, ids) == [start.format(i) for i in _span_starts(user)]
+    assert len(_span_starts(user)) == 2
 
 
 def test_passages_that_fit_and_output_format_report_by_hand():
@@ -196,6 +226,18 @@ def test_passages_that_fit_and_output_format_report_by_hand():
     report = cf.output_format_report(outputs)
     assert report == {"no_stop_rate": 3 / 5, "tag_leak_rate": 1 / 5, "json_fail_rate": 3 / 5}
     assert cf.output_format_report(outputs, expect_json=False)["json_fail_rate"] == 0
+    # every marker leaks, wherever it is in the reply; the one end token that stops it is not a leak
+    leaks = ['{"a": 1}<|endoftext|><|im_end|>',              # another special token before the stop
+             '{"a": 1}<|im_end|><|im_end|>',                 # a second end token: the first one leaked
+             '{"a": 1}<|im_end|>x',                          # end token inside, reply ran on: no stop, leak
+             '<|im_start|>assistant\n{"a": 1}<|im_end|>',   # a header repeated inside the reply
+             '{"a": 1}<|im_end|>']                           # clean
+    assert cf.output_format_report(leaks) == {"no_stop_rate": 1 / 5, "tag_leak_rate": 4 / 5,
+                                              "json_fail_rate": 4 / 5}
+    assert cf.output_format_report(leaks, markers=("<|endoftext|>",))["tag_leak_rate"] == 1 / 5
+    # a custom end token: the reply is cut before it, so the JSON parses
+    assert cf.output_format_report(['[1]</s>'], eos="</s>") == {"no_stop_rate": 0, "tag_leak_rate": 0,
+                                                              "json_fail_rate": 0}
 
 
 def test_zero_failure_claim_against_the_clopper_pearson_bound():

@@ -46,6 +46,9 @@ def test_render_matches_apply_chat_template():
         msgs = MESSAGES[:-1] if gen else MESSAGES
         assert cf.render_chatml(msgs, add_generation_prompt=gen) == \
             hf.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
+    # by default no open assistant header is appended (training data, not a prompt), as in transformers
+    assert cf.render_chatml(MESSAGES) == hf.apply_chat_template(MESSAGES, tokenize=False)
+    assert not cf.render_chatml(MESSAGES).endswith("<|im_start|>assistant\n")
 
 
 def test_labels_match_hf_assistant_mask():
@@ -211,6 +214,8 @@ def test_label_audit_flags_the_classic_mask_bugs():
     assert pos == len(ids)
     assert cf.audit_chatml_labels(user, dec, ids) == [start.format(i) for i in _span_starts(user)]
     assert len(_span_starts(user)) == 2
+    # 6. no masking at all (labels = input_ids): one span from token 0, flagged three ways
+    assert cf.audit_chatml_labels(list(ids), dec, ids) == [start.format(0), header.format(0), stop.format(0)]
 
 
 def test_passages_that_fit_and_output_format_report_by_hand():

@@ -134,9 +134,9 @@ def test_chat_vector_invariants_on_tiny_llama():
     model = LlamaForCausalLM(cfg)
     model.load_state_dict(merged)
     assert model(torch.tensor([[1, 2, 3]])).logits.shape == (1, 3, 50)
-    with pytest.raises(ValueError, match="the three state dicts must have the same parameters"):
+    with pytest.raises(ValueError, match="^the three state dicts must have the same parameters$"):
         sft.add_chat_vector({"a": torch.zeros(1)}, base, chat)
     # a chat model whose parameter names differ from the base's (target and base agree) is refused too
     extra = dict(chat, **{"lm_head.extra": torch.zeros(1)})
-    with pytest.raises(ValueError, match="the three state dicts must have the same parameters"):
+    with pytest.raises(ValueError, match="^the three state dicts must have the same parameters$"):
         sft.add_chat_vector(domain, base, extra)

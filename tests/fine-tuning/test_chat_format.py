@@ -170,6 +170,25 @@ def test_sft_loss_per_turn_skips_turns_with_nothing_trained():
     torch.testing.assert_close(cf.sft_loss(logits, labels, turn), expected)
 
 
+class _ReadBudget(list):
+    """Labels that count their reads and fail past a budget: the audit is one left-to-right pass,
+    so a loop that stops advancing fails here at once instead of hanging."""
+
+    def __init__(self, items, budget):
+        super().__init__(items)
+        self.reads, self.budget = 0, budget
+
+    def __getitem__(self, key):
+        self.reads += 1
+        assert self.reads <= self.budget, "audit_chatml_labels re-reads labels: it is not advancing"
+        return super().__getitem__(key)
+
+
+def _audit(labels, decode, ids):
+    """audit_chatml_labels with a read budget, so a mutant that stops advancing fails instead of hanging."""
+    return cf.audit_chatml_labels(_ReadBudget(labels, budget=2 * len(labels) + 10), decode, ids)
+
+
 def _span_starts(labels):
     return [i for i in range(len(labels)) if labels[i] != -100 and (i == 0 or labels[i - 1] == -100)]
 
@@ -178,7 +197,7 @@ def test_label_audit_flags_the_classic_mask_bugs():
     enc, dec = _char_codec()
     msgs = _dialogue(2)
     ids, labels = cf.tokenize_chat(msgs, enc)
-    assert cf.audit_chatml_labels(labels, dec, ids) == []
+    assert _audit(labels, dec, ids) == []
     assert len(_span_starts(labels)) == 2                  # one span per assistant reply
     start = "span at {}: does not start right after an assistant header"
     header = "span at {}: contains a role header"
@@ -186,7 +205,7 @@ def test_label_audit_flags_the_classic_mask_bugs():
     # 1. off by one to the right: the span starts one token late and swallows the newline after <|im_end|>
     right = [-100] + [ids[i] if labels[i - 1] != -100 else -100 for i in range(1, len(ids))]
     assert _span_starts(right) == [i + 1 for i in _span_starts(labels)]
-    assert cf.audit_chatml_labels(right, dec, ids) == [
+    assert _audit(right, dec, ids) == [
         m.format(i) for i in _span_starts(right) for m in (start, stop)]
     # 2. the end-of-turn token left untrained: the model never learns to stop
     end = enc("<|im_end|>")
@@ -194,15 +213,15 @@ def test_label_audit_flags_the_classic_mask_bugs():
     for i in range(len(ids) - len(end) + 1):
         if ids[i:i + len(end)] == end:
             no_stop[i:i + len(end)] = [-100] * len(end)
-    assert cf.audit_chatml_labels(no_stop, dec, ids) == [stop.format(i) for i in _span_starts(labels)]
+    assert _audit(no_stop, dec, ids) == [stop.format(i) for i in _span_starts(labels)]
     # 3. everything after the system prompt trained: one span holding headers, the user turns, the newline
     sys_len = len(cf.tokenize_chat(msgs[:1], enc)[0])
     everything = [-100] * sys_len + ids[sys_len:]
-    assert cf.audit_chatml_labels(everything, dec, ids) == [
+    assert _audit(everything, dec, ids) == [
         start.format(sys_len), header.format(sys_len), stop.format(sys_len)]
     # 4. truncated mid-reply: only the last span is flagged
     cut = len(ids) - 8
-    assert cf.audit_chatml_labels(labels[:cut], dec, ids[:cut]) == [stop.format(_span_starts(labels)[-1])]
+    assert _audit(labels[:cut], dec, ids[:cut]) == [stop.format(_span_starts(labels)[-1])]
     # 5. the user turns trained instead of the assistant's: every span starts after a user header
     user = [-100] * len(ids)
     pos = 0
@@ -212,10 +231,21 @@ def test_label_audit_flags_the_classic_mask_bugs():
             user[pos + len(head): pos + len(head) + len(body)] = body
         pos += len(head) + len(body) + len(enc("\n"))
     assert pos == len(ids)
-    assert cf.audit_chatml_labels(user, dec, ids) == [start.format(i) for i in _span_starts(user)]
+    assert _audit(user, dec, ids) == [start.format(i) for i in _span_starts(user)]
     assert len(_span_starts(user)) == 2
     # 6. no masking at all (labels = input_ids): one span from token 0, flagged three ways
-    assert cf.audit_chatml_labels(list(ids), dec, ids) == [start.format(0), header.format(0), stop.format(0)]
+    assert _audit(list(ids), dec, ids) == [start.format(0), header.format(0), stop.format(0)]
+
+
+def test_label_audit_is_one_pass_over_the_labels():
+    enc, dec = _char_codec()
+    ids, labels = cf.tokenize_chat(_dialogue(3), enc)
+    masked = [-100] * len(ids)
+    for lab, expected in ((labels, []), (list(ids), 3), (masked, [])):
+        counted = _ReadBudget(lab, budget=2 * len(ids) + 10)    # each label read about once, plus a slice per span
+        out = cf.audit_chatml_labels(counted, dec, ids)
+        assert out == expected if isinstance(expected, list) else len(out) == expected
+        assert counted.reads >= len(ids)                        # every label was looked at
 
 
 def test_passages_that_fit_and_output_format_report_by_hand():

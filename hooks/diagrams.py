@@ -27,6 +27,7 @@ diagrams loads no mermaid script (``hooks/assets.py`` drops it) and shows its di
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import html
 import json
@@ -176,10 +177,20 @@ class Diagrams:
                          f"{len(todo)} mermaid diagram(s) are left to be drawn in the browser")
                 self.said_unavailable = True
             return
+        self.cache.mkdir(parents=True, exist_ok=True)
+        # Builds started together (`make test` starts the site and both print editions at once, on a
+        # fresh clone with an empty cache) would each draw every diagram, 16 CPU-s apiece: one draws
+        # while the others wait for the lock, then they find its drawings in the cache.
+        with open(self.cache / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            todo = {key: fence for key, fence in todo.items() if self.lookup(key) is None}
+            if todo:
+                self._draw(todo)
+
+    def _draw(self, todo: dict[str, Fence]) -> None:
         from playwright.sync_api import sync_playwright
 
         errors = []
-        self.cache.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=self.chromium, args=CHROMIUM_ARGS)
             try:
@@ -204,7 +215,10 @@ class Diagrams:
                                       f"(fence at line {fence.line}): {first}\n{out['error']}")
                         continue
                     self.drawn[key] = out
-                    (self.cache / f"{key}.json").write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
+                    path = self.cache / f"{key}.json"            # whole or absent for a reader
+                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                    tmp.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
+                    os.replace(tmp, path)
                     self.rendered_count += 1
             finally:
                 browser.close()

@@ -188,6 +188,24 @@ def test_second_build_draws_nothing_and_a_change_draws_one(fixture_site):
     assert "sampling" in (folder / "site" / "en" / "index.html").read_text(encoding="utf-8")
 
 
+def test_builds_started_together_draw_each_diagram_once(tmp_path):
+    """`make test` starts the site and both print editions at once on an empty cache: the diagrams are
+    drawn by one of them (a lock), not by each, and both builds get every one."""
+    folder = make_site(tmp_path)
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true", "CHROMIUM": CHROMIUM}
+    env.pop("HANDBOOK_DIAGRAMS", None)
+    procs = [subprocess.Popen([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", f"site{i}"], cwd=folder,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in (1, 2)]
+    logs = [proc.communicate(timeout=600)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
+    assert sorted(drew(log) for log in logs) == [0, 5], logs       # one drew all five, the other none
+    for i in (1, 2):
+        html = (folder / f"site{i}" / "index.html").read_text(encoding="utf-8")
+        assert html.count('<div class="diagram"') == 4 and '<pre class="mermaid">' not in html
+    left = sorted(p.name for p in (folder / ".cache" / "diagrams").iterdir())
+    assert len(left) == 6 and left[0] == ".lock" and all(n.endswith(".json") for n in left[1:]), left
+
+
 def test_without_chromium_the_browser_draws_them(tmp_path):
     folder = make_site(tmp_path)
     proc = build(folder, chromium="/nonexistent/chromium")       # --strict: the note is INFO, not a warning

@@ -222,6 +222,14 @@ def test_batcher_full_batch_goes_without_waiting_on_a_simulated_clock():
     assert dispatched == [(0.05, [0, 1]), (0.101, [2])]
 
 
+def test_batcher_with_no_wait_dispatches_at_once():
+    # max_wait 0: the window has closed when it opens; every request is answered at its arrival time
+    dispatched, outs, sizes = _batcher_timeline([0.0, 0.0, 0.02], 8, 0.0)
+    assert outs == [0, 10, 20] and sum(sizes) == 3
+    assert [t for t, _ in dispatched] == [0.0] * (len(dispatched) - 1) + [0.02]
+    assert sorted(x for _, batch in dispatched for x in batch) == [0, 1, 2] and dispatched[-1][1] == [2]
+
+
 def test_batcher_batches_under_load_and_respects_max_size():
     async def main():
         seen = []
@@ -321,7 +329,7 @@ def test_batcher_rejects_a_wrong_number_of_outputs_and_keeps_serving():
         return r1, r2
 
     r1, r2 = _run_virtual(main())
-    assert all(isinstance(r, RuntimeError) and "one output per input" in str(r) for r in r1)
+    assert all(isinstance(r, RuntimeError) and str(r) == "infer must return one output per input" for r in r1)
     assert r2 == "c"
 
 

@@ -97,6 +97,9 @@ def test_deadline_queue_priority_beats_deadline_and_ties_are_fifo():
     q.push("batch-soon", priority=1, deadline=3.0)
     q.push("chat-later", priority=0, deadline=9.0)
     assert q.pop(0.0) == "chat-later" and q.pop(0.0) == "batch-soon"     # strict classes, not EDF
+    # the heap key is (priority, deadline, seq); the request id is carried along, never compared
+    assert s._Entry(0, 9.0, 5, "z") < s._Entry(1, 3.0, 0, "a") < s._Entry(1, 3.0, 1, "a")
+    assert s._Entry(0, 5.0, 2, "x") == s._Entry(0, 5.0, 2, "y")
     # twelve requests with the same class and deadline come out in arrival order (heapq alone is
     # not stable: equal keys would come out in heap order)
     for i in range(12):

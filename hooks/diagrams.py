@@ -10,7 +10,8 @@ diagrams loads no mermaid script (``hooks/assets.py`` drops it) and shows its di
   one SVG is right in both colour schemes (default and slate), as the client-side diagrams are.
 - Every drawing is cached in ``.cache/diagrams/<key>.json``; the key hashes the source, mermaid's
   script, Material's stylesheets and ``themeCSS`` and ``RENDER_VERSION`` (bump it when this file changes
-  what it stores), so a rebuild or a ``make serve`` reload draws only new or changed diagrams.
+  what it stores), so a rebuild or a ``make serve`` reload draws only new or changed diagrams. Builds
+  running at once take turns on ``.cache/diagrams/.lock``, so each diagram is drawn once, not once per build.
 - A diagram mermaid cannot parse fails the build (``PluginError``) naming the file and line.
 - In ``on_page_content`` (before print-site copies the page for the print edition) each
   ``<pre class="mermaid">`` becomes ``<div class="diagram">`` holding the SVG (marked

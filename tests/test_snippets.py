@@ -31,9 +31,7 @@ def test_every_snippet_is_included_and_tested(root):
 # issue 18: being fixed. Shown functions and classes that no test calls in a way that reaches an assertion
 # (``chapter/page:name``), as found when the check was introduced. This list may only shrink: a new
 # offender fails the test below, and so does a name here that is now asserted on (remove it).
-KNOWN_UNASSERTED = {
-    "system-design/serving_at_scale:_Entry",
-}
+KNOWN_UNASSERTED: set[str] = set()
 
 
 def test_every_shown_function_is_asserted_on(root):

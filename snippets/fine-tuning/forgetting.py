@@ -81,7 +81,7 @@ def noise_floor(n_items: int, discordant_rate: float, confidence: float = 0.95) 
 
 def items_for_floor(floor: float, discordant_rate: float, confidence: float = 0.95) -> int:
     """Items needed so that noise_floor(n, q) <= floor: n = z^2 q / floor^2."""
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    z = NormalDist().inv_cdf((1 + confidence) / 2)
     return math.ceil(z * z * discordant_rate / floor ** 2)
 
 

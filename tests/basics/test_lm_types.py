@@ -1,4 +1,5 @@
 """Attention masks vs F.scaled_dot_product_attention and invariants; MLM masking statistics."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -69,3 +70,51 @@ def test_prefix_mask_by_hand():
                              [1, 1, 1, 1]], dtype=torch.bool)
     assert torch.equal(lt.attention_mask(4, "prefix", prefix_len=2), expected)
     assert lt.attention_mask(3, "bidirectional").all()
+
+
+def test_bidirectional_mask_is_boolean_all_true_and_equals_no_mask():
+    m = lt.attention_mask(5, "bidirectional")
+    # a float mask is *added* to the logits by SDPA: ones would pass the next check, so check the type
+    assert m.dtype == torch.bool and m.shape == (5, 5) and bool(m.all())
+    torch.manual_seed(3)
+    q, k, v = (torch.randn(1, 2, 5, 4) for _ in range(3))
+    torch.testing.assert_close(_attend(q, k, v, m), F.scaled_dot_product_attention(q, k, v))
+
+
+def test_prefix_len_defaults_to_zero_and_unknown_kind_is_an_error():
+    assert torch.equal(lt.attention_mask(5, "prefix"), lt.attention_mask(5, "causal"))
+    with pytest.raises(ValueError, match="sliding_window"):
+        lt.attention_mask(5, "sliding_window")
+
+
+def test_mlm_random_replacement_is_uniform_over_the_whole_vocabulary():
+    # Every id is 7, the vocabulary is 0..9 and [MASK] is 99, so each output value says what happened:
+    # 99 = masked (80%), another id = random replacement (10% spread over 10 ids, 1% each), 7 = unchanged
+    # (10%) or a random draw of 7 (1%). p = 0.5 also checks that p is used.
+    g = torch.Generator().manual_seed(1)
+    ids = torch.full((200, 512), 7)
+    before = ids.clone()
+    corrupted, labels = lt.mlm_mask(ids, mask_id=99, vocab_size=10, p=0.5, generator=g)
+    assert torch.equal(ids, before)                                   # the input is not modified
+    chosen = labels != -100
+    n = chosen.sum().item()
+    assert abs(n / ids.numel() - 0.5) < 0.01
+    assert torch.equal(labels[chosen], ids[chosen])
+    counts = torch.bincount(corrupted[chosen], minlength=100).double() / n
+    assert set(corrupted[chosen].unique().tolist()) == set(range(10)) | {99}     # 0 and 9 both reachable
+    assert abs(counts[99] - 0.8) < 0.01 and abs(counts[7] - 0.11) < 0.01
+    other = counts[[v for v in range(10) if v != 7]]
+    assert (other - 0.01).abs().max() < 0.003                         # ~512 draws each, sd ~ 0.0004
+
+
+def test_mlm_mask_uses_only_the_given_generator():
+    ids = torch.randint(5, 1000, (4, 64), generator=torch.Generator().manual_seed(0))
+    out1 = lt.mlm_mask(ids, 4, 1000, p=0.5, generator=torch.Generator().manual_seed(123))
+    torch.manual_seed(0)
+    expected_global = torch.rand(3)
+    torch.manual_seed(0)
+    out2 = lt.mlm_mask(ids, 4, 1000, p=0.5, generator=torch.Generator().manual_seed(123))
+    assert torch.equal(torch.rand(3), expected_global)                # the global RNG was not consumed
+    assert torch.equal(out1[0], out2[0]) and torch.equal(out1[1], out2[1])   # same seed, same masking
+    out3 = lt.mlm_mask(ids, 4, 1000, p=0.5, generator=torch.Generator().manual_seed(124))
+    assert not torch.equal(out1[0], out3[0])

@@ -19,6 +19,7 @@ def test_llama2_7b_count_matches_transformers():
                       num_attention_heads=32, num_key_value_heads=32, tie_word_embeddings=False)
     total, active = om.llama_style_params(32000, 4096, 32, 32, 32, 11008)
     assert total == active == _count(LlamaForCausalLM, cfg) == 6_738_415_616
+    assert type(total) is int and type(active) is int          # counts, as the signature says (not 6.7e9 floats)
 
 
 def test_gqa_tied_qwen2_style_count_matches_transformers():
@@ -41,3 +42,27 @@ def test_mixtral_total_and_active_match_transformers():
 def test_weight_memory_by_hand():
     assert om.weight_memory_gb(7e9, 2) == pytest.approx(14.0)      # 7B in fp16/bf16
     assert om.weight_memory_gb(70e9, 0.5) == pytest.approx(35.0)   # 70B in int4
+    # GB = 10^9 bytes exactly (not GiB, not "about"): LLaMA-2-7B in bf16 is 13,476,831,232 bytes
+    assert om.weight_memory_gb(6_738_415_616, 2) == pytest.approx(13.476831232, rel=1e-12)
+    assert om.weight_memory_gb(1e9, 1) == pytest.approx(1.0, rel=1e-12)
+
+
+
+@pytest.mark.parametrize("n_experts, top_k, tied", [(6, 2, False), (6, 1, True), (2, 1, False)])
+def test_moe_active_count_matches_transformers_minus_unused_experts(n_experts, top_k, tied):
+    # Active per token = every parameter except the (n_experts - top_k) experts a token is not routed to;
+    # the router (all n_experts logits are computed for every token) and attention count in full.
+    # Small, mutually distinct sizes so that each term of the count moves the result differently;
+    # 2 experts is the smallest MoE (it still has a router).
+    E, k, L = n_experts, top_k, 3
+    cfg = MixtralConfig(vocab_size=97, hidden_size=40, intermediate_size=56, num_hidden_layers=L,
+                        num_attention_heads=8, num_key_value_heads=2, num_local_experts=E,
+                        num_experts_per_tok=k, tie_word_embeddings=tied)
+    with torch.device("meta"):
+        model = MixtralForCausalLM(cfg)
+    params = dict(model.named_parameters())
+    expert_params = sum(p.numel() for n, p in params.items() if ".mlp.experts." in n)
+    assert params["model.layers.0.mlp.gate.weight"].shape == (E, 40)           # the router: d x n_experts
+    total, active = om.llama_style_params(97, 40, L, 8, 2, 56, n_experts=E, top_k=k, tied_embeddings=tied)
+    assert total == sum(p.numel() for p in params.values())
+    assert active == total - expert_params * (E - k) // E

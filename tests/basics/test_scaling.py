@@ -51,3 +51,28 @@ def test_chinchilla_loss_by_hand():
     assert sc.chinchilla_loss(70e9, 1.4e12) == pytest.approx(1.9366, abs=1e-4)
     # infinite model and data -> the irreducible term E
     assert sc.chinchilla_loss(1e30, 1e30) == pytest.approx(1.69, abs=1e-3)
+
+
+# Besiroglu et al. (2024), "Chinchilla Scaling: A replication attempt": a different fit of the same law.
+REPLICATION = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
+
+
+def test_loss_and_optimum_use_the_coefficients_passed():
+    c = REPLICATION
+    # 1.8172 + 482.01 / (7e10)^0.3478 + 2085.43 / (1.4e12)^0.3658, written out here rather than via the snippet
+    by_hand = 1.8172 + 482.01 / 7e10 ** 0.3478 + 2085.43 / 1.4e12 ** 0.3658
+    assert sc.chinchilla_loss(70e9, 1.4e12, c) == pytest.approx(by_hand, rel=1e-12)
+    assert sc.chinchilla_loss(70e9, 1.4e12, c) != pytest.approx(sc.chinchilla_loss(70e9, 1.4e12), abs=1e-3)
+    flops = 1e24
+    # the test's own loss (not the snippet's), minimised numerically along C = 6 N D
+    loss = lambda logn: c["E"] + c["A"] / math.exp(logn) ** c["alpha"] + c["B"] / (flops / 6 / math.exp(logn)) ** c["beta"]
+    res = minimize_scalar(loss, bounds=(math.log(1e6), math.log(1e14)), method="bounded", options={"xatol": 1e-10})
+    n_opt, d_opt = sc.chinchilla_optimal(flops, c)
+    assert math.log(n_opt) == pytest.approx(res.x, abs=1e-4)
+    assert 6 * n_opt * d_opt == pytest.approx(flops)
+    # with beta > alpha here, N_opt grows faster than D_opt: exponent beta / (alpha + beta) > 1/2
+    n2, _ = sc.chinchilla_optimal(flops * 100, c)
+    assert math.log(n2 / n_opt) / math.log(100) == pytest.approx(0.3658 / (0.3478 + 0.3658))
+    # the page's point: the refit puts Gopher's budget near Chinchilla's 70B / 1.4T, about 20 tokens per parameter
+    n_g, d_g = sc.chinchilla_optimal(5.76e23, c)
+    assert 60e9 < n_g < 80e9 and 15 < d_g / n_g < 25

@@ -1,6 +1,7 @@
 """Tests for snippets/evaluation/llm_judge.py: fake judges with known behaviour, closed-form BT fit."""
 import math
 
+import pytest
 import torch
 
 from snippets import load
@@ -30,12 +31,25 @@ def test_swap_keeps_consistent_verdicts():
     assert lj.judge_with_swap(half2, "q", "bad", "good") == "B"
 
 
+def test_swap_shows_the_judge_the_question_in_both_orders():
+    # the judge must see the question each time (a rubric depends on it), answers in both orders
+    calls = []
+
+    def recording(q, x, y):
+        calls.append((q, x, y))
+        return "1" if q == "which is longer?" and len(x) > len(y) else "2" if len(y) > len(x) else "tie"
+
+    assert lj.judge_with_swap(recording, "which is longer?", "long answer", "short") == "A"
+    assert calls == [("which is longer?", "long answer", "short"), ("which is longer?", "short", "long answer")]
+
+
 def test_bt_two_models_closed_form():
     # model 0 wins 30 of 40 games -> MLE gap theta = log(30/10), i.e. 400*log10(3) Elo points
     battles = [(0, 1, 1.0)] * 30 + [(0, 1, 0.0)] * 10
     r = lj.bradley_terry_ratings(battles, 2)
     assert math.isclose((r[0] - r[1]).item(), 400 * math.log10(3), rel_tol=1e-3)
     assert math.isclose(r.mean().item(), 1000.0, abs_tol=1e-6)
+    assert r.dtype == torch.float64           # fitted and reported in float64 (float32 resolves 1e-4 points at 1000)
 
 
 def test_bt_ties_count_half_a_win_each():
@@ -63,6 +77,32 @@ def test_bt_recovers_strength_ordering_from_simulated_votes():
     assert torch.argsort(r).tolist() == torch.argsort(true).tolist()
     est_gap = (r[2] - r[0]).item() * math.log(10) / 400
     assert abs(est_gap - 1.6) < 0.2
+
+
+def test_bt_long_chain_converges_to_per_edge_closed_form():
+    # 40 models in a chain, each beats the one below 3 times in 5: on a tree the likelihood splits per
+    # edge, so every MLE gap is log(3/2) = 70.44 points. Ill-conditioned (path Laplacian): L-BFGS needs
+    # about 30 iterations, so a cap left at its default of 20 stops far from it (one gap off by 59 points).
+    chain = [b for k in range(39) for b in [(k + 1, k, 1.0)] * 3 + [(k + 1, k, 0.0)] * 2]
+    r = lj.bradley_terry_ratings(chain, 40)
+    gaps = r[1:] - r[:-1]
+    assert (gaps - 400 * math.log10(1.5)).abs().max().item() < 0.1
+    assert math.isclose(r.mean().item(), 1000.0, abs_tol=1e-6)
+
+
+def test_bt_undefeated_model_gets_a_finite_top_rating():
+    # A model that won every game has no finite MLE; the shown code's ridge 1e-6 * theta^2 keeps it
+    # finite. Two models, 10 wins: theta_0 = -theta_1 = d / 2 with d the root of
+    # -10 * sigmoid(-d) + 1e-6 * d = 0 (brentq) -> d = 13.5, a 2348-point gap. L-BFGS stops on its
+    # loss-change tolerance in the flat tail, within a point or two of it.
+    from scipy.optimize import brentq
+    d = brentq(lambda d: -10 / (1 + math.exp(d)) + 1e-6 * d, 0, 100)
+    r = lj.bradley_terry_ratings([(0, 1, 1.0)] * 10, 2)
+    assert torch.isfinite(r).all() and abs((r[0] - r[1]).item() - 400 / math.log(10) * d) < 5
+    # three models, 0 beat 1 and 1 beat 2 every time: finite, ordered, centred
+    r = lj.bradley_terry_ratings([(0, 1, 1.0)] * 5 + [(1, 2, 1.0)] * 5, 3)
+    assert torch.isfinite(r).all() and r[0] > r[1] > r[2] and (r[0] - r[2]).item() > 1000
+    assert math.isclose(r.mean().item(), 1000.0, abs_tol=1e-6)
 
 
 # --- judge checks. Oracles: hand-counted verdicts, scipy's Wilson interval, sklearn's unpenalised
@@ -103,6 +143,21 @@ def test_length_regression_matches_sklearn():
     assert abs(slope - ref.coef_[0, 0]) < 1e-4
     assert abs(lc - 1 / (1 + np.exp(-ref.intercept_[0]))) < 1e-5
     assert raw == y.mean()
+
+
+def test_length_regression_is_newtons_method():
+    # One step from (a, b) = (0, 0), where p = 1/2 and w = 1/4: (a, b) = (X^T W X)^-1 X^T (y - 1/2)
+    # (numpy's solve); a damped or mis-scaled step (a wrong determinant) still ends at the MLE after 50
+    # steps but not after one. Newton converges quadratically: 8 steps already equal the default 50.
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 4, 300)
+    y = (rng.random(300) < 1 / (1 + np.exp(-(-0.4 + 0.9 * x)))).astype(float)
+    X = np.stack([np.ones_like(x), x], 1)
+    a1, b1 = np.linalg.solve(0.25 * X.T @ X, X.T @ (y - 0.5))
+    raw, slope, lc = lj.length_controlled_win_rate(y.tolist(), x.tolist(), iters=1)
+    assert abs(slope - b1) < 1e-12 and abs(lc - 1 / (1 + math.exp(-a1))) < 1e-12
+    assert lj.length_controlled_win_rate(y.tolist(), x.tolist(), iters=8) == \
+        pytest.approx(lj.length_controlled_win_rate(y.tolist(), x.tolist()), abs=1e-12)
 
 
 def test_length_control_removes_a_verbosity_advantage():

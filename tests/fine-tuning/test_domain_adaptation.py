@@ -31,6 +31,18 @@ def test_contamination_flags_by_hand():
     assert da.contaminated([item], train, n=3) == [True]
 
 
+def test_contamination_default_is_gpt3_13_grams_over_every_training_doc():
+    words = [f"w{i}" for i in range(40)]
+    train = [words[:20], words[20:]]                       # two documents
+    # eval items of 16 tokens that share exactly 13 (resp. 12) consecutive tokens with a doc
+    share13_doc2 = ["x1", "x2", "x3"] + words[22:35]
+    share12_doc1 = ["x1", "x2", "x3", "x4"] + words[5:17]
+    assert da.contaminated([share13_doc2, share12_doc1], train) == [True, False]
+    assert da.contaminated([share12_doc1], train, n=12) == [True]
+    # a short item is looked for in every doc, not only the first
+    assert da.contaminated([words[30:33], words[18:22]], train, n=5) == [True, False]   # 18..22 spans the two docs
+
+
 # --- eval-set statistics: sample size, paired test, annotator agreement ------------------------
 
 def test_items_for_margin_matches_scipy_quantile_and_hand_numbers():
@@ -80,6 +92,8 @@ def test_fleiss_kappa_by_hand_and_against_scotts_pi():
     # 5 items, 3 raters: P_i = 1, 1/3, 1, 1/3, 1 -> P_bar = 11/15; p_j = 0.6, 0.4 -> P_e = 0.52
     assert da.fleiss_kappa([[3, 0], [2, 1], [0, 3], [1, 2], [3, 0]]) == pytest.approx((11 / 15 - 0.52) / 0.48)
     assert da.fleiss_kappa([[3, 0, 0], [0, 3, 0], [0, 0, 3]]) == pytest.approx(1.0)
+    # a single item: P_1 = (4 + 1 - 3) / 6 = 1/3, p_j = 2/3, 1/3 -> P_e = 5/9 -> (1/3 - 5/9) / (4/9)
+    assert da.fleiss_kappa([[2, 1]]) == pytest.approx(-0.5)
     # with 2 raters Fleiss' kappa is Scott's pi: chance agreement from the pooled marginals
     a = list("aabbcacbab")
     b = list("abbbcacaab")
@@ -99,11 +113,16 @@ def test_train_gpu_hours_by_hand():
     # BloombergGPT-sized run: 6 * 50.6e9 * 569e9 = 303.6 * 569 e18 = 1.727484e23 FLOPs
     assert da.train_gpu_hours(50.6e9, 569e9, peak_flops=1.0, utilization=1.0) * 3600 == pytest.approx(1.727484e23, rel=1e-6)
     assert da.train_gpu_hours(7e9, 200e9) == pytest.approx(200 * da.train_gpu_hours(7e9, 1e9))
+    # the defaults are the documented H100 SXM dense BF16 peak (989 TFLOP/s) at 40%
+    assert da.train_gpu_hours(7e9, 1e9) == da.train_gpu_hours(7e9, 1e9, peak_flops=989e12, utilization=0.4)
 
 
 def test_api_cost_and_breakeven_by_hand():
     # 3,000 input tokens at USD 2/M + 300 output tokens at USD 10/M = 0.006 + 0.003
     assert da.api_cost_per_query(3000, 300, 2.0, 10.0) == pytest.approx(0.009)
+    # prices are per million tokens: a million of each costs exactly the listed price
+    assert da.api_cost_per_query(1_000_000, 0, 2.0, 10.0) == 2.0
+    assert da.api_cost_per_query(0, 1_000_000, 2.0, 10.0) == 10.0
     q = da.breakeven_queries_per_day(2, 2.5, 3000, 300, 2.0, 10.0)
     assert q == pytest.approx(120 / 0.009)                 # 2 GPUs * 24 h * USD 2.5 = USD 120 a day
     # at the break-even volume the API bill equals the GPU bill

@@ -6,6 +6,7 @@ noise floors and a seeded simulation of the interval's coverage.
 """
 import math
 
+import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -21,6 +22,17 @@ def test_replay_ratio_is_exact():
     n_old = sum(isinstance(s, str) for s in mixed)
     assert n_old == 100 and len(mixed) == 400          # 100 / 400 = 0.25
     assert sorted(s for s in mixed if isinstance(s, int)) == list(range(300))
+    # shuffled: the replayed samples are spread through the mixture, not appended at the end
+    # (hypergeometric: 50 +- 4.3 of them expected in the first half)
+    assert 30 <= sum(isinstance(s, str) for s in mixed[:200]) <= 70
+    assert fg.mix_with_replay(list(range(300)), ["g"], 0.25) == fg.mix_with_replay(list(range(300)), ["g"], 0.25, seed=0)
+    assert sorted(fg.mix_with_replay(list(range(10)), ["g"], 0.0)) == list(range(10))
+
+
+@pytest.mark.parametrize("ratio", [1.0, -0.1, 1.5])
+def test_replay_ratio_outside_0_1_is_refused(ratio):
+    with pytest.raises(ValueError, match=r"^replay_ratio must be in \[0, 1\)$"):
+        fg.mix_with_replay([1, 2], ["g"], ratio)
 
 
 def test_fisher_matches_vmap_per_sample_gradients():
@@ -36,6 +48,19 @@ def test_fisher_matches_vmap_per_sample_gradients():
     per_sample = vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)
     for n in params:
         torch.testing.assert_close(ours[n], per_sample[n].pow(2).mean(0))
+
+
+def test_fisher_covers_only_trainable_parameters():
+    torch.manual_seed(2)
+    model = nn.Linear(4, 3).double()
+    model.bias.requires_grad_(False)
+    x, y = torch.randn(8, 4, dtype=torch.float64), torch.randint(0, 3, (8,))
+    ours = fg.fisher_diagonal(model, x, y)
+    assert set(ours) == {"weight"}
+    w = model.weight.detach().clone().requires_grad_(True)
+    grads = [torch.autograd.grad(F.cross_entropy(F.linear(xi[None], w, model.bias), yi[None]), w)[0]
+             for xi, yi in zip(x, y)]
+    torch.testing.assert_close(ours["weight"], torch.stack(grads).pow(2).mean(0))
 
 
 def test_ewc_penalty_by_hand():
@@ -78,6 +103,23 @@ def test_paired_ci_matches_scipy_ttest_rel():
     z = stats.norm.ppf(0.975)
     assert abs(drop - (before.mean() - after.mean())) < 1e-12
     assert abs((hi - lo) / 2 - z * se) < 1e-12
+    drop90, lo90, hi90 = fg.paired_drop_ci(before.tolist(), after.tolist(), confidence=0.90)
+    assert abs((hi90 - lo90) / 2 - stats.norm.ppf(0.95) * se) < 1e-12 and drop90 == drop
+
+
+def test_gate_uses_the_upper_end_at_the_given_confidence():
+    # 400 items, 12 lost and 4 gained: drop 0.02; se from scipy's paired t statistic
+    before = np.array([1] * 12 + [0] * 4 + [1] * 250 + [0] * 134)
+    after = np.array([0] * 12 + [1] * 4 + [1] * 250 + [0] * 134)
+    se = 0.02 / stats.ttest_rel(before, after).statistic
+    hi95, hi99 = 0.02 + stats.norm.ppf(0.975) * se, 0.02 + stats.norm.ppf(0.995) * se
+    tol = (hi95 + hi99) / 2                                       # between the two upper ends
+    b, a = before.tolist(), after.tolist()
+    assert fg.passes_gate(b, a, tolerance=tol) and not fg.passes_gate(b, a, tol, confidence=0.99)
+    assert not fg.passes_gate(b, a, tolerance=0.02)               # the point estimate is not enough
+    # the boundary is inclusive: an upper end exactly at the tolerance ships
+    hi = fg.paired_drop_ci(b, a)[2]
+    assert fg.passes_gate(b, a, hi) and not fg.passes_gate(b, a, math.nextafter(hi, 0.0))
 
 
 def test_noise_floor_by_hand_and_item_count():
@@ -126,7 +168,6 @@ def test_gate_refuses_a_small_suite_that_sees_no_drop():
 
 # --- issue 22: compute of a continual refresh vs a retrain; oracles are hand-computed values and
 # the replay share recovered from the token counts.
-import pytest
 
 
 def test_refresh_tokens_by_hand_and_replay_share_recovered():
@@ -134,14 +175,17 @@ def test_refresh_tokens_by_hand_and_replay_share_recovered():
     assert total == pytest.approx(66.6667e9, rel=1e-5)      # 50 / 0.75
     assert (total - 50e9) / total == pytest.approx(0.25)     # the old-data share is what was asked
     assert fg.refresh_tokens(50e9, 0.0) == 50e9
-    with pytest.raises(ValueError):
-        fg.refresh_tokens(1.0, 1.0)
+    for bad in (1.0, -0.25):
+        with pytest.raises(ValueError, match=r"^replay_share must be in \[0, 1\)$"):
+            fg.refresh_tokens(1.0, bad)
 
 
 def test_gpu_hours_by_hand():
     # 6 * 7e9 * 1e9 = 4.2e19 FLOPs; 989e12 * 0.4 = 3.956e14 FLOP/s -> 106,168 s -> 29.49 h
     assert fg.gpu_hours(7e9, 1e9) == pytest.approx(4.2e19 / 3.956e14 / 3600)
     assert fg.gpu_hours(7e9, 1e9) == pytest.approx(29.49, abs=0.01)
+    # the defaults are the documented H100 SXM dense BF16 peak (989 TFLOP/s) at 40%
+    assert fg.gpu_hours(7e9, 1e9) == fg.gpu_hours(7e9, 1e9, peak_flops=989e12, utilization=0.4)
     # doubling the utilization halves the hours
     assert fg.gpu_hours(7e9, 1e9, utilization=0.8) == pytest.approx(fg.gpu_hours(7e9, 1e9) / 2)
 

@@ -34,6 +34,13 @@ def test_dedup_normalizes_width_case_and_spaces():
     assert [d["prompt"] for d in sd.dedup_exact(data)] == ["Hello  World", "写一首诗", "写两首诗"]
 
 
+def test_dedup_uses_the_given_key():
+    data = [{"prompt": "p", "response": "A"}, {"prompt": "p", "response": "B"},
+            {"prompt": "q", "response": " a"}]
+    assert sd.dedup_exact(data, key="response") == data[:2]    # " a" normalizes to "A"'s key
+    assert sd.dedup_exact(data) == [data[0], data[2]]
+
+
 def test_epochs_per_task_by_hand():
     sizes = {"big": 400, "small": 100}
     # proportional sampling: every task is seen the same number of epochs, total / sum(sizes)
@@ -52,6 +59,11 @@ def test_doremi_update_by_hand():
     # negative excess loss (proxy already better than reference) is clipped: no change
     assert sd.doremi_update([0.2, 0.8], [-1.0, -0.5], smoothing=0.0) == pytest.approx([0.2, 0.8])
     assert sum(sd.doremi_update([0.1, 0.3, 0.6], [0.5, 0.2, 0.0])) == pytest.approx(1.0)
+    # lr scales the exponent: lr 1/2 gives exp(ln 3 / 2) = sqrt 3 -> sqrt 3 / (1 + sqrt 3)
+    w = sd.doremi_update([0.5, 0.5], [math.log(3), 0.0], lr=0.5, smoothing=0.0)
+    assert w == pytest.approx([3 ** 0.5 / (1 + 3 ** 0.5), 1 / (1 + 3 ** 0.5)])
+    # the defaults are the paper's: step size 1, smoothing 1e-3 -> 0.999 * 3/4 + 0.001 / 2
+    assert sd.doremi_update([0.5, 0.5], [math.log(3), 0.0]) == pytest.approx([0.74975, 0.25025], abs=1e-12)
 
 
 # --- issue 22: audit size, cost per kept example, distinct-n, MinHash-LSH odds, scoring cost,
@@ -69,14 +81,18 @@ def test_audit_size_matches_clopper_pearson_upper_bound():
     # and a 1% error rate would show no error in n items less than 5% of the time
     assert stats.binom.pmf(0, n, 0.01) <= 0.05 < stats.binom.pmf(0, n - 1, 0.01)
     assert sd.audit_size_zero_errors(0.05) == 59         # rule of three: ~3 / 0.05 = 60
+    # at 99% confidence: ln 0.01 / ln 0.99 = 458.2 -> 459, again the Clopper-Pearson crossing
+    n = sd.audit_size_zero_errors(0.01, confidence=0.99)
+    assert n == 459 and stats.beta.ppf(0.99, 1, n) < 0.01 <= stats.beta.ppf(0.99, 1, n - 1)
 
 
 def test_cost_per_kept_by_hand():
     # USD 0.01 per generated example, 40% pass the gates, USD 0.05 review per kept one
     assert sd.cost_per_kept(0.01, 0.4, 0.05) == pytest.approx(0.075)
     assert sd.cost_per_kept(10.0, 1.0) == 10.0
-    with pytest.raises(ValueError):
-        sd.cost_per_kept(1.0, 0.0)
+    for bad in (0.0, -0.5, 1.5):             # a pass rate is a share: outside (0, 1] is a typo
+        with pytest.raises(ValueError, match=r"^pass_rate must be in \(0, 1\]$"):
+            sd.cost_per_kept(1.0, bad)
 
 
 def test_distinct_n_by_hand():
@@ -87,6 +103,7 @@ def test_distinct_n_by_hand():
     assert sd.distinct_n([a, b], 1) == pytest.approx(5 / 8)
     assert sd.distinct_n([a, a], 4) == pytest.approx(1 / 2)
     assert sd.distinct_n([["x"]], 2) == 0.0
+    assert sd.distinct_n([a, b]) == pytest.approx(4 / 6)          # the default is distinct-2
 
 
 def test_lsh_probability_matches_a_minhash_simulation():

@@ -77,6 +77,9 @@ def test_canary_boundary_and_insufficient_data():
     # traffic counts the baseline rate as 0, so 0.5 % canary errors are within +1 point
     ctl3 = r.CanaryController(steps=(10, 100), min_requests=1000, max_abs_increase=0.01)
     assert ctl3.observe(1000, 5, 0, 0) == "advance" and ctl3.canary_percent == 100
+    # a baseline of one request that failed is a 100 % rate, not 50 %: a 60 % canary is within it
+    ctl4 = r.CanaryController(steps=(10, 100), min_requests=10, max_abs_increase=0.01)
+    assert ctl4.observe(10, 6, 1, 1) == "advance"
 
 
 def test_canary_sample_size_gives_the_promised_power():
@@ -143,6 +146,19 @@ def test_release_gate_matches_paired_t_interval_and_decides():
     assert r.release_gate(prod, bad)[0] == "regression"
 
 
+def test_release_gate_boundaries_by_hand():
+    # 4 items, one lost: d = [-1, 0, 0, 0], mean -1/4, sample var (0.75^2 + 3 * 0.25^2) / 3 = 1/4,
+    # sqrt(var / n) = 1/4; with z = 1 the interval is [-1/2, 0] exactly (all binary fractions)
+    prod, cand = [1, 1, 1, 1], [0, 1, 1, 1]
+    assert r.release_gate(prod, cand, z=1.0) == ("inconclusive", -0.25, -0.5, 0.0)   # upper 0 is not < 0
+    assert r.release_gate(prod, cand, margin=0.5, z=1.0)[0] == "pass"                 # lower = -margin passes
+    assert r.release_gate(prod, cand, margin=0.49, z=1.0)[0] == "inconclusive"
+    assert r.release_gate([1, 1, 1, 1, 1], [0, 1, 0, 1, 1], z=1.0)[0] == "regression"  # upper < 0
+    # the items are paired: lists of different lengths are an error, not silently truncated
+    with pytest.raises(ValueError):
+        r.release_gate([1, 0, 1, 1], [1, 0, 1])
+
+
 def test_false_block_rate_across_strata_is_one_sided():
     from statistics import NormalDist
     # a harmless candidate (true difference 0) has upper bound < 0 with probability
@@ -190,3 +206,17 @@ def test_bucket_is_sticky_uniform_and_salted():
     assert chisquare(counts).pvalue > 1e-3
     moved = sum(r.bucket(u) != r.bucket(u, salt="rollout-43") for u in ids[:1000])
     assert moved > 990                                                          # a new salt reshuffles
+
+
+def test_canary_split_boundary_buckets():
+    # users found by hashing ids with hashlib (the oracle above): bucket 0, 499, 500, 4999, 5000.
+    # At p % exactly the buckets 0 .. 100 p - 1 go to the canary (p * 100 of 10,000): bucket 100 p does not.
+    import hashlib
+    users = {0: "user-7367", 499: "user-434", 500: "user-12985", 4999: "user-20815", 5000: "user-1438"}
+    for b, u in users.items():
+        assert int(hashlib.sha256(f"rollout-42:{u}".encode()).hexdigest()[:16], 16) % 10_000 == b
+    assert not r.routes_to_canary(users[0], 0)                  # 0 % sends nobody, not bucket 0
+    assert r.routes_to_canary(users[0], 0.01)                   # 0.01 % is exactly bucket 0
+    assert r.routes_to_canary(users[499], 5) and not r.routes_to_canary(users[500], 5)
+    assert r.routes_to_canary(users[4999], 50) and not r.routes_to_canary(users[5000], 50)
+    assert r.routes_to_canary(users[500], 5.01) and r.routes_to_canary(users[5000], 50.01)

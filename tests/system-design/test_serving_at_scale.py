@@ -23,11 +23,14 @@ def test_gpu_count_hand_computed():
     assert s.gpus_needed(w, 10_000, 2_500, 0.7, gpus_per_replica=4) == 48
     # Prefix cache serving half of the prompt tokens: 10 + 12 = 22 -> 22 / 0.7 = 31.4 -> 32
     assert s.gpus_needed(s.Workload(100, 1000, 300), 10_000, 2_500, 0.7) == 32
+    # defaults (70 % utilisation, replicas of one GPU): 50 QPS -> 10 + 6 = 16 GPU-s/s, 16 / 0.7 = 22.9 -> 23
+    assert s.gpus_needed(s.Workload(qps=50, prompt_tokens=2000, output_tokens=300), 10_000, 2_500) == 23
 
 
 def test_kv_cache_bytes_llama3_shapes():
     # Llama-3-8B: 32 layers, 8 KV heads, head_dim 128, bf16 -> 2*32*8*128*2 = 131072 B = 128 KiB
     assert s.kv_bytes_per_token(32, 8, 128, 2) == 128 * 1024
+    assert s.kv_bytes_per_token(32, 8, 128) == 128 * 1024          # bf16 (2 bytes) is the default
     # Llama-3-70B: 80 layers, 8 KV heads, head_dim 128 -> 320 KiB per token
     assert s.kv_bytes_per_token(80, 8, 128, 2) == 320 * 1024
     # 80 GB GPU, 90% usable, 16 GB of weights -> 56e9 B of KV; 2300-token sequences of
@@ -39,7 +42,7 @@ def test_kv_cache_bytes_llama3_shapes():
 def test_littles_law_and_cost():
     assert s.concurrent_requests(100, 12.5) == pytest.approx(1250)
     # 46 GPUs * $2.5/h = $115/h; 100 QPS * 2300 tokens * 3600 s = 828e6 tokens/h
-    assert s.cost_per_million_tokens(46, 2.5, 100 * 2300) == pytest.approx(115 / 828)
+    assert s.cost_per_million_tokens(46, 2.5, 100 * 2300) == pytest.approx(115 / 828, rel=1e-12)
 
 
 def test_token_bucket_simulated_clock():
@@ -52,6 +55,9 @@ def test_token_bucket_simulated_clock():
     # t=10: refill capped at capacity 20, so cost 21 is never allowed but cost 20 is
     assert tb.allow(21, 10.0) is False
     assert tb.allow(20, 10.0) is True
+    # the clock starts at 0 by default: a bucket made without `now` is full at t = 0, not owed time
+    tb = s.TokenBucket(rate=10, capacity=20)
+    assert [tb.allow(1, 0.0) for _ in range(21)] == [True] * 20 + [False]
 
 
 def test_token_bucket_long_run_rate():
@@ -86,6 +92,21 @@ def test_deadline_queue_drops_everything_late():
     assert q.pop(6.0) == "r3" and q.dropped == ["r0", "r1"] and len(q) == 0
 
 
+def test_deadline_queue_priority_beats_deadline_and_ties_are_fifo():
+    q = s.DeadlineQueue()
+    q.push("batch-soon", priority=1, deadline=3.0)
+    q.push("chat-later", priority=0, deadline=9.0)
+    assert q.pop(0.0) == "chat-later" and q.pop(0.0) == "batch-soon"     # strict classes, not EDF
+    # the heap key is (priority, deadline, seq); the request id is carried along, never compared
+    assert s._Entry(0, 9.0, 5, "z") < s._Entry(1, 3.0, 0, "a") < s._Entry(1, 3.0, 1, "a")
+    assert s._Entry(0, 5.0, 2, "x") == s._Entry(0, 5.0, 2, "y")
+    # twelve requests with the same class and deadline come out in arrival order (heapq alone is
+    # not stable: equal keys would come out in heap order)
+    for i in range(12):
+        q.push(f"t{i}", 0, 5.0)
+    assert [q.pop(0.0) for _ in range(12)] == [f"t{i}" for i in range(12)]
+
+
 def test_lru_hits_hand_count_and_functools_oracle():
     # A B C A B D A B C E with 3 slots: hits at A,B (pos 4,5), A,B (pos 7,8) -> 4
     assert s.lru_hits("ABCABDABCE", capacity=3) == 4
@@ -118,10 +139,9 @@ def test_hpa_formula_examples():
     # an idle metric would give ceil(0) = 0 replicas: clamped to min_replicas
     assert s.hpa_desired_replicas(4, 0, 10) == 1
     assert s.hpa_desired_replicas(4, 0, 10, min_replicas=2) == 2
-
-
-def _run(coro):
-    return asyncio.run(coro)
+    # the default ceiling is 1000 replicas: 600 * 2 = 1200 -> 1000
+    assert s.hpa_desired_replicas(600, 200, 100) == 1000
+    assert s.hpa_desired_replicas(400, 200, 100) == 800
 
 
 class _VirtualSelector(selectors.DefaultSelector):
@@ -131,6 +151,10 @@ class _VirtualSelector(selectors.DefaultSelector):
 
     def select(self, timeout=None):
         events = super().select(0)
+        if not events and timeout is None:
+            # nothing ready, no timer: on this clock nothing can ever wake the loop (a future no one
+            # will resolve, e.g. a worker that died): fail at once instead of spinning until a timeout
+            raise RuntimeError("deadlock on the simulated clock: every task waits, no timer is set")
         if not events and timeout:
             self.loop.now += timeout
         return events
@@ -201,6 +225,14 @@ def test_batcher_full_batch_goes_without_waiting_on_a_simulated_clock():
     assert dispatched == [(0.05, [0, 1]), (0.101, [2])]
 
 
+def test_batcher_with_no_wait_dispatches_at_once():
+    # max_wait 0: the window has closed when it opens; every request is answered at its arrival time
+    dispatched, outs, sizes = _batcher_timeline([0.0, 0.0, 0.02], 8, 0.0)
+    assert outs == [0, 10, 20] and sum(sizes) == 3
+    assert [t for t, _ in dispatched] == [0.0] * (len(dispatched) - 1) + [0.02]
+    assert sorted(x for _, batch in dispatched for x in batch) == [0, 1, 2] and dispatched[-1][1] == [2]
+
+
 def test_batcher_batches_under_load_and_respects_max_size():
     async def main():
         seen = []
@@ -216,7 +248,7 @@ def test_batcher_batches_under_load_and_respects_max_size():
         worker.cancel()
         return outs, b.batch_sizes, seen
 
-    outs, sizes, seen = _run(main())
+    outs, sizes, seen = _run_virtual(main())
     assert outs == [i * i for i in range(50)]                 # pairing preserved
     assert max(sizes) <= 8 and sum(sizes) == 50
     assert len(sizes) == 7                                    # ceil(50 / 8): all arrived at once
@@ -242,7 +274,7 @@ def test_batcher_pairing_with_shuffled_latency_and_concurrent_clients():
         worker.cancel()
         return res, b.batch_sizes
 
-    res, sizes = _run(main())
+    res, sizes = _run_virtual(main())
     assert all(out == f"out-{i}" for i, out in res)
     assert max(sizes) <= 4 and sum(sizes) == 40
 
@@ -280,7 +312,7 @@ def test_batcher_propagates_errors_and_keeps_serving():
         worker.cancel()
         return r1, r2
 
-    r1, r2 = _run(main())
+    r1, r2 = _run_virtual(main())
     assert all(isinstance(r, ValueError) for r in r1)
     assert r2 == "ok"
 
@@ -300,7 +332,7 @@ def test_batcher_rejects_a_wrong_number_of_outputs_and_keeps_serving():
         return r1, r2
 
     r1, r2 = _run_virtual(main())
-    assert all(isinstance(r, RuntimeError) and "one output per input" in str(r) for r in r1)
+    assert all(isinstance(r, RuntimeError) and str(r) == "infer must return one output per input" for r in r1)
     assert r2 == "c"
 
 

@@ -5,6 +5,7 @@ Pages: docs/inference/serving.{zh,en}.md
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
@@ -142,14 +143,15 @@ def simulate_queue(arrival_rate: float, mean_service: float, slots: int, n_reque
     events.sort()
     t0 = 0.1 * horizon
     width = (horizon - t0) / n_batches
+    edges = [t0 + k * width for k in range(n_batches)] + [horizon]   # window k: [edges[k], edges[k+1])
     area = [0.0] * n_batches                            # integral of N(t) over each window
     n, prev = 0, 0.0
     for time, step in events:
         lo, hi = max(prev, t0), min(time, horizon)
-        k = min(int((lo - t0) / width), n_batches - 1) if lo < hi else n_batches
-        while k < n_batches and lo < hi:                # split [lo, hi) across windows
-            edge = hi if k == n_batches - 1 else min(hi, t0 + (k + 1) * width)
-            area[k] += n * max(edge - lo, 0.0)
+        k = bisect.bisect_right(edges, lo) - 1          # the window holding lo
+        while lo < hi:                                  # split [lo, hi) across windows
+            edge = min(hi, edges[k + 1])
+            area[k] += n * (edge - lo)
             lo, k = edge, k + 1
         n, prev = n + step, time
     means = [x / width for x in area]

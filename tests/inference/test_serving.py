@@ -125,3 +125,75 @@ def test_simulated_in_flight_matches_little_and_erlang(lam, s, c, seed):
     assert abs(mean_l - theory) < 4 * se + 0.02 * theory
     assert se < 0.1 * theory                      # the simulation is long enough to mean something
     assert mean_l == pytest.approx(lam * w_sim, rel=0.05)   # Little's law on the sample path
+
+
+# --- boundaries, defaults and a hand-traced simulation (mutation survivors, issue 18) -----------
+
+def test_latency_metrics_one_and_two_tokens():
+    # a single token: no gaps, so TPOT is 0 and the rate is reported as 0 (not a division by zero)
+    m = sv.latency_metrics(0.0, [0.25])
+    assert m == {"ttft": 0.25, "tpot": 0.0, "e2e": 0.25, "tokens_per_s": 0.0}
+    # two tokens: one gap of 0.5 s -> TPOT 0.5, 2 tokens/s
+    m = sv.latency_metrics(0.0, [0.25, 0.75])
+    assert m["tpot"] == 0.5 and m["tokens_per_s"] == 2.0 and m["e2e"] == 0.75
+
+
+def test_decode_step_reads_every_sequence_kv_cache():
+    # 7e9 params * 2 B + 16 sequences * 1e9 B of KV = 30e9 B over 2e12 B/s = 15 ms (memory-bound)
+    assert math.isclose(sv.decode_step_seconds(7e9, 2, 16, 1e9, 2.0e12, 312e12), 15e-3)
+    # the KV term grows with the batch: 64 sequences -> (14e9 + 64e9) / 2e12 = 39 ms
+    assert math.isclose(sv.decode_step_seconds(7e9, 2, 64, 1e9, 2.0e12, 312e12), 39e-3)
+
+
+def test_pd_transfer_kv_gb_is_decimal_gigabytes():
+    r = sv.pd_transfer_budget(8192, 327_680, 50e9, 70e9, 8 * 400e12)
+    assert r["kv_gb"] == 2.68435456                      # 2,684,354,560 B / 10^9, exactly rounded
+
+
+def test_erlang_c_boundaries():
+    # offered load exactly equal to the slots is already unstable (rho = 1)
+    assert sv.mmc_time_in_system(4.0, 1.0, 4) == math.inf
+    assert sv.mmc_time_in_system(1.0, 1.0, 1) == math.inf
+    # no traffic: nobody waits, W is the service time alone
+    assert sv.mmc_time_in_system(0.0, 2.5, 3) == 2.5
+
+
+class _ScriptedRandom:
+    """Stands in for random.Random: expovariate returns scripted values (alternately an inter-arrival
+    gap and a service time) and records the rates it was asked for."""
+    script: list = []
+    rates: list = []
+
+    def __init__(self, seed):
+        self._draws = iter(type(self).script)
+
+    def expovariate(self, rate):
+        type(self).rates.append(rate)
+        return next(self._draws)
+
+
+def test_simulate_queue_traced_by_hand(monkeypatch):
+    import random
+    # one slot; (gap, service): r1 arrives 0.5, served 0.5-2.5; r2 arrives 2.0, waits, served 2.5-6.5;
+    # r3 arrives 10.0 (= horizon), served 10-11. Sojourns 2, 4.5, 1 -> W = 2.5.
+    monkeypatch.setattr(_ScriptedRandom, "script", [0.5, 2.0, 1.5, 4.0, 8.0, 1.0])
+    monkeypatch.setattr(_ScriptedRandom, "rates", [])
+    monkeypatch.setattr(random, "Random", _ScriptedRandom)
+    mean_l, se, w = sv.simulate_queue(0.25, 2.0, 1, 3, n_batches=2)
+    assert _ScriptedRandom.rates == [0.25, 0.5] * 3   # arrival rate, then 1 / mean service
+    # warm-up t0 = 0.1 * 10 = 1; windows [1, 5.5) and [5.5, 10) of width 4.5.
+    # N(t): 1 on [0.5, 2), 2 on [2, 2.5), 1 on [2.5, 6.5), 0 on [6.5, 10)
+    # window 0: 1*1 + 2*0.5 + 1*3 = 5 -> 10/9; window 1: 1*1 = 1 -> 2/9
+    assert mean_l == pytest.approx(2 / 3, rel=1e-12)
+    # batch means 10/9 and 2/9: sample sd (n - 1 = 1) is 4/9 * sqrt(2), se = sd / sqrt(2) = 4/9
+    assert se == pytest.approx(4 / 9, rel=1e-12)
+    assert w == pytest.approx(2.5, rel=1e-12)
+
+
+def test_simulate_queue_seeded_and_defaults():
+    a = sv.simulate_queue(1.6, 2.0, 4, 2000, seed=3)
+    assert a == sv.simulate_queue(1.6, 2.0, 4, 2000, seed=3)        # reproducible from the seed
+    assert a != sv.simulate_queue(1.6, 2.0, 4, 2000, seed=4)
+    # the page's defaults: seed 0 and 20 batch windows
+    assert sv.simulate_queue(1.6, 2.0, 4, 2000) == sv.simulate_queue(1.6, 2.0, 4, 2000, seed=0, n_batches=20)
+    assert sv.simulate_queue(1.6, 2.0, 4, 2000)[1] != sv.simulate_queue(1.6, 2.0, 4, 2000, n_batches=21)[1]

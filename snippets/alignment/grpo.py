@@ -11,7 +11,8 @@ import torch
 
 # --8<-- [start:group_advantages]
 def group_advantages(rewards: torch.Tensor, scale_by_std: bool = True, eps: float = 1e-4) -> torch.Tensor:
-    """Outcome-supervised GRPO advantages. rewards: (num_prompts, G), G sampled answers per prompt.
+    """Outcome-supervised GRPO advantages. rewards: (..., G), e.g. (num_prompts, G) or (G,) for one
+    prompt: the G sampled answers of a prompt are on the last axis.
 
     A_i = (r_i - mean(r)) / (std(r) + eps), shared by every token of answer i.
     std is the sample standard deviation (ddof = 1), as torch.std and TRL use.

@@ -130,3 +130,29 @@ def test_kl_estimators_by_hand():
     torch.testing.assert_close(est["k1"], torch.tensor([-1.0, 0.5]))
     torch.testing.assert_close(est["k2"], torch.tensor([0.5, 0.125]))
     torch.testing.assert_close(est["k3"], torch.tensor([math.e - 2.0, math.exp(-0.5) - 0.5]))
+
+
+def test_kl_shaped_rewards_score_only_on_the_last_of_several_tokens():
+    # T = 4: the k1 penalty -beta * (logp - logp_ref) on every token, the RM score only on token 3
+    logp = torch.tensor([-1.0, -2.0, -0.5, -1.0], dtype=torch.float64)
+    logp_ref = torch.tensor([-1.5, -2.0, -1.0, -0.5], dtype=torch.float64)
+    r = ppo.kl_shaped_rewards(3.0, logp, logp_ref, beta=0.2)
+    torch.testing.assert_close(r, torch.tensor([-0.1, 0.0, -0.1, 0.1 + 3.0], dtype=torch.float64))
+
+
+def test_gae_defaults_gamma_1_lambda_0_95_hand_computed():
+    r = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+    v = torch.tensor([0.5, 0.6, 0.7], dtype=torch.float64)
+    # gamma = 1: deltas 0.6 - 0.5, 0.7 - 0.6, 1 - 0.7; lambda = 0.95 back from the end
+    a2 = 0.3
+    a1 = 0.1 + 0.95 * a2
+    a0 = 0.1 + 0.95 * a1
+    adv, ret = ppo.gae(r, v)
+    torch.testing.assert_close(adv, torch.tensor([a0, a1, a2], dtype=torch.float64))
+    torch.testing.assert_close(ret, torch.tensor([a0 + 0.5, a1 + 0.6, a2 + 0.7], dtype=torch.float64))
+
+
+def test_clip_loss_default_eps_is_0_2():
+    # ratio 1.5 with A = +1 is clipped to 1.2, ratio 0.5 with A = -1 to 0.8 (-> -0.8): loss -(1.2 - 0.8) / 2
+    loss = ppo.ppo_clip_loss(torch.log(torch.tensor([1.5, 0.5])), torch.zeros(2), torch.tensor([1.0, -1.0]))
+    assert math.isclose(loss.item(), -0.2, rel_tol=1e-6)

@@ -57,6 +57,7 @@ def test_reward_head_ignores_padding():
     h = torch.randn(2, 4, 6)
     mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
     r1 = head(h, mask)
+    assert r1.shape == (2,)                           # one scalar reward per sequence
     h2 = h.clone()
     h2[0, 2:] = 99.0                                  # change only padding positions
     torch.testing.assert_close(head(h2, mask), r1)
@@ -78,3 +79,12 @@ def test_ranking_loss_pairs_in_rank_order():
     expected = sum(math.log(1 + math.exp(-gap)) for gap in (-1.0, -5.0, -4.0)) / 3
     got = rlhf.ranking_loss(torch.tensor([0.0, 1.0, 5.0], dtype=torch.float64)).item()
     assert math.isclose(got, expected, rel_tol=1e-12)
+
+
+def test_reward_head_single_sequence_gives_one_scalar():
+    torch.manual_seed(2)
+    head = rlhf.LastTokenRewardHead(5)
+    h = torch.randn(1, 3, 5)
+    r = head(h, torch.tensor([[1, 1, 0]]))
+    assert r.shape == (1,)
+    torch.testing.assert_close(r, (h[0, 1] @ head.score.weight.T + head.score.bias).reshape(1))

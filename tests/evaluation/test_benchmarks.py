@@ -10,6 +10,14 @@ from snippets import load
 b = load("evaluation/benchmarks")
 
 
+@pytest.fixture(autouse=True)
+def _every_test_finishes_in_60_s():
+    """_chi2_sf iterates until a series/continued fraction converges: a bug there must fail the test that
+    hit it (whichever runs first), not hang the run. See _Deadline below."""
+    with _Deadline(60):
+        yield
+
+
 def test_overlap_counts_by_hand():
     # test item: 6 tokens -> 4 trigrams: (a b c) (b c d) (c d e) (d e f); corpus contains "x a b c d y"
     # -> (a b c) and (b c d) are seen: 2 / 4
@@ -88,10 +96,9 @@ def test_detectable_gap_by_hand():
 # --- Cochran's Q. Oracles: a hand-worked 3 x 4 table, McNemar's statistic for K = 2, and
 # scipy.stats.chi2.sf for the tail probability.
 def test_chi2_tail_matches_scipy():
-    with _Deadline(30):
-        for df in (1, 2, 3, 9, 30):
-            for x in (0.01, 0.5, 1.0, 3.0, 8.0, 20.0, 60.0):
-                assert math.isclose(b._chi2_sf(x, df), stats.chi2.sf(x, df), rel_tol=1e-9, abs_tol=1e-14)
+    for df in (1, 2, 3, 9, 30):
+        for x in (0.01, 0.5, 1.0, 3.0, 8.0, 20.0, 60.0):
+            assert math.isclose(b._chi2_sf(x, df), stats.chi2.sf(x, df), rel_tol=1e-9, abs_tol=1e-14)
 
 
 def test_cochran_q_by_hand():
@@ -264,7 +271,7 @@ def test_chi2_tail_at_zero_and_cochran_q_zero_statistic():
 
 class _Deadline:
     """Fail (instead of hanging) if the body runs longer than `seconds` of wall time: a series that never
-    converges must be a test failure, not a stuck test run."""
+    converges (e.g. a term that is not multiplied by its ratio) must be a test failure, not a stuck run."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
@@ -288,15 +295,14 @@ def test_chi2_tail_matches_mpmath_to_near_machine_precision():
     # (x/2 < df/2 + 1) and the continued fraction must be accurate, and both must terminate quickly
     import mpmath
     mpmath.mp.dps = 40
-    with _Deadline(30):
-        for df in (1, 2, 3, 7, 20, 40):
-            for x in (0.05, 1.0, df - 0.5, df + 2.0, df + 2.5, 2.0 * df + 5, 80.0):
-                ref = float(mpmath.gammainc(df / 2, x / 2, mpmath.inf, regularized=True))
-                assert math.isclose(b._chi2_sf(x, df), ref, rel_tol=1e-13), (x, df)
-        # large df (x near df, p near 1/2): the series must run until its terms are 1e-15 of the sum
-        for x in (99_000.0, 100_000.0, 100_003.0):
-            ref = float(mpmath.gammainc(50_000, x / 2, mpmath.inf, regularized=True))
-            assert math.isclose(b._chi2_sf(x, 100_000), ref, rel_tol=4e-10), x
+    for df in (1, 2, 3, 7, 20, 40):
+        for x in (0.05, 1.0, df - 0.5, df + 2.0, df + 2.5, 2.0 * df + 5, 80.0):
+            ref = float(mpmath.gammainc(df / 2, x / 2, mpmath.inf, regularized=True))
+            assert math.isclose(b._chi2_sf(x, df), ref, rel_tol=1e-13), (x, df)
+    # large df (x near df, p near 1/2): the series must run until its terms are 1e-15 of the sum
+    for x in (99_000.0, 100_000.0, 100_003.0):
+        ref = float(mpmath.gammainc(50_000, x / 2, mpmath.inf, regularized=True))
+        assert math.isclose(b._chi2_sf(x, 100_000), ref, rel_tol=4e-10), x
 
 
 def test_pass_hat_k_rejects_bad_k_with_a_clear_message():

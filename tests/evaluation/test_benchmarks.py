@@ -10,6 +10,14 @@ from snippets import load
 b = load("evaluation/benchmarks")
 
 
+@pytest.fixture(autouse=True)
+def _every_test_finishes_in_60_s():
+    """_chi2_sf iterates until a series/continued fraction converges: a bug there must fail the test that
+    hit it (whichever runs first), not hang the run. See _Deadline below."""
+    with _Deadline(60):
+        yield
+
+
 def test_overlap_counts_by_hand():
     # test item: 6 tokens -> 4 trigrams: (a b c) (b c d) (c d e) (d e f); corpus contains "x a b c d y"
     # -> (a b c) and (b c d) are seen: 2 / 4
@@ -223,3 +231,89 @@ def test_eval_run_cost_by_hand():
     # 8,000 items x 4 samples x 600 tokens = 19.2 M tokens; / 2,500 tok/s = 7,680 s = 2.1333 GPU-h; x $2.5
     hours, usd = b.eval_run_cost(8000, 4, 600, 2500, 2.5)
     assert math.isclose(hours, 7680 / 3600) and math.isclose(usd, 7680 / 3600 * 2.5)
+
+
+# --- mutation-testing follow-up (issue 18): defaults, boundaries and error messages ------------------
+
+def test_normalise_lower_cases_and_splits_chinese_by_hand():
+    assert b.normalise("Hello, WORLD! 你好") == ["hello", "world", "你", "好"]
+    # case must not hide overlap, whichever side is upper-case
+    assert b.ngram_overlap("THE QUICK BROWN", ["the quick brown fox"], n=3) == 1.0
+
+
+def test_overlap_default_n_is_13_as_in_gpt3():
+    # 14 distinct tokens -> two 13-grams; the corpus holds only the first 13 tokens -> 1 of 2 seen.
+    # With n = 14 the only 14-gram is unseen (0.0); with n = 12 two of three 12-grams are seen.
+    words = [f"w{i}" for i in range(14)]
+    item, corpus = " ".join(words), [" ".join(["x"] + words[:13] + ["y"])]
+    assert b.ngram_overlap(item, corpus) == 0.5
+    assert b.ngram_overlap(item, corpus, n=13) == 0.5
+    assert b.ngram_overlap(item, corpus, n=14) == 0.0
+    assert math.isclose(b.ngram_overlap(item, corpus, n=12), 2 / 3)
+
+
+def test_overlap_one_token_and_empty_items():
+    # a one-token item uses n = 1: it is dirty iff that token occurs in the corpus
+    assert b.ngram_overlap("Hello!", ["well hello there"]) == 1.0
+    assert b.ngram_overlap("hello", ["goodbye"]) == 0.0
+    assert b.ngram_overlap("a b c", ["c"], n=1) == 1 / 3
+    # an item with no word tokens has no n-grams: overlap 0, not 1 and not a ZeroDivisionError
+    assert b.ngram_overlap("", ["a b c"]) == 0.0
+    assert b.ngram_overlap("?! ...", ["a b c"]) == 0.0
+
+
+def test_chi2_tail_at_zero_and_cochran_q_zero_statistic():
+    # Q = 0 with informative items: each variant gets one item right -> C = (1, 1), Q = 0, p = 1
+    assert b.cochran_q([[True, False], [False, True]]) == (0.0, 1.0)
+    for df in (1, 2, 5):
+        assert b._chi2_sf(0.0, df) == 1.0 == stats.chi2.sf(0.0, df)
+
+
+class _Deadline:
+    """Fail (instead of hanging) if the body runs longer than `seconds` of wall time: a series that never
+    converges (e.g. a term that is not multiplied by its ratio) must be a test failure, not a stuck run."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def _fire(self, *_):
+        raise TimeoutError(f"did not finish within {self.seconds} s")
+
+    def __enter__(self):
+        import signal
+        self._old = signal.signal(signal.SIGALRM, self._fire)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc):
+        import signal
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._old)
+
+
+def test_chi2_tail_matches_mpmath_to_near_machine_precision():
+    # oracle: mpmath's regularised upper incomplete gamma Q(df/2, x/2) at 40 digits; both the series branch
+    # (x/2 < df/2 + 1) and the continued fraction must be accurate, and both must terminate quickly
+    import mpmath
+    mpmath.mp.dps = 40
+    for df in (1, 2, 3, 7, 20, 40):
+        for x in (0.05, 1.0, df - 0.5, df + 2.0, df + 2.5, 2.0 * df + 5, 80.0):
+            ref = float(mpmath.gammainc(df / 2, x / 2, mpmath.inf, regularized=True))
+            assert math.isclose(b._chi2_sf(x, df), ref, rel_tol=1e-13), (x, df)
+    # large df (x near df, p near 1/2): the series must run until its terms are 1e-15 of the sum
+    for x in (99_000.0, 100_000.0, 100_003.0):
+        ref = float(mpmath.gammainc(50_000, x / 2, mpmath.inf, regularized=True))
+        assert math.isclose(b._chi2_sf(x, 100_000), ref, rel_tol=4e-10), x
+
+
+def test_pass_hat_k_rejects_bad_k_with_a_clear_message():
+    for n, c, k in ((4, 2, 5), (4, 2, 0), (4, 2, -1)):
+        with pytest.raises(ValueError, match=r"^need 1 <= k <= n$"):
+            b.pass_hat_k(n, c, k)
+
+
+def test_items_for_noninferiority_exact_integer_case_and_defaults():
+    # power 0.5 -> z_power = 0; z = 2: 2^2 * 0.1 / 0.02^2 = 1000 exactly, and at n = 1000 an equal model
+    # passes with probability Phi((0.02 - 2 * 0.01) / 0.01) = 1/2 = power, so 1000 (not 1001) is the answer
+    assert b.items_for_noninferiority(0.10, margin=0.02, power=0.5, z=2.0) == 1000
+    assert b.noninferiority_pass_rate(0.0, 0.10, 1000, margin=0.02, z=2.0) == pytest.approx(0.5, abs=1e-12)
+    assert b.items_for_noninferiority(0.10) == b.items_for_noninferiority(0.10, 0.02, 0.8, 1.96) == 1963

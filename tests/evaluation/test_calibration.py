@@ -152,3 +152,54 @@ def test_temperature_matches_scipy_minimiser_of_nll():
     ref = minimize_scalar(nll, bounds=(0.05, 20), method="bounded", options={"xatol": 1e-6}).x
     t = cal.fit_temperature(logits.float(), labels)
     assert abs(t - ref) < 1e-2 * ref
+
+
+# --- mutation-testing follow-up (issue 18): the two lowest bins, n_bins in the report, the optimiser ----
+
+def test_ece_keeps_the_two_lowest_bins_apart():
+    # 0.05 is in [0, 0.1], 0.15 in (0.1, 0.2]: two bins of one answer each -> 1/2 * 0.95 + 1/2 * 0.15 = 0.55.
+    # Merging them (an off-by-one bin index) would give |1/2 - 0.1| = 0.4.
+    conf = torch.tensor([0.05, 0.15], dtype=torch.float64)
+    assert math.isclose(cal.expected_calibration_error(conf, torch.tensor([1, 0])), 0.55, rel_tol=1e-6)
+    # 0.0 and 0.1 both belong to the first bin [0, 0.1]: one bin, |1/2 - 0.05| = 0.45
+    conf = torch.tensor([0.0, 0.1], dtype=torch.float64)
+    assert math.isclose(cal.expected_calibration_error(conf, torch.tensor([1, 0])), 0.45, rel_tol=1e-6)
+
+
+def test_report_passes_n_bins_through():
+    # 2 bins: (0, 0.5] holds 0.3 (wrong), (0.5, 1] holds 0.6 (right) and 0.9 (wrong)
+    # -> 1/3 * 0.3 + 2/3 * |1/2 - 0.75| = 0.1 + 1/6; the default 10 bins give (0.3 + 0.4 + 0.9) / 3
+    conf, correct = torch.tensor([0.3, 0.6, 0.9], dtype=torch.float64), torch.tensor([0, 1, 0])
+    assert math.isclose(cal.calibration_report(conf, correct, n_bins=2)["ece"], 0.1 + 1 / 6, rel_tol=1e-6)
+    assert math.isclose(cal.calibration_report(conf, correct)["ece"], 1.6 / 3, rel_tol=1e-6)
+
+
+def _nll_minimiser(logits, labels):
+    from scipy.optimize import minimize_scalar
+    nll = lambda t: torch.nn.functional.cross_entropy(logits.double() / t, labels).item()
+    return minimize_scalar(nll, bounds=(0.005, 50), method="bounded", options={"xatol": 1e-7}).x, nll
+
+
+def test_temperature_for_a_very_underconfident_model():
+    # logits ~10x too small (true T = 0.1): at T = 1 the NLL is nearly flat in log T, so fixed unit steps
+    # crawl (still far off after 100 of them); the line search must extrapolate to reach T ~ 0.11.
+    # Oracle: scipy's bounded scalar minimiser of the same NLL.
+    torch.manual_seed(2)
+    logits = torch.randn(2000, 10, dtype=torch.float64) * 0.03
+    labels = torch.distributions.Categorical(logits=logits / 0.1).sample()
+    ref, _ = _nll_minimiser(logits, labels)
+    assert 0.05 < ref < 0.5                                      # an interior minimum, not the search bound
+    assert abs(cal.fit_temperature(logits, labels) - ref) < 1e-2 * ref
+
+
+def test_temperature_steps_bounds_the_optimiser_iterations():
+    # one L-BFGS iteration from T = 1 moves towards the minimiser but does not reach it; more steps lower the
+    # NLL further, and the default (100) converges to the scipy minimiser
+    torch.manual_seed(1)
+    logits = torch.randn(1500, 4, dtype=torch.float64) * 4
+    labels = torch.distributions.Categorical(logits=logits / 1.7).sample()
+    ref, nll = _nll_minimiser(logits, labels)
+    t1, t3, t_def = (cal.fit_temperature(logits, labels, steps=s) for s in (1, 3, 100))
+    assert 1.0 < t1 < ref and abs(t1 - ref) > 0.1 * ref
+    assert nll(t1) > nll(t3) > nll(t_def) - 1e-12
+    assert abs(t_def - ref) < 1e-3 * ref and cal.fit_temperature(logits, labels) == t_def

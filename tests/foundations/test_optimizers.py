@@ -198,3 +198,99 @@ def test_qk_clip_leaves_a_head_with_only_negative_logits_alone():
     q2, k2 = opt.qk_clip(w_q, -w_q, x, tau=1.0)
     torch.testing.assert_close(q2, w_q)
     torch.testing.assert_close(k2, -w_q)
+
+
+def test_adam_defaults_match_torch_optim_adam_defaults():
+    # the page's defaults are PyTorch's: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no weight decay
+    torch.manual_seed(5)
+    p_ref = torch.nn.Parameter(torch.randn(7, dtype=torch.float64))
+    ref = torch.optim.Adam([p_ref])
+    p, m, v = p_ref.detach().clone(), torch.zeros(7, dtype=torch.float64), torch.zeros(7, dtype=torch.float64)
+    for t in range(1, 4):
+        g = torch.randn(7, dtype=torch.float64)
+        p_ref.grad = g.clone()
+        ref.step()
+        p, m, v = opt.adam_step(p, g, m, v, t)
+        torch.testing.assert_close(p, p_ref.detach(), rtol=0, atol=1e-12)
+
+
+def test_schedule_default_min_lr_is_zero_and_stays_flat_after_total_steps():
+    assert opt.warmup_cosine_lr(1000, 3e-4, 100, 1000) == pytest.approx(0.0, abs=1e-15)   # default min_lr 0
+    assert opt.warmup_cosine_lr(775, 1.0, 100, 1000) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.75)))
+    # past total_steps the cosine is clamped at its end, it does not climb back up
+    for step in (1001, 1450, 1900, 5000):
+        assert opt.warmup_cosine_lr(step, 3e-4, 100, 1000, 3e-5) == pytest.approx(3e-5)
+
+
+def test_schedule_with_a_single_decay_step():
+    # total_steps = warmup_steps + 1: the one decay step is the whole cosine, max_lr -> min_lr
+    assert opt.warmup_cosine_lr(2, 1.0, 2, 3, 0.1) == pytest.approx(1.0)
+    assert opt.warmup_cosine_lr(3, 1.0, 2, 3, 0.1) == pytest.approx(0.1)
+    assert opt.warmup_cosine_lr(1, 1.0, 0, 1, 0.1) == pytest.approx(0.1)
+
+
+def test_newton_schulz_normalises_by_the_frobenius_norm_and_is_scale_invariant():
+    gen = torch.Generator().manual_seed(6)
+    g = torch.randn(12, 20, generator=gen, dtype=torch.float64)
+    for scale in (1e-5, 1e-3, 0.3, 1.0, 50.0):
+        x0 = opt.newton_schulz(scale * g, steps=0)          # no iteration: just the normalised input
+        torch.testing.assert_close(x0, g / g.norm(), rtol=2e-2, atol=0)
+        assert float(torch.linalg.matrix_norm(x0, ord=2)) <= 1.0    # singular values in (0, 1]
+        assert float(x0.norm()) <= 1.0
+    torch.testing.assert_close(opt.newton_schulz(0.3 * g, steps=0), g / g.norm(), rtol=1e-6, atol=0)
+    torch.testing.assert_close(opt.newton_schulz(50.0 * g, steps=0), g / g.norm(), rtol=1e-8, atol=0)
+    # the polar factor does not depend on the gradient's scale
+    torch.testing.assert_close(opt.newton_schulz(g), opt.newton_schulz(1e3 * g), rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(opt.newton_schulz(torch.zeros(3, 4)), torch.zeros(3, 4))   # no NaN
+
+
+@pytest.mark.parametrize("shape", [(40, 6), (6, 40)])
+def test_newton_schulz_iterates_on_the_small_gram(shape):
+    """The comment's contract: a tall matrix is transposed so X X^T is min(m, n) square, never
+    max(m, n) square. Oracle: the shapes of every tensor the function creates (TorchFunctionMode)."""
+    from torch.overrides import TorchFunctionMode
+
+    shapes = []
+
+    class Record(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if isinstance(out, torch.Tensor):
+                shapes.append(tuple(out.shape))
+            return out
+
+    g = torch.randn(*shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    with Record():
+        out = opt.newton_schulz(g, steps=3)
+    assert out.shape == g.shape
+    assert (6, 6) in shapes and (40, 40) not in shapes
+    U, _, Vh = torch.linalg.svd(g, full_matrices=False)
+    torch.testing.assert_close(opt.newton_schulz(g, steps=60, coeffs=(1.5, -0.5, 0.0)), U @ Vh, atol=1e-6, rtol=0)
+
+
+def test_muon_defaults_by_hand():
+    # defaults: lr 0.02, Nesterov momentum 0.95, no weight decay, RMS match 0.2 (Keller Jordan's Muon)
+    torch.manual_seed(8)
+    w, g, buf = (torch.randn(8, 18, dtype=torch.float64) for _ in range(3))
+    w1, b1 = opt.muon_step(w, g, buf)
+    b_ref = 0.95 * buf + g
+    torch.testing.assert_close(b1, b_ref)
+    w_ref = w - 0.02 * 0.2 * 18 ** 0.5 * opt.newton_schulz(g + 0.95 * b_ref)
+    torch.testing.assert_close(w1, w_ref)
+
+
+def test_qk_clip_all_zero_logits_and_a_max_logit_below_one():
+    torch.manual_seed(9)
+    w_q, w_k = torch.randn(4, 8, dtype=torch.float64), torch.randn(4, 8, dtype=torch.float64)
+    # all logits 0 (zero input): S_max = 0, nothing to clip and no division by zero
+    q, k = opt.qk_clip(w_q, w_k, torch.zeros(3, 8, dtype=torch.float64), tau=1.0)
+    torch.testing.assert_close(q, w_q)
+    torch.testing.assert_close(k, w_k)
+    # a small positive S_max (< 1) above a smaller tau is still clipped to exactly tau
+    x = 0.05 * torch.randn(5, 8, dtype=torch.float64)
+    s_max = float(((x @ w_q.T) @ (x @ w_k.T).T).max()) / 2.0
+    assert 0 < s_max < 1
+    tau = s_max / 4
+    q, k = opt.qk_clip(w_q, w_k, x, tau=tau)
+    torch.testing.assert_close(q, w_q * 0.5)
+    torch.testing.assert_close(k, w_k * 0.5)

@@ -50,7 +50,7 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int
     mask = targets != ignore_index
     safe = targets.masked_fill(~mask, 0)
     nll = -logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)          # (b, s)
-    return (nll * mask).sum() / mask.sum()
+    return nll.masked_fill(~mask, 0.0).sum() / mask.sum()          # not nll * mask: inf * 0 = nan
 
 
 def perplexity(mean_nll: torch.Tensor) -> torch.Tensor:

@@ -217,3 +217,72 @@ def test_zipf_mass_and_152k_example_by_hand():
     full, expected, everything = sl.adaptive_softmax_flops(1024, 152_064, [20_000, 60_000])
     assert full == 2 * 1024 * 152_064                                   # 311 MFLOP
     assert round(full / expected, 1) == 7.1 and round(full / everything, 1) == 4.2
+
+
+def test_cross_entropy_ignored_positions_with_minus_inf_logits_and_one_token_vocab():
+    # Ignored positions (padding) whose logits are -inf for some tokens, e.g. a masked vocabulary:
+    # they must not turn the loss into nan (inf * 0), as F.cross_entropy shows.
+    torch.manual_seed(5)
+    logits, y = torch.randn(2, 4, 6), torch.randint(0, 6, (2, 4))
+    y[0, 1] = y[1, 3] = -100
+    logits[0, 1, :2] = float("-inf")
+    logits[1, 3, 0] = float("-inf")
+    ref = F.cross_entropy(logits.reshape(-1, 6), y.reshape(-1), ignore_index=-100)
+    torch.testing.assert_close(sl.cross_entropy(logits, y), ref)
+    # a custom ignore_index, and a 1-token vocabulary: every kept position has p = 1, loss 0
+    y2 = y.masked_fill(y == -100, 7)
+    torch.testing.assert_close(sl.cross_entropy(logits, y2, ignore_index=7), ref)
+    one = torch.randn(1, 3, 1)
+    assert float(sl.cross_entropy(one, torch.tensor([[0, -100, 0]]))) == 0.0
+
+
+def _reference_fit(direction, grid):
+    """Brute force over the documented search lattice (mu in -4..4 step 0.1, sigma in 0.5..4.5 step 0.05)
+    with scipy's normal log-density and a Riemann sum over the grid."""
+    from scipy.stats import norm
+
+    x = grid.numpy()
+    logp = np.logaddexp(norm.logpdf(x, -3, 1), norm.logpdf(x, 3, 1)) + math.log(0.5)
+    mus = np.round(np.arange(-40, 41) * 0.1, 10)
+    sig = np.round(0.5 + np.arange(81) * 0.05, 10)
+    logq = norm.logpdf(x[None, None, :], mus[:, None, None], sig[None, :, None])
+    a, b = (logp, logq) if direction == "forward" else (logq, logp)
+    kl = (np.exp(a) * (a - b)).sum(-1)
+    i, j = np.unravel_index(np.argmin(kl), kl.shape)
+    return mus[i], sig[j], kl
+
+
+@pytest.mark.parametrize("lo,hi,n", [(-12.0, 4.0, 801), (-4.0, 12.0, 641), (-2.0, 12.0, 561), (-12.0, -3.5, 171),
+                                     (1.0, 12.0, 111), (3.5, 12.0, 86)])
+def test_fit_gaussian_matches_scipy_brute_force_on_asymmetric_grids(lo, hi, n):
+    # A grid cut on one side makes the fitted mean move off 0 and the two reverse-KL modes unequal, so a
+    # sign error in the Gaussian, a wrong search range/step or a wrong mixture weight changes the answer.
+    grid = torch.linspace(lo, hi, n, dtype=torch.float64)
+    for direction in ("forward", "reverse"):
+        mu, s = sl.fit_gaussian_to_mixture(direction, grid)
+        mu_ref, s_ref, kl = _reference_fit(direction, grid)
+        assert np.sort(kl, axis=None)[1] - kl.min() > 1e-9            # unique minimum: no tie to break
+        assert (mu, s) == pytest.approx((mu_ref, s_ref), abs=1e-12), direction
+        # float64 grid -> float64 search lattice: the answer is a lattice point to ~1e-15, not float32's 1e-7
+        assert abs(mu - round(mu, 1)) < 1e-12 and abs(s - round(s, 2)) < 1e-12
+
+
+def test_forward_fit_is_moment_matching_on_a_cut_grid():
+    # Forward KL to a Gaussian is moment matching of p on the grid (closed form), up to the search lattice.
+    grid = torch.linspace(-12.0, 4.0, 801, dtype=torch.float64)
+    x = grid.numpy()
+    p = 0.5 * (np.exp(-0.5 * (x + 3) ** 2) + np.exp(-0.5 * (x - 3) ** 2))
+    m = (p * x).sum() / p.sum()
+    sd = math.sqrt((p * (x - m) ** 2).sum() / p.sum())
+    mu, s = sl.fit_gaussian_to_mixture("forward", grid)
+    assert m < -0.2 and abs(mu - m) <= 0.05 + 1e-9 and abs(s - sd) <= 0.025 + 1e-9
+
+
+def test_forward_fit_clips_to_the_search_box_on_a_two_point_grid():
+    # Two far points with almost equal p: moment matching wants sd ~ 12, mean = weighted mean of the two;
+    # the documented search stops at sigma = 4.5, so the fit sits on that edge.
+    x = np.array([-12.0, 12.01])
+    p = np.exp(-0.5 * (x + 3) ** 2) + np.exp(-0.5 * (x - 3) ** 2)
+    m = (p * x).sum() / p.sum()
+    mu, s = sl.fit_gaussian_to_mixture("forward", torch.tensor(x, dtype=torch.float64))
+    assert abs(mu - m) <= 0.05 + 1e-9 and s == pytest.approx(4.5, abs=1e-12)

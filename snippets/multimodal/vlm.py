@@ -31,6 +31,7 @@ def clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: floa
 def recall_at_k(query_emb: torch.Tensor, gallery_emb: torch.Tensor, k: int) -> float:
     """Cross-modal retrieval with a dual encoder: query i's true match is gallery item i.
 
+    query_emb: (n_q, d); gallery_emb: (n_g, d) with n_g >= n_q (the rest are distractors).
     Returns the fraction of queries whose match is among the k most cosine-similar gallery items.
     """
     sim = F.normalize(query_emb, dim=-1) @ F.normalize(gallery_emb, dim=-1).T   # (n_q, n_g)

@@ -51,6 +51,47 @@ def test_recall_at_k_constructed():
     assert mm.recall_at_k(q, g, 3) == pytest.approx(1.0)
 
 
+def hand_recall_at_k(q, g, k):
+    """Rank each query's gallery by cosine similarity written out with explicit sums."""
+    def cos(a, b):
+        return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+    hits = 0
+    for i, qi in enumerate(q.tolist()):
+        scores = [cos(qi, gj) for gj in g.tolist()]
+        ranked = sorted(range(len(scores)), key=lambda j: -scores[j])
+        hits += i in ranked[:k]
+    return hits / len(q)
+
+
+def test_recall_at_k_is_cosine_not_dot_product():
+    # Each query's match is short and nearly parallel to it; item 2 is long and 45 degrees off both.
+    q = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.1, 0.0]])
+    g = torch.tensor([[0.05, 1.0, 0.0], [1.0, 0.0, 0.3], [10.0, 10.0, 0.0]])
+    # cosine: q0 -> item 0 (0.999) > item 2 (0.707); q1 -> item 1 (0.953) > item 2 (0.774): recall@1 = 1.
+    # A dot product would rank item 2 first for both (dots 10 and 11 vs 1 and 1): recall@1 = 0.
+    assert hand_recall_at_k(q, g, 1) == 1.0
+    assert mm.recall_at_k(q, g, 1) == pytest.approx(1.0)
+    # gallery reordered so that each query's match is an item it ranks below another: recall@1 = 0
+    assert hand_recall_at_k(q, g[[2, 0, 1]], 1) == 0.0
+    assert mm.recall_at_k(q, g[[2, 0, 1]], 1) == pytest.approx(0.0)
+
+
+def test_recall_at_k_random_against_hand_ranking():
+    """n_q < n_g (distractors), d different from both, rows and feature columns of very different norms."""
+    torch.manual_seed(4)
+    n_q, n_g, d = 6, 9, 4
+    g = torch.randn(n_g, d, dtype=torch.float64) * torch.logspace(-1, 1, n_g, dtype=torch.float64).unsqueeze(-1)
+    q = g[:n_q] + 0.8 * torch.randn(n_q, d, dtype=torch.float64)
+    q = q * torch.tensor([5.0, 0.2, 1.0, 3.0], dtype=torch.float64)          # columns of different scale
+    q = q * torch.logspace(1, -1, n_q, dtype=torch.float64).unsqueeze(-1)   # rows of different norm
+    values = set()
+    for k in (1, 2, 3, 5):
+        expected = hand_recall_at_k(q, g, k)
+        assert mm.recall_at_k(q, g, k) == pytest.approx(expected)
+        values.add(expected)
+    assert len(values) > 2                                                 # the cases separate recall levels
+
+
 def test_splice_keeps_text_and_inserts_patches_in_order():
     torch.manual_seed(2)
     ids = torch.tensor([3, 9, 9, 9, 4])
@@ -61,7 +102,7 @@ def test_splice_keeps_text_and_inserts_patches_in_order():
     torch.testing.assert_close(out[[0, 4]], text[[0, 4]])
     torch.testing.assert_close(out[1:4], feats)
     torch.testing.assert_close(text, before)                  # the input embeddings are not written in place
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^3 placeholders but 2 image features$"):
         mm.splice_image_tokens(text, ids, 9, feats[:2])
 
 

@@ -118,7 +118,7 @@ def kendall_tau_b(x: list[float], y: list[float]) -> float:
                 tx += 1
             elif dy == 0:
                 ty += 1
-            elif dx * dy > 0:
+            elif np.sign(dx) == np.sign(dy):              # not dx * dy > 0: it underflows to 0
                 conc += 1
             else:
                 disc += 1

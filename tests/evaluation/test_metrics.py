@@ -137,3 +137,38 @@ def test_lcs_length_and_ngrams_by_hand_and_brute_force():
     grams = m._ngrams("the cat the cat".split(), 2)
     assert grams == {("the", "cat"): 2, ("cat", "the"): 1}
     assert m._ngrams(["a"], 2) == {}
+
+
+@pytest.mark.parametrize("hyps,refs", [
+    # two references, 3 and 7 tokens, for a 6-token hypothesis: the closest (7) sets the brevity
+    # penalty exp(1 - 7/6), not the shortest (3)
+    (["a b c d e f"], [["a b c"], ["a b c d e f g"]]),
+    # a hypothesis longer than its reference: brevity penalty exactly 1 (never above 1)
+    (["a b c d e f g h"], [["a b c d e f g"]]),
+    # a 2-token hypothesis has no 3- or 4-grams: it adds 0 (not 1) to those totals -> BLEU 100
+    (["the cat sat on the mat", "hello world"], [["the cat sat on the mat", "hello world"]]),
+])
+def test_bleu_closest_reference_long_hypothesis_and_short_sentence(hyps, refs):
+    ref = sacrebleu.corpus_bleu(hyps, refs, tokenize="none", smooth_method="none")
+    assert math.isclose(m.corpus_bleu(hyps, refs), ref.score, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_bleu_brevity_penalty_by_hand():
+    # all four precisions are 1 in both cases, so BLEU = 100 * BP
+    assert math.isclose(m.corpus_bleu(["a b c d e f"], [["a b c"], ["a b c d e f g"]]),
+                        100 * math.exp(1 - 7 / 6), rel_tol=1e-12)
+    assert math.isclose(m.corpus_bleu(["the cat sat on the mat", "hello world"],
+                                      [["the cat sat on the mat", "hello world"]]), 100.0, rel_tol=1e-12)
+    # hypothesis 8 tokens, reference 7: p1 = 7/8, p2 = 6/7, p3 = 5/6, p4 = 4/5 -> (1/2)^(1/4), BP = 1
+    assert math.isclose(m.corpus_bleu(["a b c d e f g h"], [["a b c d e f g"]]), 100 * 0.5 ** 0.25,
+                        rel_tol=1e-12)
+
+
+def test_kendall_tau_b_tiny_differences_do_not_underflow():
+    # differences of 1e-200: their product (1e-400) underflows to 0.0; the pairs are still concordant
+    x, y = [0.0, 1e-200, 2e-200, 3e-200], [0.0, 1e-200, 3e-200, 2e-200]
+    assert math.isclose(m.kendall_tau_b(x, y), stats.kendalltau(x, y).statistic, rel_tol=1e-12)
+    assert math.isclose(m.kendall_tau_b(x, y), (5 - 1) / 6, rel_tol=1e-12)
+    # and a huge/tiny ratio (1e-200 / 1e200 underflows too)
+    x, y = [0.0, 1e-200, 2e-200], [0.0, 1e200, 2e200]
+    assert m.kendall_tau_b(x, y) == 1.0 == stats.kendalltau(x, y).statistic

@@ -137,3 +137,43 @@ def test_bpe_dropout_length_close_to_hf_dropout():
     hf_mean = sum(len(hf.encode(w).tokens) for _ in range(n) for w in WORDS) / (n * len(WORDS))
     ours = wu.mean_tokens(WORDS, MERGES, 0.1, samples=n)
     assert ours == pytest.approx(hf_mean, rel=0.05)
+
+
+class _BoundedVocab(set):
+    """A vocabulary that fails after `limit` lookups: greedy WordPiece looks up at most
+    len(word) * (len(word) + 1) / 2 candidates, so a loop that makes no progress is caught at once."""
+    def __init__(self, items, limit):
+        super().__init__(items)
+        self.lookups, self.limit = 0, limit
+
+    def __contains__(self, item):
+        self.lookups += 1
+        assert self.lookups <= self.limit, "WordPiece loops without progress (matched an empty piece?)"
+        return super().__contains__(item)
+
+
+@pytest.mark.parametrize("vocab,word", [(["[UNK]", "a", "##"], "ab"),      # bare "##": empty continuation
+                                        (["[UNK]", "", "a", "##a"], "ba")])  # "": empty first piece
+def test_wordpiece_never_matches_an_empty_piece_like_hf(vocab, word):
+    # only non-empty pieces are candidates: an unmatchable position still makes the word [UNK]
+    hf = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    ours = wu.wordpiece_encode(word, _BoundedVocab(vocab, limit=len(word) * (len(word) + 1) // 2))
+    assert ours == hf.encode(word).tokens == ["[UNK]"]
+
+
+class _FixedDraws:
+    """Stands in for random.Random: random() returns the given values in turn."""
+    def __init__(self, values):
+        self.values = iter(values)
+
+    def random(self):
+        return next(self.values)
+
+
+def test_bpe_dropout_keeps_a_merge_when_the_draw_equals_p():
+    # a merge is dropped iff u < p, so P(drop) = p for u ~ U[0, 1) and p = 0 never drops, even on u = 0.0
+    # (random.Random.random() can return 0.0). "low" with merges (l,o) then (lo,w): two steps, one draw each
+    # applicable pair per step, then a last step with no applicable pair.
+    assert wu.bpe_dropout_encode("low", MERGES, 0.0, _FixedDraws([0.0] * 10)) == _hf_bpe().encode("low").tokens
+    assert wu.bpe_dropout_encode("low", MERGES, 0.5, _FixedDraws([0.5] * 10)) == _hf_bpe().encode("low").tokens
+    assert wu.bpe_dropout_encode("low", MERGES, 0.5, _FixedDraws([0.4999] * 10)) == list("low")

@@ -53,7 +53,7 @@ def fairness_gaps(y_true: list[int], y_pred: list[int], group: list[str]) -> dic
     r = group_rates(y_true, y_pred, group).values()
     def gap(k: str) -> float:
         v = [x[k] for x in r if not math.isnan(x[k])]   # max/min over a NaN depend on the groups' order
-        return max(v, default=0.0) - min(v, default=0.0)
+        return max(v) - min(v) if v else 0.0             # no group has the rate: nothing to compare
     return {"demographic_parity_diff": gap("positive_rate"),
             "equalized_odds_diff": max(gap("tpr"), gap("fpr"))}
 # --8<-- [end:fairness]

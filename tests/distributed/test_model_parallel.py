@@ -153,6 +153,8 @@ def test_young_minimises_first_order_waste_and_cluster_mtbf():
     assert mp_.cluster_mtbf(6350.0, 2048) == pytest.approx(3.1006, abs=1e-3)
     assert mp_.daly_interval(10.0, 4.0) == 4.0          # delta >= 2M: checkpoint every M
     assert mp_.daly_interval(8.0, 4.0) == 4.0           # delta = 2M is already capped
+    # M <= delta < 2M is not capped: delta = 1.5, M = 1 -> r = 3/4, sqrt(3) (1 + sqrt(3) / 6 + 1 / 12) - 3/2
+    assert mp_.daly_interval(1.5, 1.0) == pytest.approx(math.sqrt(3) * (13 / 12 + math.sqrt(3) / 6) - 1.5, rel=1e-12)
     # Daly (2006), eq. 37: sqrt(2 delta M) (1 + sqrt(r) / 3 + r / 9) - delta with r = delta / (2M);
     # delta = 0.5, M = 1: r = 1/4 -> 1 * (1 + 1/6 + 1/36) - 1/2 = 25/36
     assert mp_.daly_interval(0.5, 1.0) == pytest.approx(25 / 36, rel=1e-12)

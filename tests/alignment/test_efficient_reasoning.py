@@ -19,6 +19,8 @@ def test_kimi_length_reward_closed_form():
     assert er.kimi_length_reward(lengths, correct) == [0.5, 0.25, 0.0, -0.5]
     # a wrong answer is never rewarded for being short
     assert er.kimi_length_reward([100, 300], [False, True]) == [0.0, -0.5]
+    # ...and a wrong LONG answer keeps its negative lambda: lambda = 0.5, 0.0, -0.5 -> min(0, .) for wrong
+    assert er.kimi_length_reward([100, 300, 500], [True, False, False]) == [0.5, 0.0, -0.5]
     # all the same length: no length signal
     assert er.kimi_length_reward([50, 50, 50], [True, False, True]) == [0.0, 0.0, 0.0]
     # shortest correct gets +0.5, longest gets -0.5 whatever the absolute lengths

@@ -53,6 +53,9 @@ def test_verifiable_rewards_labelled_cases():
     assert grpo.extract_answer("total is 1,234 apples") == "1234"
     assert grpo.extract_answer("no digits here") is None
     assert grpo.accuracy_reward("first 7 then \\boxed{14}", "14") == 1.0
+    # a self-corrected answer: the LAST \\boxed{} is the final one (the docstring's rule), not the first
+    assert grpo.extract_answer("\\boxed{12} wait, recheck: \\boxed{14}") == "14"
+    assert grpo.accuracy_reward("\\boxed{12} wait, recheck: \\boxed{14}", "14") == 1.0
     assert grpo.accuracy_reward("The answer is 14.0", "14") == 1.0
     assert grpo.accuracy_reward("The answer is 13", "14") == 0.0
     assert grpo.accuracy_reward("\\boxed{x+1}", "x+1") == 1.0

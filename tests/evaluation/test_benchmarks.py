@@ -40,6 +40,11 @@ def test_prompt_robustness_hand_computed():
     assert r["min"] == 0.5 and r["max"] == 1.0 and r["spread"] == 0.5
     # items: (T,T,T) consistent, (T,F,T) no, (F,F,T) no, (T,T,T) consistent -> 2/4
     assert r["consistency"] == 0.5
+    # an item every variant gets WRONG is consistent too (answered the same way): items
+    # (T,T) yes, (F,F) yes, (T,F) no, (F,T) no, (F,F) yes -> 3/5; counting only all-right items gives 1/5
+    r = b.prompt_robustness([[True, False, True, False, False], [True, False, False, True, False]])
+    assert math.isclose(r["consistency"], 3 / 5)
+    assert math.isclose(r["mean"], 0.4) and r["spread"] == 0.0
 
 
 def _pass_hat_k_brute_force(outcomes: list[bool], k: int) -> float:

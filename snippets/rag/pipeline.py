@@ -231,6 +231,8 @@ def pick_k(gold_rank: list[int | None], target: float = 0.9, max_k: int = 20) ->
 def pick_threshold(gold_scores: list[float], keep: float = 0.95) -> float:
     """Score threshold for "no relevant source, abstain": the largest value that still keeps
     a share `keep` of the gold chunks' scores (their lower (1-keep) quantile, no interpolation)."""
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep is a share in (0, 1], got {keep}")
     s = sorted(gold_scores)
     return s[math.floor((1 - keep) * len(s) + 1e-9)]   # guard 0.1 * 10 = 0.999...
 

@@ -75,9 +75,12 @@ def test_rankings_are_full_permutations_and_recall_by_position(ranked):
             assert recalls == [float(k > pos) for k in range(1, n + 1)]
 
 
-def test_bm25_and_dense_rankings_match_independent_oracles(ranked, encoder):
+def test_bm25_and_dense_rankings_match_independent_oracles(encoder):
     import numpy as np
     from rank_bm25 import BM25Okapi
+    # rankings is called here, not through the module fixture: a mutation tool that runs only the
+    # tests which called a function would otherwise credit the fixture's call to another test
+    ranked = ev.rankings([q for q, _ in ev.QUERIES], *encoder)
     ids = list(ev.CORPUS)
     ref = BM25Okapi([ev.retrieval.tokenize(ev.CORPUS[i]) for i in ids])
     docs = ev.retrieval.embed([ev.CORPUS[i] for i in ids], *encoder)
@@ -175,6 +178,20 @@ def test_faithfulness_by_hand():
     assert est["answer_half"] == pytest.approx(1.96 * math.sqrt(0.8 * 0.2 / 100))
 
 
+def test_claim_half_width_on_three_answers_by_hand():
+    import numpy as np
+    # s = (2, 0, 3) supported of m = (2, 2, 4) claims: r = 5/8, mean m = 8/3; residuals
+    # s - r m = (0.75, -1.25, 0.5), squares sum to 2.375; var = 2.375 / (3 x 2) / (8/3)^2
+    est = ev.faithfulness_with_ci([[1, 1], [0, 0], [1, 0, 1, 1]])
+    assert est["claim_rate"] == 5 / 8
+    var = 2.375 / 6 / (8 / 3) ** 2
+    assert est["claim_half"] == pytest.approx(1.96 * math.sqrt(var), rel=1e-12)   # 0.4624
+    # the same with numpy: sample variance (ddof=1) of the residuals / n, divided by mean m^2
+    e = np.array([2, 0, 3]) - 5 / 8 * np.array([2, 2, 4])
+    assert est["claim_half"] == pytest.approx(1.96 * math.sqrt(e.var(ddof=1) / 3) / (8 / 3), rel=1e-12)
+    assert est["answer_rate"] == 1 / 3
+
+
 def test_abstain_threshold_by_hand_and_against_sklearn():
     import numpy as np
     from sklearn.metrics import precision_recall_curve
@@ -207,3 +224,12 @@ def test_verify_costs_by_hand():
     assert c["answer_usd"] == pytest.approx(3000 * 2e-6 + 300 * 10e-6)
     assert c["answer_usd"] == pytest.approx(0.009)
     assert c["selfcheck_usd"] == pytest.approx(5 * 0.009)                  # $0.045
+
+
+def test_verify_costs_default_hardware_and_prices_exactly():
+    # 10 claims x 10 chunks x 1,300 tokens x 2 x 0.6e9 = 1.56e14 FLOPs; the default A100
+    # (312e12 bf16 FLOP/s) at 50 % MFU does 1.56e14 per second; every step is exact in floats
+    c = ev.verify_costs(10, 10, 1270, 0.6e9, 1_000_000, 100_000, 2, mfu=0.5)
+    assert c["nli_gpu_s"] == 1.0
+    # 1M input tokens at $2/M + 100k output tokens at $10/M = $3, twice for two samples
+    assert (c["answer_usd"], c["selfcheck_usd"]) == (3.0, 6.0)

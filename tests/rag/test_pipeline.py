@@ -1,5 +1,7 @@
 """Tests for snippets/rag/pipeline.py: the prompt is checked against hand-written text and
 against langchain-core's ChatPromptTemplate filled with the same sources."""
+import pytest
+from langchain_core.messages import convert_to_openai_messages
 from langchain_core.prompts import ChatPromptTemplate
 
 from snippets import load
@@ -36,15 +38,27 @@ def test_matches_langchain_chat_prompt_template():
     ours = pl.build_rag_messages("When do passwords expire?", hits)
     assert [(m.type, m.content) for m in ref] == [("system", ours[0]["content"]),
                                                   ("human", ours[1]["content"])]
+    # and in the OpenAI chat format a client sends: exactly these keys and roles
+    assert ours == convert_to_openai_messages(ref)
+    assert [m["role"] for m in ours] == ["system", "user"]
+
+
+def test_default_budget_is_2000_characters():
+    # "[1] (a.md) " is 11 characters: a 1,989-character chunk makes a 2,000-character block
+    # that fits the default budget exactly; one character more and nothing fits.
+    fits = pl.build_rag_messages("Q?", [pl.Chunk("x" * 1989, "a.md", 1.0)])[1]["content"]
+    assert fits == "Sources:\n[1] (a.md) " + "x" * 1989 + "\n\nQuestion: Q?"
+    over = pl.build_rag_messages("Q?", [pl.Chunk("x" * 1990, "a.md", 1.0)])[1]["content"]
+    assert over == "Sources:\n(no sources found)\n\nQuestion: Q?"
 
 
 def test_no_sources():
     msgs = pl.build_rag_messages("Q?", [])
-    assert "(no sources found)" in msgs[1]["content"]
+    assert msgs == [{"role": "system", "content": pl.SYSTEM},
+                    {"role": "user", "content": "Sources:\n(no sources found)\n\nQuestion: Q?"}]
 
 
 def test_long_context_vs_rag_costs_by_hand():
-    import pytest
     # Units of one uncached input token; Claude Sonnet 5.5 (Dec 2026): $2 in, $2.50 cache write,
     # $0.10 cache read, $10 out per million -> write 1.25, read 0.05, out 5.
     # RAG: 2,500 input + 5 x 300 output = 4,000 units ($0.008 at $2 / M)
@@ -58,12 +72,13 @@ def test_long_context_vs_rag_costs_by_hand():
     assert pl.long_context_query_units(150_000, 500, 300, 10) == pytest.approx(28_250)
     # written but never reused: worse than not caching (1.25 x 150,000 + 2,000)
     assert pl.long_context_query_units(150_000, 500, 300, 1) == pytest.approx(189_500)
+    # reused once (2 queries per write): 150,000 x (0.05 + 1.25 / 2) + 2,000 = 103,250
+    assert pl.long_context_query_units(150_000, 500, 300, 2) == pytest.approx(103_250)
     # at the 0.1 read ratio of most other Claude models the warm cache is 17,000 units
     assert pl.long_context_query_units(150_000, 500, 300, read=0.1) == pytest.approx(17_000)
 
 
 def test_break_even_is_where_the_two_costs_meet():
-    import pytest
     d = pl.break_even_doc_tokens(2_500, 500)
     assert d == pytest.approx(40_000)                                   # 2,000 / 0.05
     assert pl.break_even_doc_tokens(2_500, 500, read=0.1) == pytest.approx(20_000)
@@ -82,7 +97,6 @@ def test_prefix_kv_bytes_hand_number():
 # --- issue 22: prompt budget, production checks, update cost, local KB sizing and tuning ---
 
 def test_prompt_tokens_and_cost_by_hand():
-    import pytest
     # 150 system + 5 x (15 header + 300 chunk) + 50 question = 1,775 tokens
     assert pl.prompt_tokens(5, 300) == 1_775
     assert pl.prompt_tokens(20, 300) == 150 + 20 * 315 + 50 == 6_500
@@ -91,6 +105,8 @@ def test_prompt_tokens_and_cost_by_hand():
     # k = 20: 6,500 x $2/M + 0.003 = 0.016; at 1M queries a month, k = 20 costs $9,450 more
     assert pl.query_usd(6_500, 300) == pytest.approx(0.016)
     assert 1e6 * (pl.query_usd(6_500, 300) - pl.query_usd(1_775, 300)) == pytest.approx(9_450)
+    # one million input tokens ($2) + 100k output tokens ($1): every step is exact in floats
+    assert pl.query_usd(1_000_000, 100_000) == 3.0
 
 
 def test_smallest_k_rule():
@@ -139,10 +155,30 @@ def test_abstention_scores_match_sklearn():
     assert got["precision"] == precision_score(y_true, abst)            # 2 / 4
     assert got["recall"] == recall_score(y_true, abst)                  # 2 / 3
     assert got["abstain_rate"] == 0.5
+    # a set where refusing answerable questions is not symmetric with refusing unanswerable
+    # ones: 3 refusals, 1 of them right; 2 unanswerable questions
+    abst = [True, True, True, False, False]
+    ans = [False, True, True, False, True]
+    got = pl.abstention_scores(abst, ans)
+    y_true = [not a for a in ans]
+    assert (got["precision"], got["recall"]) == (1 / 3, 1 / 2)
+    assert got["precision"] == precision_score(y_true, abst)
+    assert got["recall"] == recall_score(y_true, abst)
+
+
+def test_abstention_scores_with_no_refusals_or_no_unanswerable_questions():
+    from sklearn.metrics import precision_score, recall_score
+    # nothing refused: precision has no denominator and is reported as 0, as sklearn does
+    # with zero_division=0; every question answerable: recall likewise 0
+    never = pl.abstention_scores([False, False, False], [True, False, True])
+    assert never == {"precision": 0.0, "recall": 0.0, "abstain_rate": 0.0}
+    assert never["precision"] == precision_score([False, True, False], [False] * 3, zero_division=0.0)
+    all_ok = pl.abstention_scores([True, False], [True, True])
+    assert all_ok == {"precision": 0.0, "recall": 0.0, "abstain_rate": 0.5}
+    assert all_ok["recall"] == recall_score([False, False], [True, False], zero_division=0.0)
 
 
 def test_n_for_margin_gives_the_promised_interval():
-    import pytest
     from scipy.stats import binomtest
     n = pl.n_for_margin(0.85, 0.05)
     assert n == 196                                                     # 1.96^2 .85 .15 / .05^2 = 195.9
@@ -153,10 +189,11 @@ def test_n_for_margin_gives_the_promised_interval():
     assert (ci160.high - ci160.low) / 2 == pytest.approx(0.055, abs=0.002)
     # pinning an 80 % abstention recall to +/-5 points would need 246 unanswerable questions
     assert pl.n_for_margin(0.80, 0.05) == 246
+    # the textbook worst case p = 0.5: 1.96^2 x 0.25 / 0.05^2 = 384.16 -> 385 (rounded up, not 384)
+    assert pl.n_for_margin(0.5, 0.05) == 385
 
 
 def test_abstention_interval_on_50_unanswerable():
-    import pytest
     from scipy.stats import binomtest
     ci = binomtest(40, 50).proportion_ci(method="wilson")
     assert pl.wilson(40, 50) == pytest.approx((ci.low, ci.high), abs=1e-4)
@@ -164,8 +201,7 @@ def test_abstention_interval_on_50_unanswerable():
 
 
 def test_update_costs_by_hand():
-    import pytest
-    assert pl.reindex_usd(1e6, 300) == pytest.approx(6.0)               # 3e8 tokens x $0.02/M
+    assert pl.reindex_usd(1e6, 300) == pytest.approx(6.0, rel=1e-12)    # 3e8 tokens x $0.02/M
     assert pl.ft_update_tokens(3e6, 10, 3) == 9e7
     # 4 x 7.6e9 x 9e7 = 2.736e18 FLOPs / (989e12 x 0.4) = 6,916 s = 1.92 h
     assert pl.lora_gpu_hours(7.6e9, 9e7) == pytest.approx(2.736e18 / 3.956e14 / 3600)
@@ -173,22 +209,31 @@ def test_update_costs_by_hand():
     # full fine-tuning (6 N) costs 1.5x LoRA's 4 N
     assert pl.lora_gpu_hours(1e9, 1e6, flops_per_param_token=6) == pytest.approx(
         1.5 * pl.lora_gpu_hours(1e9, 1e6))
+    # 4 x 4.4505e9 x 1e8 = 1.7802e18 FLOPs at half of 989 TFLOP/s (494.5e12) is 3,600 s:
+    # every intermediate is exact in floats, so exactly one hour
+    assert pl.lora_gpu_hours(4.4505e9, 1e8, utilization=0.5) == 1.0
 
 
 def test_kb_sizing_by_hand():
-    import pytest
-    assert pl.weights_gb(7.61e9) == pytest.approx(15.22)
+    assert pl.weights_gb(7.61e9) == pytest.approx(15.22, rel=1e-12)
+    assert pl.weights_gb(1e9) == 2.0 and pl.weights_gb(8e9, 0.5) == 4.0
     kv = 28 * 2 * 4 * 128 * 2                                           # Qwen2.5-7B
     assert kv == 57_344
     # 24 x 0.9 - 15.22 - 1.5 = 4.88 GB free; one 8,192-token request = 0.4698 GB -> 10
     assert pl.concurrent_sequences(24, 15.22, 8192, kv) == 10
     assert pl.concurrent_sequences(16, 15.22, 8192, kv) == 0            # does not fit at all
+    # boundary: free memory of exactly ten requests' KV holds ten, one byte less only nine
+    per_req = 8192 * kv                                                 # 469,762,048 B
+    assert pl.concurrent_sequences(10 * per_req / 1e9, 0, 8192, kv, util=1.0, overhead_gb=0) == 10
+    assert pl.concurrent_sequences((10 * per_req - 1) / 1e9, 0, 8192, kv, util=1.0, overhead_gb=0) == 9
     # prefill: 2 x 7.61e9 x 8,192 = 1.247e14 FLOPs / 5e13 = 2.49 s; a 3,000-token prompt 0.91 s
     assert pl.prefill_seconds(8192, 7.61e9) == pytest.approx(2.4936, abs=1e-4)
     assert pl.prefill_seconds(3000, 7.61e9) == pytest.approx(0.9132, abs=1e-4)
     assert 2 * pl.prefill_seconds(3000, 7.61e9) < 2.0 < 3 * pl.prefill_seconds(3000, 7.61e9)
+    # 2 x 1e9 x 25,000 = 5e13 FLOPs at the default 5e13 FLOP/s: exactly one second
+    assert pl.prefill_seconds(25_000, 1e9) == 1.0
     # 1M x (4 x 1024 + 8 x 32) bytes = 4.352 GB
-    assert pl.hnsw_gb(1e6, 1024) == pytest.approx(4.352)
+    assert pl.hnsw_gb(1e6, 1024) == pytest.approx(4.352, rel=1e-12)
     # 1e8 tokens x 2 x 3e8 params / 5e13 FLOP/s = 1,200 s
     assert pl.embed_hours(1e8, 3e8, 5e13) == pytest.approx(1 / 3)
 
@@ -209,6 +254,17 @@ def test_recall_and_pick_k_match_sklearn_top_k_accuracy():
     assert pl.pick_k([None, None, 1], 0.9) is None                      # never reached
 
 
+def test_pick_k_defaults_and_range_ends():
+    # default target 0.9, default max_k 20; k starts at 1 and max_k itself is tried
+    assert pl.pick_k([1] * 9 + [None]) == 1                             # recall@1 = 0.9
+    assert pl.pick_k([1] * 8 + [None] * 2) is None                      # 0.8 at every k
+    assert pl.pick_k([1, 2] * 5, 1.0) == 2
+    assert pl.pick_k([20] * 10) == 20                                   # the last k tried
+    assert pl.pick_k([21] * 10) is None                                 # beyond max_k = 20
+    assert pl.pick_k([5] * 10, max_k=5) == 5 and pl.pick_k([5] * 10, max_k=4) is None
+    assert pl.pick_k([3, None], 0.0) == 1                               # k = 0 is never an answer
+
+
 def test_pick_threshold_is_the_largest_that_keeps_the_share():
     import random
     rng = random.Random(1)
@@ -217,10 +273,17 @@ def test_pick_threshold_is_the_largest_that_keeps_the_share():
         t = pl.pick_threshold(s, keep)
         ok = [x for x in s if sum(y >= x for y in s) / n >= keep - 1e-12]   # brute force
         assert t == max(ok)
+    # default keep = 0.95: of 20 scores 0.00 ... 0.19 the threshold is the 2nd lowest (drops one)
+    scores = [i / 100 for i in range(20)]
+    assert pl.pick_threshold(scores[::-1]) == 0.01
+    assert pl.pick_threshold(scores, 1.0) == 0.0                        # keep all: the minimum
+    # keep is a share, not a percentage: anything outside (0, 1] is an error, not a wrapped index
+    for bad in (95, 1.5, 0.0, -0.1):
+        with pytest.raises(ValueError, match=rf"^keep is a share in \(0, 1\], got {bad}$"):
+            pl.pick_threshold(scores, bad)
 
 
 def test_wilson_matches_scipy():
-    import pytest
     from scipy.stats import binomtest, norm
     z = norm.ppf(0.975)                                                 # 1.95996..., scipy's z
     for k, n in ((90, 100), (45, 50), (5, 60), (0, 20)):

@@ -178,6 +178,15 @@ def test_bits_per_byte_counts_utf8_bytes_not_characters():
     assert sl.bits_per_byte(1.0, "GPU 显存") == pytest.approx(1 / (math.log(2) * 10))
 
 
+def test_adaptive_softmax_tail_width_floors_like_torch():
+    # 1.1 is stored as slightly more than 1.1, so 11 / 1.1 is just under 10: torch's
+    # AdaptiveLogSoftmaxWithLoss floors it (in_features // div_value) to a 9-wide tail, and so must we
+    asm = torch.nn.AdaptiveLogSoftmaxWithLoss(11, 20, [5], div_value=1.1)
+    h = asm.tail[0][0].out_features
+    assert h == 9
+    assert sl.adaptive_softmax_flops(11, 20, [5], div_value=1.1)[2] == 2 * 11 * (5 + 1) + 2 * 11 * h + 2 * h * 15
+
+
 def test_adaptive_softmax_flops_match_torch_module():
     """Count the matmul FLOPs of nn.AdaptiveLogSoftmaxWithLoss for targets in each cluster."""
     from torch.utils.flop_counter import FlopCounterMode

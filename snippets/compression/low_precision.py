@@ -125,8 +125,11 @@ def hadamard(n: int) -> torch.Tensor:
     """Orthonormal Sylvester-Hadamard matrix (n a power of two): H @ H.T = I. Rotating both GEMM
     operands along the inner dimension leaves the product unchanged ((Hx).(Hw) = x.w) and spreads an
     outlier over all n entries, shrinking the block's max/RMS ratio."""
+    k = n.bit_length() - 1                                     # n = 2^k
+    if n < 1 or n != 2 ** k:
+        raise ValueError(f"hadamard: n must be a power of two, got {n}")
     h = torch.ones(1, 1)
-    while h.shape[0] < n:
+    for _ in range(k):                                         # Sylvester: [[H, H], [H, -H]]
         h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
     return h / math.sqrt(n)
 # --8<-- [end:fp4_training]

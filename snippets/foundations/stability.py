@@ -37,7 +37,11 @@ def init_std(fan_in: int, fan_out: int, scheme: str) -> float:
 
 
 def activation_scale_through_depth(depth: int, width: int, std: float, seed: int = 0) -> list[float]:
-    """RMS of activations after each Linear+ReLU layer (no norm, no residual) for weights ~ N(0, std^2)."""
+    """RMS of activations after each Linear+ReLU layer (no norm, no residual) for weights ~ N(0, std^2).
+
+    From a torch.Generator seeded with seed: a batch of 256 inputs ~ N(0, I) of size width, then one
+    (width, width) weight per layer, h <- relu(h @ W); the RMS is over the whole batch.
+    """
     g = torch.Generator().manual_seed(seed)
     h = torch.randn(256, width, generator=g)
     out = []

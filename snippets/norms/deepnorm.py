@@ -21,6 +21,10 @@ def deepnorm_constants(arch: str, n_enc: int = 0, n_dec: int = 0) -> dict[str, t
     beta is the Xavier gain for the FFN, value and output projections.
     """
     N, M = n_enc, n_dec
+    if arch in ("encoder", "encoder-decoder") and N < 1:
+        raise ValueError(f"arch {arch!r} needs n_enc >= 1 encoder layers, got {N}")
+    if arch in ("decoder", "encoder-decoder") and M < 1:
+        raise ValueError(f"arch {arch!r} needs n_dec >= 1 decoder layers, got {M}")
     if arch == "encoder":
         return {"encoder": ((2 * N) ** 0.25, (8 * N) ** -0.25)}
     if arch == "decoder":

@@ -50,7 +50,7 @@ def adalora_delta(P: torch.Tensor, lam: torch.Tensor, Q: torch.Tensor) -> torch.
 def orthogonal_regularizer(P: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
     """||P^T P - I||_F^2 + ||Q Q^T - I||_F^2 keeps P, Q close to orthonormal."""
     r = P.shape[1]
-    eye = torch.eye(r, dtype=P.dtype)
+    eye = torch.eye(r, dtype=P.dtype, device=P.device)
     return (P.T @ P - eye).pow(2).sum() + (Q @ Q.T - eye).pow(2).sum()
 
 

@@ -61,8 +61,9 @@ def prefix_attention(x: torch.Tensor, wq: torch.Tensor, wk: torch.Tensor, wv: to
     k, v = torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)             # (b, h, p + s, hd)
     p = prefix_k.shape[0]
     scores = q @ k.transpose(-2, -1) / math.sqrt(hd)                        # (b, h, s, p + s)
-    future = torch.ones(s, s, dtype=torch.bool).triu(1)
-    mask = torch.cat([torch.zeros(s, p, dtype=torch.bool), future], dim=1)  # prefix always visible
+    future = torch.ones(s, s, dtype=torch.bool, device=x.device).triu(1)
+    prefix = torch.zeros(s, p, dtype=torch.bool, device=x.device)          # prefix always visible
+    mask = torch.cat([prefix, future], dim=1)
     return scores.masked_fill(mask, float("-inf")).softmax(-1) @ v
 # --8<-- [end:prefix_attention]
 

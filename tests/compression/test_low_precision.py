@@ -194,6 +194,32 @@ def test_stochastic_rounding_is_unbiased_and_rne_is_not():
     assert torch.equal(a, b) and set(a.tolist()) == {2.0, 3.0}
 
 
+def test_stochastic_rounding_leaves_grid_values_alone_even_when_rand_draws_zero():
+    # A value already on the E2M1 grid has p(up) = 0 (or hi = x at 6), so it must come back unchanged
+    # for every draw, including torch.rand's exact 0.0 (probability 2^-24 per element): "rand <= p"
+    # would move it up one step there. Find a seed whose 2^20 draws contain a 0.0 (about 1 in 16 do).
+    n = 2 ** 20
+    seed = next((s for s in range(200) if (torch.rand(n, generator=torch.Generator().manual_seed(s)) == 0).any()),
+                None)
+    assert seed is not None, "no seed in range(200) gives an exact 0.0 in 2^20 torch.rand draws"
+    grid = torch.cat([lp.E2M1_GRID, -lp.E2M1_GRID])
+    x = grid[torch.arange(n) % 16]
+    out = lp.stochastic_round_e2m1(x, torch.Generator().manual_seed(seed))
+    assert torch.equal(out, x)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 8, 32])
+def test_hadamard_every_power_of_two_matches_scipy(n):
+    from scipy.linalg import hadamard as scipy_hadamard
+    torch.testing.assert_close(lp.hadamard(n), torch.tensor(scipy_hadamard(n), dtype=torch.float32) / math.sqrt(n))
+
+
+@pytest.mark.parametrize("n", [0, 3, 6, 12, -4])
+def test_hadamard_rejects_a_size_that_is_not_a_power_of_two(n):
+    with pytest.raises(ValueError, match=f"power of two, got {n}"):
+        lp.hadamard(n)
+
+
 def test_hadamard_matches_scipy_and_helps_an_outlier_block():
     from scipy.linalg import hadamard as scipy_hadamard
     h = lp.hadamard(16)

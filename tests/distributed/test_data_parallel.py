@@ -14,10 +14,37 @@ from snippets import load
 dp = load("distributed/data_parallel")
 
 
+def _ranks_with_rank0_here(world: int) -> dict:
+    """Rank 0 runs ddp_worker in this process, ranks 1..world-1 in forked children (no torch re-import,
+    unlike the spawned run below, so a wrong shard or scaling fails in about a second); every child is
+    joined or killed."""
+    ctx = mp.get_context("fork")
+    out, port = ctx.Queue(), dp.free_port()
+    others = [ctx.Process(target=dp.ddp_worker, args=(r, world, port, out), daemon=True) for r in range(1, world)]
+    for p in others:
+        p.start()
+    try:
+        dp.ddp_worker(0, world, port, out)
+        return dict(out.get(timeout=60) for _ in range(world))
+    finally:
+        for p in others:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+                p.join()
+
+
 def test_two_process_gloo_gradients_equal_single_process():
     model = dp.make_model()
     x, y = dp.make_batch()
     nn.functional.mse_loss(model(x), y).backward()           # oracle: one process, whole batch
+    # world = 2 with rank 0 in this process: each rank's half of the batch, summed and divided by the
+    # world size, is the full-batch gradient on both ranks
+    ranks = _ranks_with_rank0_here(2)
+    assert sorted(ranks) == [0, 1] and not dist.is_initialized()
+    for r in (0, 1):
+        for g, p in zip(ranks[r], model.parameters()):
+            torch.testing.assert_close(torch.from_numpy(g), p.grad, atol=1e-6, rtol=1e-5)
     # world = 1 in this process first: the whole batch, all-reduce over one rank. (It also makes this
     # test the one `make mutation` runs for ddp_worker's mutants: calls in spawned processes are not
     # seen by mutmut's per-test coverage, but the spawned ranks below do run the mutant.)

@@ -5,6 +5,8 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from scipy.optimize import minimize_scalar
+from torch.utils.flop_counter import FlopCounterMode
 
 from snippets import load
 
@@ -42,6 +44,17 @@ def test_context_parallel_attention_equals_sdpa(cp):
     torch.testing.assert_close(mp_.context_parallel_attention(q, k, v, cp), ref)
 
 
+@pytest.mark.parametrize("seq,cp", [(10, 4), (13, 5), (7, 3)])
+def test_context_parallel_uneven_split_equals_sdpa(seq, cp):
+    # seq not divisible by cp: Tensor.chunk gives pieces 3,3,3,1 (10, 4), 3,3,3,3,1 (13, 5), 3,3,1 (7, 3),
+    # so each rank's query and key offsets must come from the real chunk sizes, not seq // cp
+    torch.manual_seed(seq)
+    q, k, v = (torch.randn(1, 2, seq, 4, dtype=torch.float64) for _ in range(3))
+    assert len({c.shape[2] for c in q.chunk(cp, dim=2)}) == 2                 # really uneven
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(mp_.context_parallel_attention(q, k, v, cp), ref)
+
+
 @pytest.mark.parametrize("cp", [1, 2, 4])
 def test_context_parallel_is_stable_when_rows_have_very_different_scores(cp):
     # query 0 scores ~2800 against every key, the others ~0: each row needs its own running max
@@ -59,7 +72,6 @@ def test_context_parallel_is_stable_when_rows_have_very_different_scores(cp):
 def test_context_parallel_skips_future_blocks(cp):
     # rank i computes only K/V blocks 0..i: cp (cp + 1) / 2 blocks, each two matmuls (QK^T and PV)
     # of 2 * b * h * c * c * d FLOPs, counted by torch's FlopCounterMode
-    from torch.utils.flop_counter import FlopCounterMode
     b, h, seq, d = 1, 2, 12, 8
     c = seq // cp
     q, k, v = (torch.randn(b, h, seq, d, dtype=torch.float64) for _ in range(3))
@@ -82,7 +94,6 @@ def test_model_flops_per_token_405b_by_hand():
 
 def test_model_flops_match_torch_flop_counter():
     """Count the FLOPs of forward + backward of a tiny decoder with torch's FlopCounterMode."""
-    from torch.utils.flop_counter import FlopCounterMode
     torch.manual_seed(0)
     L, H, Q, T, B = 2, 4, 8, 16, 3
     d = H * Q
@@ -114,7 +125,6 @@ def test_model_flops_match_torch_flop_counter():
 def test_checkpoint_interval_matches_numerical_optimum(delta, m):
     """Exact expected wall time per unit of work for exponential failures (Daly 2006, eq. for
     T_w with restart R): M e^{R/M} (e^{(tau+delta)/M} - 1) / tau; minimise it with scipy."""
-    from scipy.optimize import minimize_scalar
     restart = 3.0
 
     def wall_per_work(tau):
@@ -135,7 +145,6 @@ def test_checkpoint_interval_matches_numerical_optimum(delta, m):
 
 
 def test_young_minimises_first_order_waste_and_cluster_mtbf():
-    from scipy.optimize import minimize_scalar
     delta, m = 2.0, 186.0
     opt = minimize_scalar(lambda t: mp_.wasted_fraction(t, delta, m), bounds=(0.1, 1000),
                           method="bounded", options={"xatol": 1e-8}).x
@@ -207,6 +216,10 @@ def test_ring_min_chunk_balances_compute_and_transfer():
     compute = 4 * c * c * 8192 / 400e12                # seconds for one block, tp = 1
     transfer = 2 * c * 1024 * 2 / 50e9                 # K and V of the next block, bf16
     assert compute == pytest.approx(transfer)
+    # fp8 K/V (1 byte): the transfer halves, so compute hides it from half the chunk on
+    c8 = mp_.ring_min_chunk(8192, 1024, 400e12, 50e9, bytes_per_elem=1)
+    assert c8 == pytest.approx(500.0)
+    assert 4 * c8 * c8 * 8192 / 400e12 == pytest.approx(2 * c8 * 1024 * 1 / 50e9)
 
 
 def test_plan_3d_70b_on_1024_gpus_by_hand():

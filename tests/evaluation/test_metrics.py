@@ -63,6 +63,9 @@ def test_bleu_zero_when_no_4gram_match():
     ("police killed the gunman", "the gunman killed police"),
     ("a b c d e f", "f e d c b a"),
     ("one two three", "four five six"),
+    # unequal lengths, so precision != recall and F1 (harmonic mean) differs from their arithmetic mean
+    ("the cat sat", "the cat sat on the mat"),
+    ("on the mat the cat sat down today", "the cat sat on the mat"),
 ])
 def test_rouge_l_matches_rouge_score(cand, ref):
     scorer = rouge_scorer.RougeScorer(["rougeL"])

@@ -9,6 +9,13 @@ from snippets import load
 st = load("foundations/stability")
 
 
+def test_init_std_by_hand():
+    # xavier sqrt(2 / (3 + 5)) = 1/2, symmetric in the fans; kaiming sqrt(2 / 8) = 1/2 whatever fan_out is
+    assert st.init_std(3, 5, "xavier") == 0.5 and st.init_std(5, 3, "xavier") == 0.5
+    assert st.init_std(8, 1, "kaiming") == 0.5 and st.init_std(8, 24, "kaiming") == 0.5
+    assert st.init_std(1, 1, "xavier") == 1.0 and st.init_std(2, 2, "kaiming") == 1.0
+
+
 @pytest.mark.parametrize("max_norm", [0.5, 5.0, 1e3])
 def test_clip_matches_clip_grad_norm_(max_norm):
     torch.manual_seed(0)
@@ -80,3 +87,25 @@ def test_init_std_matches_torch_init_and_depth_closed_form():
         mean_square_ratio = (rms[-1] / rms[1]) ** 2                 # 10 layers apart
         expected = (width * std ** 2 / 2) ** 10
         assert math.log(mean_square_ratio) == pytest.approx(math.log(expected), abs=0.5)
+
+
+def test_depth_scan_follows_its_documented_recipe():
+    # The docstring's recipe, rebuilt with nn.functional: 256 inputs, then one weight per layer, all from
+    # one generator seeded with seed; the RMS is over the whole (256, width) batch.
+    width, std, seed = 48, 0.3, 7
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(256, width, generator=g)
+    expected = []
+    for _ in range(3):
+        w = torch.randn(width, width, generator=g) * std
+        h = torch.nn.functional.relu(torch.nn.functional.linear(h, w.T))
+        expected.append(float(torch.linalg.vector_norm(h) / math.sqrt(h.numel())))
+    assert st.activation_scale_through_depth(3, width, std, seed=seed) == pytest.approx(expected, rel=1e-5)
+
+
+def test_depth_scan_is_homogeneous_in_std():
+    # relu(c z) = c relu(z) for c > 0: doubling std multiplies the RMS after layer l by 2^l exactly
+    # (powers of two scale floats without rounding).
+    a = st.activation_scale_through_depth(5, 32, 0.25, seed=3)
+    b = st.activation_scale_through_depth(5, 32, 0.5, seed=3)
+    assert b == pytest.approx([x * 2 ** (l + 1) for l, x in enumerate(a)], rel=1e-6)

@@ -182,3 +182,51 @@ def test_paged_vs_contiguous_capacity_llama3_8b():
     assert kv.paged_capacity(56e9, per_tok, [1000] * 1000, 16) == 26702 // 63 == 423
     # a pool of 10 blocks: 3 + 3 + 3 blocks fit, the 4th request (3 blocks) does not
     assert kv.paged_capacity(10 * 16 * per_tok, per_tok, [40, 48, 33, 40], 16) == 3
+
+
+def test_one_layer_decoder_caches_like_full_recompute():
+    # a single layer: the cache length must be read from the one cache there is (layer 0)
+    torch.manual_seed(9)
+    model = _randomise(kv.TinyDecoder(n_layers=1).eval())
+    ids = torch.randint(0, 50, (2, 7))
+    with torch.no_grad():
+        ref = _reference_logits(model, ids)
+        a, c = model(ids[:, :5])
+        b, c = model(ids[:, 5:], c)
+    assert len(c) == 1 and c[0]["k"].shape == (2, 2, 7, 8)
+    torch.testing.assert_close(torch.cat([a, b], 1), ref, atol=1e-4, rtol=1e-4)
+
+
+def test_capacities_at_the_one_byte_boundary_and_exact_for_any_pool_size():
+    # Byte counts are integers: k reservations fit in exactly k * need bytes, one byte less holds k - 1.
+    # Python ints keep this exact however large the pool (k up to 2**40: a 2**70-byte pool, past the
+    # 2**53 where float division would round k - 1/need up to k).
+    per_seq = kv.kv_cache_bytes(80, 8, 128, 4096)           # LLaMA-3-70B shape, 4096 tokens: 1.25 GiB
+    assert per_seq == 2 * 80 * 8 * 128 * 4096 * 2 == 1342177280
+    per_tok = 2 * 80 * 8 * 128 * 2                            # 327680 B
+    for k in (1, 3, 20, 12345, 2**40):
+        assert kv.max_batch_for_memory(k * per_seq, 80, 8, 128, 4096) == k
+        assert kv.max_batch_for_memory(k * per_seq - 1, 80, 8, 128, 4096) == k - 1
+        assert kv.contiguous_capacity(k * per_tok * 4096, per_tok, 4096) == k
+        assert kv.contiguous_capacity(k * per_tok * 4096 - 1, per_tok, 4096) == k - 1
+        # one request of k blocks (16 tokens each) fits a pool of exactly k blocks, not one byte less
+        assert kv.paged_capacity(k * per_tok * 16, per_tok, [16 * k], 16) == 1
+        assert kv.paged_capacity(k * per_tok * 16 - 1, per_tok, [16 * k], 16) == 0
+
+
+def test_max_batch_uses_the_cache_dtype():
+    # 40 GiB of an int8 cache (1 byte per element) holds twice the fp16 count: 1 GiB per 4k sequence
+    assert kv.max_batch_for_memory(40 * 2**30, 32, 32, 128, 4096, bytes_per_elem=1) == 40
+    assert kv.max_batch_for_memory(40 * 2**30, 32, 32, 128, 4096, bytes_per_elem=4) == 10
+
+
+def test_paged_capacity_default_block_size_is_16():
+    # 160 bytes at 1 byte per token = 10 blocks of 16; each 32-token request takes 2 blocks -> 5 fit,
+    # then the 1-token request finds no block left (a block of 17 would give 9 blocks and 4 requests)
+    assert kv.paged_capacity(160, 1, [32] * 5 + [1]) == 5
+    assert kv.paged_capacity(160, 1, [32] * 5 + [1], 16) == 5
+    # a pool filled exactly by the last admitted request: 3 + 3 + 3 blocks in 9
+    assert kv.paged_capacity(9 * 16, 1, [40, 48, 33]) == 3
+    # admitted in order: the 4th request (3 blocks) does not fit in the 1 block left, and the 5th
+    # (1 block) is not admitted past it
+    assert kv.paged_capacity(10 * 16, 1, [40, 48, 33, 40, 16]) == 3

@@ -187,3 +187,55 @@ def test_snapkv_default_kernel_and_bad_capacity():
         ev.snapkv_keep(obs, 4, 4)
     with pytest.raises(AssertionError):
         ev.snapkv_keep(obs, 10, 3)
+
+
+def test_ties_in_long_score_vectors_go_to_the_earlier_position():
+    # Over ~100+ entries torch's default (unstable) CPU sort reorders equal keys, so the tie rule
+    # needs the stable sort: compare with the explicit rule on a score with only 3 distinct values.
+    g = torch.Generator().manual_seed(0)
+    score = torch.randint(0, 3, (300,), generator=g).float()
+    for k in (1, 10, 150):
+        assert ev._top_by_score(score, k).tolist() == _brute_topk(score.tolist(), k)
+    # SnapKV with no signal (uniform attention over 150 keys): every interior pooled vote is equal,
+    # the two keys at each end lose part of the kernel to zero padding, so the 16 kept older keys are
+    # the earliest interior ones, 2..17, plus the window 146..149, in every head
+    L, window = 150, 4
+    obs = torch.full((2, window, L), 1.0 / L)
+    expected = list(range(2, 18)) + list(range(146, 150))
+    assert ev.snapkv_keep(obs, capacity=20, window=window, kernel=5).tolist() == [expected] * 2
+
+
+def test_h2o_greedy_scores_accumulate_over_steps():
+    # Budget 3 (2 heavy + window 1). Key 1 takes ~99% of queries 1 and 2 but ~0.5% of query 3, key 2
+    # ~0.7% of query 2 and ~11% of query 3. At step 3 (older keys 0, 1, 2) the ACCUMULATED scores are
+    # key0 ~1.80, key1 ~1.99, key2 ~0.11: key 2 goes. (Scored by query 3 alone, key 1 would go.)
+    s = torch.full((4, 4), float("-inf"))
+    s[0, 0] = 0.0
+    s[1, :2] = torch.tensor([0.0, 5.0])
+    s[2, :3] = torch.tensor([0.0, 5.0, 0.0])
+    s[3] = torch.tensor([2.0, -3.0, 0.0, 0.0])
+    assert ev.h2o_greedy(s, n_heavy=2, window=1) == [0, 1, 3]
+
+
+def _greedy_reference(logits: list[list[float]], n_heavy: int, window: int) -> list[int]:
+    # the paper's loop written out with math.exp and plain lists
+    import math
+    cache, score = [], []
+    for i in range(len(logits)):
+        cache.append(i)
+        score.append(0.0)
+        w = [math.exp(logits[i][j]) for j in cache]
+        for j in cache:
+            score[j] += math.exp(logits[i][j]) / sum(w)
+        if len(cache) > n_heavy + window:
+            victim = min((j for j in cache if j <= i - window), key=lambda j: (score[j], -j))
+            cache.remove(victim)
+    return cache
+
+
+def test_h2o_greedy_matches_a_plain_python_loop():
+    for seed in range(3):
+        g = torch.Generator().manual_seed(seed)
+        s = 2 * torch.randn(16, 16, generator=g, dtype=torch.float64)
+        for n_heavy, window in [(3, 2), (1, 4), (5, 1)]:
+            assert ev.h2o_greedy(s, n_heavy, window) == _greedy_reference(s.tolist(), n_heavy, window)

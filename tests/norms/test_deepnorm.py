@@ -1,6 +1,7 @@
 """Tests for snippets/norms/deepnorm.py: closed-form constants, block formula, init scaling."""
 import math
 
+import pytest
 import torch
 import torch.nn as nn
 
@@ -32,6 +33,31 @@ def test_encoder_decoder_constants_by_hand():
     assert math.isclose(enc_b, 0.87 * 2 ** -1.25)
     assert math.isclose(dec_a, 48 ** 0.25)     # (3 * 16) ** (1/4)
     assert math.isclose(dec_b, 192 ** -0.25)   # (12 * 16) ** (-1/4)
+
+
+def test_constants_for_one_layer_and_only_the_parts_that_exist():
+    # The smallest stacks, by hand: 2^(1/4), 8^(-1/4); encoder-decoder with N = M = 1 gives N^4 M = 1,
+    # so the encoder's pair is the paper's bare coefficients (0.81, 0.87).
+    assert dn.deepnorm_constants("encoder", n_enc=1) == {"encoder": pytest.approx((2 ** 0.25, 8 ** -0.25))}
+    assert dn.deepnorm_constants("decoder", n_dec=1) == {"decoder": pytest.approx((2 ** 0.25, 8 ** -0.25))}
+    c = dn.deepnorm_constants("encoder-decoder", n_enc=1, n_dec=1)
+    assert c == {"encoder": pytest.approx((0.81, 0.87)), "decoder": pytest.approx((3 ** 0.25, 12 ** -0.25))}
+
+
+@pytest.mark.parametrize("arch, kwargs, message", [
+    ("encoder", {}, "n_enc >= 1"),                        # the count the arch needs was not given
+    ("encoder", {"n_dec": 6}, "n_enc >= 1"),              # ... or only the other one was
+    ("decoder", {}, "n_dec >= 1"),
+    ("decoder", {"n_enc": 6}, "n_dec >= 1"),
+    ("encoder-decoder", {"n_enc": 6}, "n_dec >= 1"),
+    ("encoder-decoder", {"n_dec": 6}, "n_enc >= 1"),
+    ("decoder", {"n_dec": -2}, "got -2"),
+    ("gpt", {"n_enc": 6, "n_dec": 6}, "unknown arch 'gpt'"),
+])
+def test_constants_reject_missing_counts_and_unknown_arch(arch, kwargs, message):
+    # A clear ValueError, not a ZeroDivisionError from 0 ** -0.25 or a silent default depth.
+    with pytest.raises(ValueError, match=message):
+        dn.deepnorm_constants(arch, **kwargs)
 
 
 def test_alpha_grows_and_beta_shrinks_with_depth():
@@ -118,6 +144,22 @@ def test_init_leaves_other_linear_layers_alone():
     head_before = model["head"].weight.detach().clone()
     dn.deepnorm_init_(model, beta=0.3)
     torch.testing.assert_close(model["head"].weight, head_before)
+
+
+def test_init_skips_other_linear_layers_wherever_they_come_in_the_model():
+    # An input projection that named_modules() visits before the layer must be skipped, not end the
+    # walk: the layer after it is still re-initialised (nn.Linear's default biases are non-zero).
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(64, 64), dn.DeepNormDecoderLayer(64, 4, 128, alpha=2.0))
+    proj_before = model[0].weight.detach().clone(), model[0].bias.detach().clone()
+    a, f = model[1].attn.sublayer, model[1].ffn.sublayer
+    targets = {"q_proj": a.q_proj, "k_proj": a.k_proj, "v_proj": a.v_proj, "out_proj": a.out_proj,
+               "fc1": f.fc1, "fc2": f.fc2}
+    assert all(torch.count_nonzero(m.bias) > 0 for m in targets.values())
+    dn.deepnorm_init_(model, beta=0.3)
+    torch.testing.assert_close((model[0].weight, model[0].bias), proj_before)
+    for name, m in targets.items():
+        assert torch.count_nonzero(m.bias) == 0, name
 
 
 def test_decoder_layer_forward_is_attention_then_ffn_each_deepnormed():

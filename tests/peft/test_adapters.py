@@ -85,3 +85,40 @@ def test_adapter_trained_values_by_hand_and_gradients_at_init():
     z = 0.5 * z * (1 + torch.erf(z / math.sqrt(2)))                # exact GELU
     expected = hd + z @ a.up.weight.T + a.up.bias                  # residual + up(act(down(h)))
     torch.testing.assert_close(a(hd), expected)
+
+
+def test_ia3_defaults_to_the_output_side_and_freezes_the_base():
+    torch.manual_seed(4)
+    base = nn.Linear(6, 4)
+    w0, b0 = base.weight.detach().clone(), base.bias.detach().clone()
+    layer = ad.IA3Linear(base)                                   # default: keys/values, scale the output
+    assert layer.l.shape == (4,)
+    with torch.no_grad():
+        layer.l.copy_(torch.tensor([0.5, 2.0, -1.0, 3.0]))
+    x = torch.randn(5, 6)
+    torch.testing.assert_close(layer(x), (x @ w0.T + b0) * torch.tensor([0.5, 2.0, -1.0, 3.0]))
+    # only l trains: the base's weight and bias are frozen and get no gradient
+    assert [n for n, p in layer.named_parameters() if p.requires_grad] == ["l"]
+    layer(x).sum().backward()
+    assert base.weight.grad is None and base.bias.grad is None
+    torch.testing.assert_close(layer.l.grad, (x @ w0.T + b0).sum(0))   # d/dl sum(l * y) = sum_batch y
+
+
+def test_ia3_trainable_parameters_and_gradients_match_peft():
+    torch.manual_seed(5)
+    model = Block()
+    ref = Block()
+    ref.load_state_dict(model.state_dict())
+    ours = [ad.IA3Linear(model.v_proj, feedforward=False), ad.IA3Linear(model.down_proj, feedforward=True)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pm = get_peft_model(ref, IA3Config(target_modules=["v_proj", "down_proj"],
+                                           feedforward_modules=["down_proj"]))
+    trainable = sum(p.numel() for m in ours for p in m.parameters() if p.requires_grad)
+    assert trainable == pm.get_nb_trainable_parameters()[0] == 8 + 16
+    x, z = torch.randn(3, 8), torch.randn(3, 16)
+    (ours[0](x) + ours[1](z)).pow(2).sum().backward()
+    pm(x, z).pow(2).sum().backward()
+    torch.testing.assert_close(ours[0].l.grad, pm.base_model.model.v_proj.ia3_l["default"].grad.view(-1))
+    torch.testing.assert_close(ours[1].l.grad, pm.base_model.model.down_proj.ia3_l["default"].grad.view(-1))
+    assert all(p.grad is None for p in model.parameters())

@@ -56,6 +56,15 @@ def test_chatglm_and_llama_numbers_by_hand():
     assert lora.llama7b_lora(16, ("q", "k", "v", "o", "gate", "up", "down")) == 32 * 16 * 78080
 
 
+def test_defaults_are_the_pages_common_configurations():
+    # The page: ChatGLM-6B's "common configuration, r=8 on that layer only" = 3,670,016 parameters,
+    # 7.3 MB in fp16 (14.7 MB in fp32); LLaMA-7B "r=8 on q and v" = 32 x 2 x 8 x 8192 (about 4.19M).
+    n, mb = lora.chatglm6b_lora()
+    assert n == 28 * 8 * (4096 + 3 * 4096) == 3_670_016 and round(mb, 1) == 7.3
+    assert round(lora.chatglm6b_lora(bytes_per_param=4)[1], 1) == 14.7
+    assert lora.llama7b_lora() == 32 * 2 * 8 * (4096 + 4096) == 4_194_304
+
+
 def _peft_pair(rslora: bool = False, dropout: float = 0.0, seed: int = 2):
     """Our LoRALinear and peft's LoRA on the same Tiny model, with the same weights (B non-zero)."""
     torch.manual_seed(seed)

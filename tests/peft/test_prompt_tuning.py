@@ -120,6 +120,16 @@ def test_prefix_attention_is_causal_over_real_tokens():
     assert not torch.allclose(out[:, :, -1], out2[:, :, -1])
 
 
+def test_prefix_attention_builds_its_mask_on_the_inputs_device():
+    # On another device (meta here, as for CUDA) a CPU mask would raise in masked_fill.
+    b, s, d, h, p = 2, 5, 8, 2, 3
+    x = torch.randn(b, s, d, device="meta")
+    wq, wk, wv = (torch.randn(d, d, device="meta") for _ in range(3))
+    out = pt.prefix_attention(x, wq, wk, wv, torch.randn(p, d, device="meta"), torch.randn(p, d, device="meta"),
+                              n_heads=h)
+    assert out.device.type == "meta" and out.shape == (b, h, s, d // h)
+
+
 def test_prefix_kv_bytes_match_peft_cache():
     """Count the elements of the past_key_values peft builds for prefix tuning."""
     model = _peft_llama(PrefixTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=5))

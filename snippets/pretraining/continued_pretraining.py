@@ -30,6 +30,9 @@ def wsd_lr(step: int, peak: float, warmup: int, total: int, decay_frac: float = 
     """Warmup-stable-decay: linear warmup to `peak`, constant, then a linear decay to `final`
     over the last `decay_frac` of the steps (MiniCPM; the decay is where the anneal data goes)."""
     decay_start = total - round(decay_frac * total)
+    if not (0 <= warmup <= decay_start < total and 0 <= step <= total):   # else 0/0 or LR < final
+        raise ValueError(f"wsd_lr: need 0 <= warmup {warmup} <= decay start {decay_start} < total {total} "
+                         f"and 0 <= step {step} <= total")
     if step < warmup:
         return peak * step / warmup
     if step < decay_start:

@@ -40,6 +40,8 @@ def spotlight(untrusted: str, tag: str = "data") -> tuple[str, str]:
     """Wrap untrusted text in delimiters with a random boundary the attacker cannot guess,
     and neutralise any copy of the delimiter inside the text. Returns (wrapped, system note).
     The system prompt tells the model that content between the markers is data, not instructions.
+    The boundary is 8 hex digits (32 random bits): a blind guess hits 1 time in 4.3 billion, and the
+    marker, written four times per wrapped text, stays a few tokens long.
     """
     boundary = secrets.token_hex(4)
     open_tag, close_tag = f"<{tag}-{boundary}>", f"</{tag}-{boundary}>"

@@ -115,3 +115,61 @@ def test_learned_embedding_accepts_exactly_max_len():
     layer = ab.LearnedPositionEmbedding(max_len=8, d_model=4)
     x = torch.zeros(1, 8, 4)
     torch.testing.assert_close(layer(x)[0], layer.table.weight)       # every row used once, in order
+
+
+def test_inference_under_no_grad_matches_training_graph_path():
+    # eval + no_grad sends nn.MultiheadAttention down its fused fast path; same attention, same output
+    torch.manual_seed(4)
+    attn = nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    x = torch.randn(2, 5, 8)
+    for causal in (False, True):
+        ref = ab.self_attention_no_position(x, attn, causal=causal)
+        with torch.no_grad():
+            torch.testing.assert_close(ab.self_attention_no_position(x, attn, causal=causal), ref, atol=1e-6, rtol=1e-5)
+
+
+def test_attention_does_not_build_the_weight_matrix(monkeypatch):
+    # need_weights=False is what lets MultiheadAttention use the fused scaled_dot_product_attention
+    # instead of materialising (batch, heads, seq, seq) weights only to average and return them.
+    calls = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return sdpa(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    torch.manual_seed(5)
+    attn = nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    x = torch.randn(3, 4, 8)
+    out = ab.self_attention_no_position(x, attn, causal=True)
+    assert calls == [torch.Size([3, 2, 4, 4])]                          # (batch, heads, seq, head_dim)
+    assert out.shape == (3, 4, 8)
+
+
+def test_sinusoidal_stays_exact_at_long_positions():
+    # float64 angles: at p ~ 1e5 a float32 frequency (rel. error ~6e-8) would already be off by ~1e-3 rad.
+    # Oracle: Python's double-precision math.sin / math.cos of p * 10000^(-2i/d).
+    d = 16
+    pe = ab.sinusoidal_position_encoding(100_001, d)
+    assert pe.dtype == torch.float32
+    for p in (65_537, 99_991, 100_000):
+        expected = [f(p * 10000 ** (-2 * i / d)) for i in range(d // 2) for f in (math.sin, math.cos)]
+        torch.testing.assert_close(pe[p], torch.tensor(expected), atol=2e-6, rtol=0)
+
+
+def test_learned_embedding_init_std():
+    # BERT / GPT-2 initialise position rows from N(0, 0.02^2); a custom std is honoured.
+    torch.manual_seed(6)
+    w = ab.LearnedPositionEmbedding(max_len=2048, d_model=64).table.weight.detach()   # 131072 draws
+    assert abs(float(w.mean())) < 5 * 0.02 / math.sqrt(w.numel())
+    assert abs(float(w.std()) / 0.02 - 1) < 0.01                     # std of the estimate ~0.2 %
+    w = ab.LearnedPositionEmbedding(max_len=2048, d_model=64, std=0.5).table.weight.detach()
+    assert abs(float(w.std()) / 0.5 - 1) < 0.01
+
+
+def test_too_long_error_names_length_and_limit():
+    import pytest
+    layer = ab.LearnedPositionEmbedding(max_len=8, d_model=4)
+    with pytest.raises(ValueError, match=r"\b11\b.*\bmax_len 8\b"):
+        layer(torch.zeros(1, 11, 4))

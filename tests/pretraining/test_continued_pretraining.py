@@ -58,3 +58,30 @@ def test_wsd_decays_to_a_nonzero_final_lr_by_hand():
     assert cp.wsd_lr(100, 1.0, 10, 100, 0.2, final=0.1) == pytest.approx(0.1)
     assert cp.wsd_lr(79, 1.0, 10, 100, 0.2, final=0.1) == 1.0          # last stable step
     assert cp.wsd_lr(5, 2.0, 10, 100) == pytest.approx(1.0)            # warm-up: 2 * 5 / 10
+
+
+def test_wsd_default_decays_over_the_last_tenth():
+    # the demo's schedule: peak 3e-4, 1k warm-up, 100k steps; decay from 90,000 by hand
+    lr = [cp.wsd_lr(s, 3e-4, 1000, 100_000) for s in (999, 1000, 89_999, 90_000, 95_000, 99_000, 100_000)]
+    assert lr == pytest.approx([3e-4 * 999 / 1000, 3e-4, 3e-4, 3e-4, 1.5e-4, 3e-5, 0.0], abs=1e-15)
+
+
+def test_wsd_boundaries_no_warmup_and_warmup_up_to_decay():
+    # warmup = 0: the peak from the very first step (no 0/0)
+    assert [cp.wsd_lr(s, 2.0, 0, 10, 0.5) for s in (0, 4, 5, 6, 10)] == pytest.approx([2.0, 2.0, 2.0, 1.6, 0.0])
+    # warm-up may end exactly where the decay starts: ramp 0 -> 1 over 80 steps, then straight down
+    assert [cp.wsd_lr(s, 1.0, 80, 100, 0.2) for s in (0, 40, 79, 80, 90, 100)] == \
+        pytest.approx([0.0, 0.5, 79 / 80, 1.0, 0.5, 0.0])
+
+
+@pytest.mark.parametrize("step, warmup, decay_frac, bad", [
+    (101, 10, 0.2, "step 101"),        # past the end: a linear decay would go below `final` (negative LR)
+    (-1, 10, 0.2, "step -1"),
+    (50, 10, 0.0, "decay start 100"),   # no decay steps: 0/0 at the last step
+    (50, 10, 0.004, "decay start 100"), # 0.4 of a step rounds to none
+    (50, 81, 0.2, "warmup 81"),         # warm-up overlapping the decay
+    (50, -1, 0.2, "warmup -1"),
+])
+def test_wsd_rejects_steps_and_settings_outside_the_schedule(step, warmup, decay_frac, bad):
+    with pytest.raises(ValueError, match=bad):
+        cp.wsd_lr(step, 1.0, warmup, 100, decay_frac)

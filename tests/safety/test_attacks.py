@@ -114,10 +114,20 @@ def test_spotlight_wraps_and_strips_forged_delimiters(monkeypatch):
     assert w == "<doc-deadbeef>\nx\n</doc-deadbeef>" and "<doc-deadbeef>" in note and "</doc-deadbeef>" in note
 
 
-def test_spotlight_boundary_has_at_least_32_random_bits():
+def test_spotlight_boundary_is_32_uniform_random_bits():
+    # as documented: 8 hex digits from the OS's CSPRNG; every digit uniform, every call fresh
     import re
-    first = at.spotlight("x")[0].splitlines()[0]
-    assert re.fullmatch(r"<data-[0-9a-f]{8,}>", first)
+    from collections import Counter
+    boundaries = []
+    for _ in range(2000):
+        wrapped, note = at.spotlight("x")
+        m = re.fullmatch(r"<data-([0-9a-f]{8})>\nx\n</data-\1>", wrapped)
+        assert m and f"<data-{m[1]}>" in note
+        boundaries.append(m[1])
+    assert len(set(boundaries)) >= 1990                  # 32 bits: ~5e-4 repeats expected in 2000 draws
+    for pos in range(8):                                 # each position: all 16 digits, none 7 sd above 125
+        counts = Counter(b[pos] for b in boundaries)
+        assert len(counts) == 16 and max(counts.values()) < 200
 
 
 # --- red-team statistics. Oracles: scipy.stats (beta quantile = Clopper-Pearson closed form,

@@ -305,6 +305,17 @@ def test_n_per_pair_and_range_quantile_fast():
     a = it.range_quantile(3, 0.5, draws=20_000, seed=4)
     assert a == it.range_quantile(3, 0.5, draws=20_000, seed=4) != it.range_quantile(3, 0.5, draws=20_000, seed=5)
     assert a == pytest.approx(studentized_range.ppf(0.5, 3, np.inf), abs=0.03)
+    # the defaults the page's 3.52 and n = 2,979 come from: 400,000 draws with seed 0, reproducible
+    assert it.range_quantile(8, 0.8) == it.range_quantile(8, 0.8, draws=400_000, seed=0)
+
+
+def test_probe_default_budget_is_200_lbfgs_iterations(monkeypatch):
+    # the shown signature promises steps=200: the probe hands that budget to L-BFGS as max_iter
+    seen = []
+    real = torch.optim.LBFGS
+    monkeypatch.setattr(torch.optim, "LBFGS", lambda params, **kw: seen.append(kw) or real(params, **kw))
+    it.train_linear_probe(torch.randn(20, 3), (torch.arange(20) % 2))
+    assert seen == [{"max_iter": 200, "line_search_fn": "strong_wolfe"}]
 
 
 def test_gap_gate_bound_equal_to_margin_fails():

@@ -48,9 +48,12 @@ def fairness_gaps(y_true: list[int], y_pred: list[int], group: list[str]) -> dic
     """Demographic-parity difference (gap in positive rate) and equalised-odds difference
     (largest gap in TPR or FPR) across groups. Both are 0 for a perfectly 'fair' classifier
     under that definition. When base rates differ they can both be 0 only if TPR = FPR, i.e. the
-    classifier is no better than chance: a group's positive rate is FPR + base_rate * (TPR - FPR)."""
+    classifier is no better than chance: a group's positive rate is FPR + base_rate * (TPR - FPR).
+    A rate a group does not have (TPR with no positives, FPR with no negatives) is left out of its gap."""
     r = group_rates(y_true, y_pred, group).values()
-    gap = lambda k: max(x[k] for x in r) - min(x[k] for x in r)
+    def gap(k: str) -> float:
+        v = [x[k] for x in r if not math.isnan(x[k])]   # max/min over a NaN depend on the groups' order
+        return max(v) - min(v) if v else 0.0             # no group has the rate: nothing to compare
     return {"demographic_parity_diff": gap("positive_rate"),
             "equalized_odds_diff": max(gap("tpr"), gap("fpr"))}
 # --8<-- [end:fairness]

@@ -24,9 +24,9 @@ def answer_entropy(answers: list[str]) -> float:
     Sample the same question several times at temperature > 0: if the model knows the fact,
     answers agree (entropy near 0); if it is guessing, they scatter. Semantic entropy
     (Farquhar et al., 2024) clusters answers by meaning with an entailment model;
-    here clustering is exact match after lower-casing and stripping punctuation.
+    here clustering is exact match after case-folding and stripping punctuation.
     """
-    norm = [re.sub(r"[^\w]+", " ", a.lower()).strip() for a in answers]
+    norm = [re.sub(r"[^\w]+", " ", a.casefold()).strip() for a in answers]   # casefold: 'Straße' = 'STRASSE'
     counts = Counter(norm)
     n = len(norm)
     return 0.0 - sum(c / n * math.log(c / n) for c in counts.values())
@@ -63,13 +63,15 @@ def pick_abstain_threshold(scores: list[float], is_wrong: list[bool],
 def expected_coverage(max_risk: float, p_wrong: float = 0.25, d: float = 1.2) -> float:
     """Population coverage at risk max_risk for the binormal model used in the demo:
     score ~ N(0, 1) for right answers, N(d, 1) for wrong ones (AUROC = Phi(d / sqrt 2)).
-    Risk p Phi(t - d) / (p Phi(t - d) + (1 - p) Phi(t)) rises with t; bisect for it."""
-    phi = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))
+    Risk p Phi(t - d) / cov(t), cov(t) = p Phi(t - d) + (1 - p) Phi(t), rises with t; bisect for it.
+    Phi via erfc keeps its lower tail (0.5 (1 + erf) is 2% off at -8 and 0 below -8.4); in floats Phi is
+    0 below -38.5 and 1 above 8.3, so [-40, 40 + d] holds every threshold whose coverage is not 0 or 1."""
+    phi = lambda x: 0.5 * math.erfc(-x / math.sqrt(2))
     cov = lambda t: p_wrong * phi(t - d) + (1 - p_wrong) * phi(t)
-    lo, hi = -10.0, 10.0
+    lo, hi = -40.0, 40.0 + d
     for _ in range(200):
         t = (lo + hi) / 2
-        lo, hi = (t, hi) if p_wrong * phi(t - d) / cov(t) <= max_risk else (lo, t)
+        lo, hi = (t, hi) if p_wrong * phi(t - d) < max_risk * cov(t) else (lo, t)   # risk < max_risk
     return cov(lo)
 # --8<-- [end:abstain]
 
@@ -92,6 +94,8 @@ def generate(logits_table: torch.Tensor, length: int, gamma: float = 0.25, delta
     With watermark=True, add delta to the green-list logits before sampling (soft watermark)."""
     g = torch.Generator().manual_seed(seed)
     vocab = logits_table.shape[0]
+    if logits_table.shape != (vocab, vocab):
+        raise ValueError(f"logits_table must be (vocab, vocab), got {tuple(logits_table.shape)}")
     tokens = [0]
     for _ in range(length):
         logits = logits_table[tokens[-1]].clone()

@@ -183,3 +183,64 @@ def test_counterfactual_gap_averages_over_templates_and_three_groups():
     out = eb.counterfactual_gap(score, ["a {group}", "b {group}"], {"m": "he", "f": "she", "n": "they"})
     assert math.isclose(out["m"], 0.7) and math.isclose(out["f"], 0.3) and math.isclose(out["n"], 0.6)
     assert math.isclose(out["max_gap"], 0.4)                   # 0.7 - 0.3
+
+
+def test_a_group_without_positives_or_negatives_has_no_tpr_or_fpr():
+    # group "n" has only negatives (no TPR), group "p" only positives (no FPR); counted by hand
+    y_true = [1, 1, 0, 0] + [0, 0, 0] + [1, 1]
+    y_pred = [1, 0, 1, 0] + [1, 0, 0] + [1, 1]
+    group = ["m"] * 4 + ["n"] * 3 + ["p"] * 2
+    rates = eb.group_rates(y_true, y_pred, group)
+    assert math.isnan(rates["n"]["tpr"]) and math.isclose(rates["n"]["fpr"], 1 / 3)
+    assert math.isnan(rates["p"]["fpr"]) and rates["p"]["tpr"] == 1.0
+    assert rates["m"] == {"positive_rate": 0.5, "tpr": 0.5, "fpr": 0.5}
+    assert math.isclose(rates["n"]["positive_rate"], 1 / 3) and rates["p"]["positive_rate"] == 1.0
+
+
+def test_gaps_skip_missing_rates_whatever_the_group_names():
+    # TPR defined for two groups (1.0 and 0.5: gap 0.5), FPR for two (0.5 and 1/3: gap 1/6); the third
+    # group has no positives. Python's max/min over a NaN depend on where it sits, so name the
+    # positive-free group first, in the middle and last (groups are visited in sorted order).
+    y_true = [1, 1, 0, 0] + [0, 0, 0] + [1, 1]
+    y_pred = [1, 0, 1, 0] + [1, 0, 0] + [1, 1]
+    for names in (("b", "a", "c"), ("a", "b", "c"), ("a", "c", "b")):
+        group = [names[0]] * 4 + [names[1]] * 3 + [names[2]] * 2
+        gaps = eb.fairness_gaps(y_true, y_pred, group)
+        assert math.isclose(gaps["equalized_odds_diff"], 0.5), names
+        assert math.isclose(gaps["demographic_parity_diff"], 1.0 - 1 / 3), names
+    # FPR gap the larger one, with a positive-only group present: FPR 1.0 vs 0.0, TPR 0.5 vs 1.0
+    y_true = [1, 1, 0] + [0, 1] + [1, 1]
+    y_pred = [1, 0, 1] + [0, 1] + [1, 1]
+    for names in (("a", "b", "c"), ("a", "c", "b"), ("b", "c", "a")):
+        group = [names[0]] * 3 + [names[1]] * 2 + [names[2]] * 2
+        assert math.isclose(eb.fairness_gaps(y_true, y_pred, group)["equalized_odds_diff"], 1.0), names
+
+
+def test_no_positives_anywhere_leaves_only_the_fpr_gap():
+    # equal TPR is vacuous with no positives at all: the equalised-odds gap is the FPR gap (2/3 - 1/4)
+    y_true = [0] * 7
+    y_pred = [1, 1, 0] + [1, 0, 0, 0]
+    group = ["a"] * 3 + ["b"] * 4
+    gaps = eb.fairness_gaps(y_true, y_pred, group)
+    assert math.isclose(gaps["equalized_odds_diff"], 2 / 3 - 1 / 4)
+    assert math.isclose(gaps["demographic_parity_diff"], 2 / 3 - 1 / 4)
+    # and with no negatives anywhere, the TPR gap alone: 1 - 1/2
+    gaps = eb.fairness_gaps([1] * 4, [1, 1, 1, 0], ["a", "a", "b", "b"])
+    assert math.isclose(gaps["equalized_odds_diff"], 0.5)
+    # a single group has no gap
+    assert eb.fairness_gaps([1, 0, 1], [1, 1, 0], ["a"] * 3) == {"demographic_parity_diff": 0.0,
+                                                                  "equalized_odds_diff": 0.0}
+
+
+def test_n_for_zero_failure_at_exact_powers():
+    # dyadic inputs where (1 - max_rate)^n equals 1 - confidence exactly: n itself qualifies
+    # (the bound 1 - (1 - confidence)^(1/n) is then max_rate, not above it), so the answer is that n,
+    # not n + 1; oracle: the smallest n with (1 - max_rate)^n <= 1 - confidence in exact fractions
+    from fractions import Fraction
+    for max_rate, confidence, n in ((0.5, 0.75, 2), (0.5, 0.875, 3), (0.25, 0.578125, 3),
+                                    (0.5, 1 - 2 ** -10, 10), (0.125, 0.125, 1)):
+        q, tail = 1 - Fraction(max_rate), 1 - Fraction(confidence)
+        assert n == next(m for m in range(1, 100) if q ** m <= tail)
+        assert eb.n_for_zero_failure(max_rate, confidence) == n, (max_rate, confidence)
+    # not at an exact power: 0.1 at 90% -> log 0.1 / log 0.9 = 21.85 -> 22
+    assert eb.n_for_zero_failure(0.1, 0.9) == 22 == next(m for m in range(1, 100) if 0.9 ** m <= 0.1)

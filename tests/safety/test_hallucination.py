@@ -208,3 +208,58 @@ def test_one_sided_fpr_against_scipy_and_simulation():
     k = math.ceil(gamma * T + 4 * math.sqrt(T * gamma * (1 - gamma)))
     exact = binom.sf(k - 1, T, gamma)
     assert 1e-5 < exact < 1e-4 and hl.one_sided_fpr(4) < 1e-4
+
+
+# --- session 10: case-folding, tail accuracy and boundaries of expected_coverage, input checks -------
+
+def test_answer_entropy_clusters_case_folded_answers():
+    # str.casefold is Unicode's caseless match: lower() keeps 'straße' apart from 'strasse' and the Greek
+    # final sigma of 'ΟΔΟΣ'.lower() = 'οδος' apart from 'οδοσ'
+    assert hl.answer_entropy(["Straße", "STRASSE", "strasse!"]) == 0.0
+    assert hl.answer_entropy(["ΟΔΟΣ", "οδοσ", "Οδοσ"]) == 0.0
+    assert math.isclose(hl.answer_entropy(["Straße", "STRASSE", "Berlin", "berlin"]), math.log(2))
+
+
+def _coverage_log_space(r: float, p: float = 0.25, d: float = 1.2) -> float:
+    """Independent oracle: root of log risk(t) = log r with SciPy's log_ndtr (exact far into the tails)."""
+    from scipy import special
+    log_risk = lambda t: math.log(p) + special.log_ndtr(t - d) - special.logsumexp(
+        [math.log(p) + special.log_ndtr(t - d), math.log(1 - p) + special.log_ndtr(t)])
+    t = optimize.brentq(lambda t: log_risk(t) - math.log(r), -80, 80 + d, xtol=1e-14, rtol=1e-15)
+    return p * stats.norm.cdf(t - d) + (1 - p) * stats.norm.cdf(t)
+
+
+def test_expected_coverage_in_the_tails_against_log_space_root():
+    # thresholds from +1.8 down to -15.7: 0.5 (1 + erf) would be 2% off at -8 and 0 below -8.4,
+    # and a search confined to [-10, 10] would stop at -10 (r = 3e-7 sits at -10.9)
+    for r in (0.2, 1e-3, 1e-5, 3e-7, 1e-9):
+        assert hl.expected_coverage(r) == pytest.approx(_coverage_log_space(r), rel=1e-9), r
+    # other prevalence and separation: p = 0.5, d = 3
+    for r in (0.3, 0.01, 1e-6):
+        assert hl.expected_coverage(r, p_wrong=0.5, d=3.0) == pytest.approx(_coverage_log_space(r, 0.5, 3.0), rel=1e-9)
+
+
+def test_expected_coverage_boundaries():
+    # no tolerated error: answer nothing; tolerating the base error rate or more: answer everything
+    assert hl.expected_coverage(0.0) == 0.0
+    for r in (0.25, 0.3, 1.0):
+        assert hl.expected_coverage(r) == 1.0, r
+    # a threshold far above 10: d = 20, risk 0.2 = 0.25 x / (0.25 x + 0.75) at x = Phi(t - 20) = 0.75, t = 20.67,
+    # so coverage = 0.25 * 0.75 + 0.75 * Phi(20.67) = 0.9375
+    assert hl.expected_coverage(0.2, d=20.0) == pytest.approx(0.9375, abs=1e-12)
+    # coverage rises with the risk allowed
+    covs = [hl.expected_coverage(r) for r in (1e-6, 1e-4, 0.01, 0.05, 0.1, 0.2, 0.24)]
+    assert covs == sorted(covs) and len(set(covs)) == len(covs)
+
+
+def test_green_list_size_is_gamma_vocab_rounded():
+    # 0.25 * 7 = 1.75 -> 2 ; 0.37 * 10 = 3.7 -> 4 ; 0.3 * 11 = 3.3 -> 3 (rounded, not truncated)
+    for vocab, gamma, k in ((7, 0.25, 2), (10, 0.37, 4), (11, 0.3, 3)):
+        m = hl.green_list(3, vocab, gamma)
+        assert m.dtype == torch.bool and m.shape == (vocab,) and int(m.sum()) == k
+
+
+def test_generate_rejects_a_non_square_table():
+    for shape in ((5, 8), (8, 5), (4,)):
+        with pytest.raises(ValueError, match=r"\(vocab, vocab\)"):
+            hl.generate(torch.zeros(shape), 3)

@@ -176,7 +176,8 @@ def test_gap_gate_rejects_small_noisy_groups():
     ok, worst = it.gap_gate({"a": 0.85, "b": 0.84}, {"a": 3000, "b": 3000}, 0.05, alpha=0.05)
     assert ok and worst == pytest.approx(0.01 + norm.ppf(0.95) * np.sqrt((0.85 * 0.15 + 0.84 * 0.16) / 3000))
     ok, worst = it.gap_gate({"a": 0.85, "b": 0.84}, {"a": 3000, "b": 60}, 0.05)
-    assert not ok and worst > 0.05
+    # each group's variance over its own size (the small group's 0.84 x 0.16 / 60 dominates)
+    assert not ok and worst == pytest.approx(0.01 + norm.ppf(0.95) * np.sqrt(0.85 * 0.15 / 3000 + 0.84 * 0.16 / 60))
     # a true 6-point gap fails even with large samples
     assert not it.gap_gate({"a": 0.85, "b": 0.79}, {"a": 10_000, "b": 10_000}, 0.05)[0]
 
@@ -216,3 +217,108 @@ def test_ig_cubic_with_nonzero_baseline_by_hand():
     n = 10
     expected = x ** 3 - b ** 3 + (x - b) ** 3 / (2 * n ** 2)
     torch.testing.assert_close(it.integrated_gradients(f, x, b, steps=n), expected)
+
+
+def test_ig_default_steps_trapezoid_error_by_hand():
+    # the same closed form with the default 64 trapezoid intervals: overshoot (x - b)^3 / (2 * 64^2)
+    f = lambda z: (z ** 3).sum(-1)
+    x = torch.tensor([2.0, -1.0], dtype=torch.float64)
+    b = torch.tensor([1.0, 1.0], dtype=torch.float64)
+    expected = x ** 3 - b ** 3 + (x - b) ** 3 / (2 * 64 ** 2)
+    torch.testing.assert_close(it.integrated_gradients(f, x, b), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_probe_steps_budget_and_line_search():
+    # steps is the L-BFGS iteration budget: 1 iteration is far from the optimum of the same objective
+    # (sklearn, as above); with a strong-Wolfe line search 25 iterations already reach it
+    from sklearn.linear_model import LogisticRegression
+    torch.manual_seed(2)
+    h = torch.randn(300, 5, dtype=torch.float64)
+    y = (h[:, 0] * 2 - h[:, 1] + 0.8 * torch.randn(300, dtype=torch.float64) > 0.3).long()
+    l2 = 0.01
+    ref = LogisticRegression(C=1 / (2 * l2 * 300), tol=1e-10, max_iter=10_000).fit(h.numpy(), y.numpy())
+    w_ref = torch.from_numpy(ref.coef_[0])
+    one = it.train_linear_probe(h.float(), y, steps=1, l2=l2)
+    assert (one.weight.detach().double().flatten() - w_ref).abs().max() > 0.1
+    few = it.train_linear_probe(h.float(), y, steps=25, l2=l2)
+    torch.testing.assert_close(few.weight.detach().double().flatten(), w_ref, atol=2e-3, rtol=2e-3)
+    # an outlier dimension 10x larger than the rest (LLM residual streams have such massive activations):
+    # the line search keeps L-BFGS stable, 25 iterations reach sklearn's optimum from any initialisation
+    # (unit steps without it diverge from some)
+    hs = h * torch.tensor([1.0, 1, 10, 1, 1], dtype=torch.float64)
+    ref_s = LogisticRegression(C=1 / (2 * l2 * 300), tol=1e-10, max_iter=10_000).fit(hs.numpy(), y.numpy())
+    for init_seed in range(3):
+        torch.manual_seed(init_seed)
+        wide = it.train_linear_probe(hs.float(), y, steps=25, l2=l2)
+        torch.testing.assert_close(wide.weight.detach().double().flatten(), torch.from_numpy(ref_s.coef_[0]),
+                                   atol=2e-3, rtol=2e-3)
+
+
+def test_sae_budget_train_state_and_h100_default_exact():
+    b = it.sae_budget(4096, 32, 8e9, 8e9)
+    # (2 * 4096 * 131072 + 131072 + 4096) params x 16 bytes = 17,182,031,872 bytes: "about 17 GB"
+    assert b["train_state_gb"] == pytest.approx(17.182031872, rel=1e-13)
+    assert b["activation_tb"] == pytest.approx(65.536, rel=1e-13)   # 8e9 x 4096 x 2 bytes
+    # the defaults are the page's assumption: 40 % of an H100's dense bf16 peak, 989 TFLOP/s
+    assert b == it.sae_budget(4096, 32, 8e9, 8e9, peak_flops=989e12, utilization=0.4)
+
+
+def test_topk_per_token_on_3d_batch_and_fewer_positive_than_k():
+    g = torch.Generator().manual_seed(5)
+    pre = torch.randn(2, 3, 7, generator=g, dtype=torch.float64)    # (batch, tokens, m)
+    out = it.encode_topk(pre, 2)
+    for bi in range(2):
+        for t in range(3):
+            row = pre[bi, t].tolist()
+            keep = sorted(range(7), key=lambda j: -row[j])[:2]
+            want = [max(row[j], 0.0) if j in keep else 0.0 for j in range(7)]
+            assert out[bi, t].tolist() == want
+    # a token with one positive pre-activation keeps 1 value, never a negative one
+    torch.testing.assert_close(it.encode_topk(torch.tensor([[-1.0, 2.0, -0.5, -3.0]]), 2),
+                               torch.tensor([[0.0, 2.0, 0.0, 0.0]]))
+
+
+def test_jumprelu_threshold_is_strict_and_per_latent():
+    theta = torch.tensor([0.5, 1.0, -1.0])
+    pre = torch.tensor([[0.5, 1.5, -0.5], [0.6, 1.0, -1.0]])
+    # z > theta_i passes z unchanged; z == theta_i is zeroed (the page: "pass z if z > theta_i")
+    torch.testing.assert_close(it.encode_jumprelu(pre, theta), torch.tensor([[0.0, 1.5, -0.5], [0.6, 0.0, 0.0]]))
+
+
+def test_sae_quality_per_feature_mean_and_signed_latents():
+    # features with large different means: FVE is against each feature's own mean (sklearn's R^2)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(100, 3)) + np.array([10.0, -5.0, 0.0])
+    x_hat = x + 0.5 * rng.normal(size=(100, 3))
+    f = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 2.0]])
+    q = it.sae_quality(torch.tensor(x), f.repeat(50, 1), torch.tensor(x_hat))
+    assert q["fve"] == pytest.approx(r2_score(x, x_hat, multioutput="variance_weighted"))
+    # latent 0 fires +1 and -1 (sum 0) and is not dead; latent 1 never fires
+    assert q["dead"] == pytest.approx(1 / 3) and q["l0"] == pytest.approx(1.5)
+
+
+def test_n_per_pair_and_range_quantile_fast():
+    z = norm.ppf(1 - 0.05 / 28) + norm.ppf(0.9)
+    assert it.n_per_pair(0.85, 0.05, 28) == int(np.ceil(z ** 2 * 2 * 0.85 * 0.15 / 0.05 ** 2))
+    assert it.n_per_pair(0.5, 0.1, 1) == int(np.ceil((norm.ppf(0.95) + norm.ppf(0.9)) ** 2 * 0.5 / 0.01))
+    # seeded: the same seed gives the same estimate, another seed another draw
+    a = it.range_quantile(3, 0.5, draws=20_000, seed=4)
+    assert a == it.range_quantile(3, 0.5, draws=20_000, seed=4) != it.range_quantile(3, 0.5, draws=20_000, seed=5)
+    assert a == pytest.approx(studentized_range.ppf(0.5, 3, np.inf), abs=0.03)
+    # the defaults the page's 3.52 and n = 2,979 come from: 400,000 draws with seed 0, reproducible
+    assert it.range_quantile(8, 0.8) == it.range_quantile(8, 0.8, draws=400_000, seed=0)
+
+
+def test_probe_default_budget_is_200_lbfgs_iterations(monkeypatch):
+    # the shown signature promises steps=200: the probe hands that budget to L-BFGS as max_iter
+    seen = []
+    real = torch.optim.LBFGS
+    monkeypatch.setattr(torch.optim, "LBFGS", lambda params, **kw: seen.append(kw) or real(params, **kw))
+    it.train_linear_probe(torch.randn(20, 3), (torch.arange(20) % 2))
+    assert seen == [{"max_iter": 200, "line_search_fn": "strong_wolfe"}]
+
+
+def test_gap_gate_bound_equal_to_margin_fails():
+    # zero-variance groups: the bound is exactly the gap; "must be below the margin" -> 1.0 does not pass 1.0
+    assert it.gap_gate({"a": 1.0, "b": 0.0}, {"a": 50, "b": 50}, 1.0) == (False, 1.0)
+    assert it.gap_gate({"a": 1.0, "b": 0.0}, {"a": 50, "b": 50}, 1.01) == (True, 1.0)

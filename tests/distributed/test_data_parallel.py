@@ -63,6 +63,31 @@ def test_two_process_gloo_gradients_equal_single_process():
         torch.testing.assert_close(a, b, atol=0, rtol=0)
 
 
+
+def test_three_ranks_with_unequal_slices_average_the_local_means():
+    # 32 examples over 3 ranks: contiguous slices [r * 32 // 3, (r + 1) * 32 // 3) of 10, 11 and 11 examples.
+    # Each rank's loss is the mean over its own slice and the all-reduced sum is divided by the world size,
+    # so the result is (1/3) sum_r grad mean_{i in B_r} l_i: the page's formula, which equals the full-batch
+    # gradient only for slices of equal size. Oracle: the three slice gradients computed in this process.
+    x, y = dp.make_batch()
+    model = dp.make_model()
+    bounds = [r * len(x) // 3 for r in range(4)]
+    assert [hi - lo for lo, hi in zip(bounds, bounds[1:])] == [10, 11, 11]
+    oracle = [torch.zeros_like(p) for p in model.parameters()]
+    for lo, hi in zip(bounds, bounds[1:]):
+        model.zero_grad()
+        nn.functional.mse_loss(model(x[lo:hi]), y[lo:hi]).backward()
+        for o, p in zip(oracle, model.parameters()):
+            o += p.grad / 3
+    model.zero_grad()
+    nn.functional.mse_loss(model(x), y).backward()           # the full-batch gradient differs here
+    assert max((o - p.grad).abs().max().item() for o, p in zip(oracle, model.parameters())) > 1e-3
+    ranks = _ranks_with_rank0_here(3)
+    assert sorted(ranks) == [0, 1, 2] and not dist.is_initialized()
+    for r in range(3):
+        for g, o in zip(ranks[r], oracle):
+            torch.testing.assert_close(torch.from_numpy(g), o, atol=1e-6, rtol=1e-5)
+
 @pytest.mark.parametrize("n", [2, 3, 4, 8])
 def test_ring_allreduce_equals_sum_and_traffic(n):
     torch.manual_seed(n)

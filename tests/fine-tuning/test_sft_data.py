@@ -151,3 +151,13 @@ def test_gain_per_doubling_matches_scipy_linregress():
 def test_normalize_folds_width_case_and_whitespace():
     assert sd.normalize("  ＨＥＬＬＯ，\u3000World\t!  ") == "hello, world !"            # NFKC: full-width → ASCII
     assert sd.normalize("Ｐｙｔｈｏｎ３") == "python3"
+
+
+def test_low_temperature_gives_the_largest_task_almost_everything():
+    # rates are proportional to n_i^(1/T): T = 0.02 -> (300k / 1M)^50 = 0.3^50 ~ 7.2e-27 relative to "a".
+    # Powers of the fractions n_i / total stay <= 1; a power of any count above ~1.5e6 (1e308^(1/50)) overflows.
+    r = sd.mixing_rates({"a": 1_000_000, "b": 300_000}, temperature=0.02)
+    q = 0.3 ** 50
+    assert r["a"] == pytest.approx(1 / (1 + q), rel=1e-12)
+    assert r["b"] == pytest.approx(q / (1 + q), rel=1e-9)
+    assert r["b"] > 0 and abs(sum(r.values()) - 1) < 1e-12

@@ -1,5 +1,6 @@
 """Tests for snippets/inference/decoding.py: transformers' logits processors, hand-computed
 distributions, and exhaustive search over all continuations of a tiny random model."""
+import collections
 import itertools
 import math
 
@@ -72,6 +73,22 @@ def test_frequency_presence_penalty_by_hand():
     prev = torch.tensor([[0, 0, 1]])                     # token 0 twice, token 1 once
     out = dec.frequency_presence_penalty(logits, prev, frequency=0.5, presence=0.25)
     torch.testing.assert_close(out, torch.tensor([[1 - 1.0 - 0.25, 1 - 0.5 - 0.25, 1.0]]))
+
+
+def test_frequency_presence_penalty_keeps_the_logits_dtype():
+    # float64 logits: exact to float64 rounding (0.1 is not a float32 number, so a float32 step would show);
+    # oracle: the same formula in Python floats with the counts from collections.Counter
+    logits = torch.tensor([[0.5, -1.25, 2.0, 0.0, 3.5]], dtype=torch.float64)
+    prev = torch.tensor([[1, 1, 3, 0, 1]])
+    cnt = collections.Counter(prev[0].tolist())
+    expected = [x - 0.3 * cnt[i] - 0.1 * (1.0 if cnt[i] else 0.0) for i, x in enumerate(logits[0].tolist())]
+    out = dec.frequency_presence_penalty(logits, prev, frequency=0.3, presence=0.1)
+    assert out.dtype == torch.float64
+    torch.testing.assert_close(out, torch.tensor([expected], dtype=torch.float64), rtol=1e-15, atol=1e-15)
+    # bf16 logits give bf16 logits, equal to the float64 result within bf16 rounding
+    out = dec.frequency_presence_penalty(logits.bfloat16(), prev, frequency=0.3, presence=0.1)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.double(), torch.tensor([expected], dtype=torch.float64), rtol=1.6e-2, atol=1e-2)
 
 
 def test_sampling_frequencies_follow_filtered_distribution():

@@ -24,6 +24,24 @@ def test_itc_with_momentum_targets_matches_soft_label_cross_entropy():
         F.cross_entropy(sim, target).item())                              # PyTorch's probability targets
 
 
+def test_itc_with_momentum_targets_keeps_the_input_dtype():
+    # float64 similarities: equal to F.cross_entropy with float64 probability targets to float64 rounding
+    # ((1 - 0.4) = 0.6 is not a float32 number, so a float32 target would show at ~1e-8);
+    # bf16 similarities: a bf16 loss, equal to the float64 loss on the same inputs within bf16 rounding
+    torch.manual_seed(2)
+    sim, sim_m = torch.randn(6, 6, dtype=torch.float64), torch.randn(6, 6, dtype=torch.float64)
+    for a in (0.4, 0.7):
+        target = (1 - a) * torch.eye(6, dtype=torch.float64) + a * F.softmax(sim_m, dim=1)
+        out = vlp.itc_loss_with_momentum_targets(sim, sim_m, a)
+        assert out.dtype == torch.float64
+        torch.testing.assert_close(out, F.cross_entropy(sim, target), rtol=1e-13, atol=1e-13)
+        sb, smb = sim.bfloat16(), sim_m.bfloat16()
+        out = vlp.itc_loss_with_momentum_targets(sb, smb, a)
+        assert out.dtype == torch.bfloat16
+        target = (1 - a) * torch.eye(6, dtype=torch.float64) + a * F.softmax(smb.double(), dim=1)
+        torch.testing.assert_close(out.double(), F.cross_entropy(sb.double(), target), rtol=1.6e-2, atol=1e-2)
+
+
 def test_itc_gradient_reaches_only_the_online_similarities():
     # the momentum model's similarities are a target: no gradient may flow into them
     torch.manual_seed(1)

@@ -1,4 +1,5 @@
 """MinHash vs exact Jaccard, LSH vs its closed-form candidate probability, mixing weights by hand."""
+import hashlib
 import itertools
 
 import numpy as np
@@ -328,3 +329,63 @@ def test_empty_inputs():
 def test_normalize_text_by_hand():
     assert dp.normalize_text("  The  Cat\n\tSAT ") == "the cat sat"
     assert dp.normalize_text("") == ""
+
+
+# --- the exact hash functions ---------------------------------------------------------------------
+# Signatures and fingerprints are stored (LSH buckets, SimHash tables) and compared with ones computed
+# later, so a signature must depend only on (items, num_perm, seed), never on the run or the version:
+# any change of the hash family (another draw of a_j or b_j, another shingle hash, a - b for + b) makes
+# old and new signatures of the same document disagree. The tests below derive the values from the
+# definition shown on the page, with Python integers and hashlib, independently of the snippet's numpy code.
+P61 = (1 << 61) - 1                                         # the Mersenne prime 2^61 - 1
+
+
+def blake2b64(s: str) -> int:
+    """x(s): the 8-byte BLAKE2b digest of the UTF-8 text, read as a little-endian integer."""
+    return int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def test_minhash_entries_are_per_position_affine_maps_of_the_blake2b_hash():
+    # h_j(x) = (a_j x + b_j) mod p with x = blake2b64(shingle). From the signatures of two one-shingle
+    # sets, solve for (a_j, b_j) mod p; a third shingle must then land exactly on a_j x + b_j. This holds
+    # for any draw of a and b, but not if x is another hash of the shingle (other byte order or digest
+    # size). Each position has its own offset b_j: K independent draws from [0, p) are distinct.
+    assert dp._PRIME == P61
+    k = 16
+    s1, s2, s3 = "the quick brown fox jumps", "over the lazy dog today", "a third shingle here"
+    x1, x2, x3 = blake2b64(s1), blake2b64(s2), blake2b64(s3)
+    h1, h2, h3 = ([int(v) for v in dp.minhash_signature({s}, k, seed=7)] for s in (s1, s2, s3))
+    inv = pow((x1 - x2) % P61, -1, P61)
+    a = [(u - v) * inv % P61 for u, v in zip(h1, h2)]
+    b = [(u - aj * x1) % P61 for u, aj in zip(h1, a)]
+    assert all(0 < aj < P61 for aj in a)
+    assert h3 == [(aj * x3 + bj) % P61 for aj, bj in zip(a, b)]
+    assert len(set(b)) == k and len(set(a)) == k
+    # a set keeps the minimum over its members of each h_j
+    assert [int(v) for v in dp.minhash_signature({s1, s2, s3}, k, seed=7)] == [min(t) for t in zip(h1, h2, h3)]
+
+
+def test_minhash_signature_equals_the_definition_and_is_reproducible():
+    # The definition shown on the page: for seed s, a = the first K draws of
+    # numpy.random.default_rng(s).integers(1, p, K, dtype=uint64), then b = integers(0, p, K, dtype=uint64)
+    # from the same generator; x = blake2b64(shingle); entry j = min over shingles of (a_j x + b_j) mod p.
+    items = {"the quick brown", "brown fox jumps", "jumps over the", "over the lazy"}
+    for k, seed in ((4, 0), (8, 3)):
+        rng = np.random.default_rng(seed)
+        a = [int(v) for v in rng.integers(1, P61, k, dtype=np.uint64)]
+        b = [int(v) for v in rng.integers(0, P61, k, dtype=np.uint64)]
+        expected = [min((a[j] * blake2b64(s) + b[j]) % P61 for s in items) for j in range(k)]
+        sig = dp.minhash_signature(items, k, seed=seed)
+        assert sig.dtype == np.uint64 and [int(v) for v in sig] == expected
+        # the same seed gives the same signature on every call (and process); another seed another one
+        assert np.array_equal(dp.minhash_signature(set(items), k, seed=seed), sig)
+        assert not np.array_equal(dp.minhash_signature(items, k, seed=seed + 1), sig)
+
+
+def test_simhash_equals_the_definition_with_blake2b_feature_hashes():
+    # h(f) = blake2b64(f); bit i of the fingerprint is 1 iff sum_f w_f * (+1 if bit i of h(f) else -1) > 0
+    feats = {"alpha": 1.0, "beta": 2.0, "gamma": 0.5, "delta": 1.25}
+    totals = [sum(w if (blake2b64(f) >> i) & 1 else -w for f, w in feats.items()) for i in range(64)]
+    assert dp.simhash(feats) == sum(1 << i for i in range(64) if totals[i] > 0)
+    assert dp.simhash({"alpha": 1.0}) == blake2b64("alpha")            # one feature: its own hash
+    assert dp.simhash(dict(feats)) == dp.simhash(feats)                # no state between calls

@@ -168,3 +168,42 @@ def test_split_k_merge_with_large_logits():
     out, lse = ea.merge_states([o for o, _ in parts], [l for _, l in parts])
     assert lse.min() > 100
     torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v), atol=1e-5, rtol=1e-5)
+
+
+# bf16 / fp16 inputs: like torch.softmax and F.scaled_dot_product_attention, the output keeps the input dtype
+# and matches a float64 computation on the same (rounded) inputs to within a few ulps of that dtype
+# (bf16: 8 mantissa bits, ulp 2**-7 at 1; fp16: 11 bits, ulp 2**-10 at 1).
+HALF_ATOL = {torch.bfloat16: 3e-2, torch.float16: 4e-3}
+
+
+def test_online_softmax_half_precision_keeps_dtype_and_matches_float64():
+    torch.manual_seed(7)
+    x = torch.randn(3, 40) * 3
+    for dt, atol in HALF_ATOL.items():
+        xl = x.to(dt)
+        out = ea.online_softmax(xl, 8)
+        assert out.dtype == dt
+        torch.testing.assert_close(out.double(), torch.softmax(xl.double(), -1), atol=atol / 3, rtol=atol)
+
+
+def test_tiled_and_linear_attention_half_precision_keep_dtype_and_match_float64():
+    torch.manual_seed(8)
+    q, k, v = (torch.randn(1, 2, 24, 16) for _ in range(3))
+    causal_mask = torch.ones(24, 24, dtype=torch.bool).triu(1)
+    for dt, atol in HALF_ATOL.items():
+        ql, kl, vl = (t.to(dt) for t in (q, k, v))
+        qd, kd, vd = (t.double() for t in (ql, kl, vl))
+        for causal in (False, True):
+            out, lse = ea.tiled_attention(ql, kl, vl, 8, 8, causal=causal)
+            assert out.dtype == lse.dtype == dt
+            scores = qd @ kd.transpose(-2, -1) / 4.0
+            if causal:
+                scores = scores.masked_fill(causal_mask, float("-inf"))
+            torch.testing.assert_close(out.double(), F.scaled_dot_product_attention(qd, kd, vd, is_causal=causal),
+                                       atol=atol, rtol=atol)
+            torch.testing.assert_close(lse.double(), torch.logsumexp(scores, -1), atol=atol, rtol=atol)
+        out = ea.causal_linear_attention(ql, kl, vl)
+        assert out.dtype == dt
+        phi_q, phi_k = F.elu(qd) + 1, F.elu(kd) + 1
+        a = (phi_q @ phi_k.transpose(-2, -1)).tril()
+        torch.testing.assert_close(out.double(), (a @ vd) / (a.sum(-1, keepdim=True) + 1e-6), atol=atol, rtol=atol)

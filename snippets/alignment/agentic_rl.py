@@ -37,7 +37,10 @@ def loss_mask(segments: list[Segment]) -> list[int]:
 
 # --8<-- [start:masked_pg_loss]
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """log pi(token_t | prefix). logits: (batch, seq, vocab) already aligned with tokens: (batch, seq)."""
+    """log pi(token_t | prefix). logits: (batch, seq, vocab) already aligned with tokens: (batch, seq).
+    Computed in float32 at least: bf16 keeps about 3 significant digits, too few for exp(logp - old_logp)
+    and for a token-count denominator (301 is 300 in bf16)."""
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
     return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
 
 
@@ -75,7 +78,8 @@ def truncated_is_weights(logp_train: torch.Tensor, logp_rollout: torch.Tensor, c
 
 def tis_pg_loss(logp_train: torch.Tensor, logp_rollout: torch.Tensor, advantages: torch.Tensor,
                 mask: torch.Tensor, cap: float = 2.0) -> torch.Tensor:
-    """REINFORCE-style loss corrected by truncated IS: -mean_t[w_t * A * log pi_train(a_t)]."""
+    """REINFORCE-style loss corrected by truncated IS: -mean_t[w_t * A * log pi_train(a_t)].
+    Log-probs in float32 or wider, as token_logprobs returns them."""
     w = truncated_is_weights(logp_train, logp_rollout, cap)
     m = mask.to(logp_train.dtype)
     return -(w * advantages.unsqueeze(-1) * logp_train * m).sum() / m.sum().clamp(min=1)

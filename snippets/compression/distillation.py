@@ -35,6 +35,8 @@ def token_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, ma
     reverse KL(q_theta || p) (reverse=True): mode-seeking, as in MiniLLM / on-policy distillation.
     Averaged over the masked tokens; both teacher and student must share the tokenizer.
     """
+    wide = torch.promote_types(torch.result_type(student_logits, teacher_logits), torch.float32)  # bf16 in: float32 loss
+    student_logits, teacher_logits = student_logits.to(wide), teacher_logits.to(wide)
     log_q = torch.log_softmax(student_logits / temperature, dim=-1)
     log_p = torch.log_softmax(teacher_logits / temperature, dim=-1)
     if reverse:

@@ -171,3 +171,21 @@ def test_weight_sync_hand_numbers():
     assert arl.weight_sync_seconds(671e9, 2, 50, n_parallel_links=8) == pytest.approx(3.355, rel=1e-12)
     # fp8 halves it; 60% link efficiency multiplies by 1/0.6
     assert arl.weight_sync_seconds(32e9, 1, 50, efficiency=0.6) == pytest.approx(32 / 50 / 0.6, rel=1e-12)
+
+
+def test_bf16_logits_give_a_float32_loss_with_the_exact_token_count():
+    # 301 policy tokens: bf16 would count them as 300 and keep ~3 digits of each log-prob; the loss is
+    # computed in float32 from the same bf16 logits, so it matches float64 on those values to float32 precision
+    torch.manual_seed(0)
+    logits = torch.randn(1, 301, 5).bfloat16()
+    tokens = torch.randint(0, 5, (1, 301))
+    mask = torch.ones(1, 301, dtype=torch.long)
+    old = arl.token_logprobs(logits.double(), tokens).detach() + 0.05
+    adv = torch.tensor([1.0])
+    ref = arl.masked_pg_loss(logits.double(), tokens, old, adv, mask)
+    got = arl.masked_pg_loss(logits, tokens, old.float(), adv, mask)
+    assert arl.token_logprobs(logits, tokens).dtype == torch.float32 and got.dtype == torch.float32
+    assert got.item() == pytest.approx(ref.item(), rel=1e-6)
+    # old log-probs equal to the current ones and advantage 1: the surrogate is exactly -1 per token
+    same = arl.token_logprobs(logits, tokens).detach()
+    assert arl.masked_pg_loss(logits, tokens, same, adv, mask).item() == -1.0

@@ -2,6 +2,7 @@
 closed-form gradient of the temperature-scaled KD loss."""
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -106,3 +107,16 @@ def test_distill_cost_by_hand():
     assert kd.distill_flops_per_token(70e9, 8e9, True) == 204e9          # 48 + 16 + 140
     # same-size teacher: (6 + 2 + 2) / 6
     assert math.isclose(kd.distill_flops_per_token(8e9, 8e9, True) / kd.distill_flops_per_token(8e9, 8e9, False), 10 / 6)
+
+
+def test_bf16_logits_give_the_float32_loss_of_the_same_values():
+    # 301 response tokens in bf16: the KL and the token count are computed in float32, so the loss equals
+    # the float64 loss of the same (bf16-representable) logits to float32 precision, in both directions
+    torch.manual_seed(0)
+    s, t = torch.randn(1, 301, 7).bfloat16(), torch.randn(1, 301, 7).bfloat16()
+    mask = torch.ones(1, 301, dtype=torch.long)
+    for reverse in (False, True):
+        got = kd.token_kd_loss(s, t, mask, temperature=2.0, reverse=reverse)
+        ref = kd.token_kd_loss(s.double(), t.double(), mask, temperature=2.0, reverse=reverse)
+        assert got.dtype == torch.float32 and ref.dtype == torch.float64
+        assert got.item() == pytest.approx(ref.item(), rel=1e-5)

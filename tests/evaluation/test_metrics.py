@@ -43,6 +43,9 @@ CASES = [
      [["a short one here now please thanks", "the quick brown fox jumped over the lazy dog"]]),
     # hypothesis exactly one token shorter than its reference: brevity penalty exp(1 - 7/6)
     (["the cat sat on the mat"], [["the cat sat on the red mat"]]),
+    # two references equally close in length (4 and 6 tokens for a 5-token hypothesis): the shorter one
+    # counts, so there is no brevity penalty (the longer one would give exp(1 - 6/5))
+    (["a b c d e"], [["a b c d"], ["a b c d e f"]]),
 ]
 
 

@@ -25,7 +25,7 @@ def _random_case(seed: int):
 def test_warpers_match_transformers(seed):
     logits, prev = _random_case(seed)
     torch.testing.assert_close(dec.apply_temperature(logits, 0.7), TemperatureLogitsWarper(0.7)(prev, logits))
-    for k in (1, 5, 20):
+    for k in (1, 5, 20, 50, 80):     # k >= the vocabulary (50) keeps every token, as in transformers
         torch.testing.assert_close(dec.top_k_filter(logits, k), TopKLogitsWarper(k)(prev, logits.clone()))
     for p in (0.1, 0.5, 0.9, 0.99):
         torch.testing.assert_close(dec.top_p_filter(logits, p), TopPLogitsWarper(p)(prev, logits.clone()))

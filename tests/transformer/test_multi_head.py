@@ -176,6 +176,10 @@ def test_rank_of_one_head_is_capped_by_head_dim():
     s, dh = 32, 4
     q, k = torch.randn(s, dh, dtype=torch.float64), torch.randn(s, dh, dtype=torch.float64)
     assert torch.linalg.matrix_rank(q @ k.T).item() == mh.attention_layer_costs(64, 16, 16, dh, s)["rank_per_head"] == 4
+    # ...and by the sequence: 6 keys of a 16-dim head give a 6 x 6 score matrix, rank 6
+    s, dh = 6, 16
+    q, k = torch.randn(s, dh, dtype=torch.float64), torch.randn(s, dh, dtype=torch.float64)
+    assert torch.linalg.matrix_rank(q @ k.T).item() == mh.attention_layer_costs(64, 4, 4, dh, s)["rank_per_head"] == 6
 
 
 def test_kv_bytes_for_real_configs_by_hand():

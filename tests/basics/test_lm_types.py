@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from scripted_draws import float32_below, script_draws
 from snippets import load
 
 lt = load("basics/lm_types")
@@ -120,40 +121,12 @@ def test_mlm_mask_uses_only_the_given_generator():
     assert not torch.equal(out1[0], out3[0])
 
 
-def _script_draws(monkeypatch, draws):
-    """Make the masking deterministic at the edges of its intervals. mlm_mask draws torch.rand(shape)
-    twice: first u (a position is chosen iff u < p), then r (a chosen position becomes [MASK] for r in
-    [0, 0.8), a random token for [0.8, 0.9), stays unchanged for [0.9, 1)). The fake torch.rand returns
-    the given float32 tensors in that order; the fake torch.randint returns high - 1 for every draw, so a
-    random replacement shows up as the id vocab_size - 1. Returns the list of draws not yet consumed."""
-    left = list(draws)
-
-    def rand(*size, generator=None, **kwargs):
-        shape = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], int) else tuple(size)
-        d = left.pop(0)
-        assert tuple(d.shape) == shape
-        return d.clone()
-
-    def randint(*args, generator=None, **kwargs):          # randint([low,] high, size)
-        return torch.full(tuple(args[-1]), args[-2] - 1, dtype=torch.int64)
-
-    monkeypatch.setattr(torch, "rand", rand)
-    monkeypatch.setattr(torch, "randint", randint)
-    return left
-
-
-def _below(t: float) -> float:
-    """The largest float32 below float32(t)."""
-    x = torch.tensor([t], dtype=torch.float32)
-    return float(torch.nextafter(x, torch.zeros(1)))
-
-
 def test_mlm_mask_chooses_draws_strictly_below_p(monkeypatch):
     # p = 0.25 is exact in float32: a draw equal to p is not chosen, the float32 just below is
     ids = torch.full((1, 4), 7)
-    u = torch.tensor([[0.25, _below(0.25), 0.0, 0.75]])
+    u = torch.tensor([[0.25, float32_below(0.25), 0.0, 0.75]])
     r = torch.zeros(1, 4)                                  # every chosen position becomes [MASK]
-    left = _script_draws(monkeypatch, [u, r])
+    left = script_draws(monkeypatch, [u, r])
     corrupted, labels = lt.mlm_mask(ids, mask_id=9, vocab_size=10, p=0.25)
     assert left == []
     assert labels.tolist() == [[-100, 7, 7, -100]]
@@ -164,8 +137,8 @@ def test_mlm_mask_80_10_10_split_at_the_interval_edges(monkeypatch):
     # every position chosen; r at 0, just below 0.8, 0.8, just below 0.9, 0.9, just below 1
     ids = torch.full((1, 6), 7)
     u = torch.zeros(1, 6)
-    r = torch.tensor([[0.0, _below(0.8), 0.8, _below(0.9), 0.9, _below(1.0)]])
-    left = _script_draws(monkeypatch, [u, r])
+    r = torch.tensor([[0.0, float32_below(0.8), 0.8, float32_below(0.9), 0.9, float32_below(1.0)]])
+    left = script_draws(monkeypatch, [u, r])
     corrupted, labels = lt.mlm_mask(ids, mask_id=99, vocab_size=10)
     assert left == []
     assert labels.tolist() == [[7] * 6]
